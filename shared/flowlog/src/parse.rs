@@ -1,0 +1,332 @@
+//! The line parser: reads a delivered file (gzip, possibly several members, or
+//! plain text), detects its format from the header line, and appends typed
+//! records straight into a [`FlowTable`]. Byte-level: no per-field allocation;
+//! dimension values are interned, and a per-field cache skips even the hash
+//! lookup when a value repeats the previous line's (account, ENI, action, ...).
+
+use std::io::{BufRead, BufReader};
+
+use flate2::bufread::MultiGzDecoder;
+use serde::{Deserialize, Serialize};
+
+use crate::dict::{Dict, NULL_CODE};
+use crate::fields::{self, ColumnDef, Kind};
+use crate::table::{FlowTable, NULL, Slot};
+
+/// Raw text kept for a bad line, in bytes.
+pub const MAX_RAW: usize = 1024;
+
+/// A line that does not fit its header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadLine {
+    /// Object key of the file.
+    pub key: String,
+    /// 1-based line number in the decompressed file.
+    pub line: u64,
+    /// The line, truncated to [`MAX_RAW`] bytes, invalid UTF-8 replaced.
+    pub raw: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// A file that could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadFile {
+    /// Object key of the file.
+    pub key: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// What parsing one file produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileReport {
+    /// Data lines read (records + bad lines; headers and blank lines excluded).
+    pub lines: u64,
+    /// Records appended to the table.
+    pub records: u64,
+    /// Lines rejected.
+    pub bad_lines: Vec<BadLine>,
+    /// Set when the whole file was rejected; then nothing of it is in the table.
+    pub bad_file: Option<BadFile>,
+}
+
+/// Parses one delivered object (compressed or not) into `table`.
+///
+/// ```
+/// let mut table = flowlog::FlowTable::new();
+/// let data = b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+///              2 123456789012 eni-0a 10.0.0.1 10.0.0.2 443 49152 6 10 8400 1700000000 1700000059 ACCEPT OK\n";
+/// let report = flowlog::parse_object("k.log", data, &mut table);
+/// assert_eq!((report.records, table.rows()), (1, 1));
+/// ```
+pub fn parse_object(key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
+    if data.starts_with(&[0x1f, 0x8b]) {
+        let reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(data));
+        parse_reader(key, reader, table)
+    } else {
+        parse_reader(key, data, table)
+    }
+}
+
+/// Parses decompressed text from a reader into `table`.
+pub fn parse_reader(key: &str, mut reader: impl BufRead, table: &mut FlowTable) -> FileReport {
+    let rows_before = table.rows();
+    let mut report = FileReport::default();
+    let mut line = Vec::with_capacity(512);
+    let mut number = 0u64;
+    let mut format: Option<Format> = None;
+    let failure = loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break None,
+            Ok(_) => {}
+            Err(e) => break Some(read_error(&e)),
+        }
+        number += 1;
+        let text = trim_line(&line);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let format = match &mut format {
+            Some(format) => format,
+            None => {
+                if text.contains(&0) {
+                    break Some("binary content, not a flow log".to_owned());
+                }
+                if let Some(names) = header_names(text) {
+                    format = Some(Format::new(&names, table));
+                    continue;
+                }
+                let default = format.insert(Format::new(fields::DEFAULT_FORMAT, table));
+                // A headerless file must start like a default-format record;
+                // otherwise it is some other text and the whole file is rejected.
+                if let Err(reason) = default.parse_line(text, table) {
+                    break Some(format!(
+                        "not a flow log: first line is neither a header nor a version 2 record ({reason})"
+                    ));
+                }
+                report.lines += 1;
+                report.records += 1;
+                continue;
+            }
+        };
+        report.lines += 1;
+        match format.parse_line(text, table) {
+            Ok(()) => report.records += 1,
+            Err(reason) => report.bad_lines.push(BadLine {
+                key: key.to_owned(),
+                line: number,
+                raw: String::from_utf8_lossy(&text[..text.len().min(MAX_RAW)]).into_owned(),
+                reason,
+            }),
+        }
+    };
+    if let Some(reason) = failure {
+        table.truncate(rows_before);
+        return FileReport {
+            bad_file: Some(BadFile {
+                key: key.to_owned(),
+                reason,
+            }),
+            ..FileReport::default()
+        };
+    }
+    report
+}
+
+fn read_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => "truncated compressed data".to_owned(),
+        _ => format!("unreadable: {e}"),
+    }
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+fn tokens(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&b| b == b' ' || b == b'\t')
+        .filter(|t| !t.is_empty())
+}
+
+/// The field names of a header line, or `None` if the line is data.
+/// A header is a line of field-name-like words with at least one known field
+/// and no repeats; unknown names are kept.
+fn header_names(text: &[u8]) -> Option<Vec<&str>> {
+    let names: Vec<&str> = tokens(text)
+        .map(|t| {
+            let ok = t.first().is_some_and(u8::is_ascii_lowercase)
+                && t.iter().all(|&b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            ok.then(|| std::str::from_utf8(t).ok()).flatten()
+        })
+        .collect::<Option<_>>()?;
+    let mut seen = names.clone();
+    seen.sort_unstable();
+    seen.dedup();
+    (seen.len() == names.len() && names.iter().any(|n| fields::known(n).is_some())).then_some(names)
+}
+
+/// How one field of a format lands in the table.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    StrDim(usize),
+    IntDim { dim: usize, kind: Kind },
+    Metric { metric: usize, kind: Kind },
+}
+
+/// A file's format resolved against the table's columns.
+#[derive(Debug)]
+struct Format {
+    names: Vec<String>,
+    targets: Vec<Target>,
+    /// Previous line's code per field, to skip interning repeated values.
+    last: Vec<(i64, u32)>,
+    codes: Vec<u32>,
+    metrics: Vec<i64>,
+    records: usize,
+}
+
+impl Format {
+    fn new<S: AsRef<str>>(names: &[S], table: &mut FlowTable) -> Format {
+        let defs: Vec<ColumnDef> = names
+            .iter()
+            .map(|n| ColumnDef::for_field(n.as_ref()))
+            .collect();
+        for def in &defs {
+            table.ensure_column(def);
+        }
+        let targets = defs
+            .iter()
+            .map(|def| match (table.slot(&def.name), def.kind) {
+                (Some(Slot::Dim(dim)), Kind::Str) => Target::StrDim(dim),
+                (Some(Slot::Dim(dim)), kind) => Target::IntDim { dim, kind },
+                (Some(Slot::Metric(metric)), kind) => Target::Metric { metric, kind },
+                (None, _) => unreachable!("column ensured above"),
+            })
+            .collect();
+        Format {
+            names: names.iter().map(|n| n.as_ref().to_owned()).collect(),
+            targets,
+            last: vec![(NULL, NULL_CODE); names.len()],
+            codes: vec![NULL_CODE; table.dims().len()],
+            metrics: vec![NULL; table.metrics().len()],
+            records: table.metric_index(fields::RECORDS).unwrap_or(0),
+        }
+    }
+
+    /// Parses one line and appends it; on error nothing is appended.
+    fn parse_line(&mut self, text: &[u8], table: &mut FlowTable) -> Result<(), String> {
+        self.fill_row(text, table).map_err(|reason| {
+            // A wrong field count explains a misplaced value better than the value does.
+            let found = tokens(text).count();
+            if found == self.targets.len() {
+                reason
+            } else {
+                format!("expected {} fields, found {found}", self.targets.len())
+            }
+        })?;
+        table.push_row(&self.codes, &self.metrics);
+        Ok(())
+    }
+
+    fn fill_row(&mut self, text: &[u8], table: &mut FlowTable) -> Result<(), String> {
+        // A table shared by several files may have gained columns since this
+        // format was resolved; re-resolve once in that case.
+        if self.codes.len() != table.dims().len() || self.metrics.len() != table.metrics().len() {
+            *self = Format::new(&self.names, table);
+        }
+        self.codes.fill(NULL_CODE);
+        self.metrics.fill(NULL);
+        self.metrics[self.records] = 1;
+        let mut count = 0;
+        for (i, token) in tokens(text).enumerate() {
+            count += 1;
+            let Some(&target) = self.targets.get(i) else {
+                continue;
+            };
+            if token == b"-" {
+                continue;
+            }
+            match target {
+                Target::StrDim(dim) => {
+                    let (_, last) = self.last[i];
+                    let Dict::Str(dict) = table.dict_mut(dim) else {
+                        unreachable!()
+                    };
+                    let code = if last != NULL_CODE && dict.span(last) == token {
+                        last
+                    } else {
+                        let code = dict
+                            .intern_checked(token)
+                            .map_err(|_| format!("{}: invalid UTF-8", self.names[i]))?;
+                        self.last[i] = (NULL, code);
+                        code
+                    };
+                    self.codes[dim] = code;
+                }
+                Target::IntDim { dim, kind } => {
+                    let value = self.number(i, token, kind)?;
+                    let (last_value, last_code) = self.last[i];
+                    self.codes[dim] = if last_code != NULL_CODE && last_value == value {
+                        last_code
+                    } else {
+                        let Dict::Int(dict) = table.dict_mut(dim) else {
+                            unreachable!()
+                        };
+                        let code = dict.intern(value);
+                        self.last[i] = (value, code);
+                        code
+                    };
+                }
+                Target::Metric { metric, kind } => {
+                    self.metrics[metric] = self.number(i, token, kind)?
+                }
+            }
+        }
+        if count != self.targets.len() {
+            return Err(format!(
+                "expected {} fields, found {count}",
+                self.targets.len()
+            ));
+        }
+        Ok(())
+    }
+
+    fn number(&self, field: usize, token: &[u8], kind: Kind) -> Result<i64, String> {
+        let value = parse_unsigned(token).ok_or_else(|| {
+            format!(
+                "{}: {:?} is not a non-negative integer",
+                self.names[field],
+                String::from_utf8_lossy(&token[..token.len().min(64)])
+            )
+        })?;
+        if kind == Kind::Int32 && value > i64::from(i32::MAX) {
+            return Err(format!(
+                "{}: {value} does not fit in int32",
+                self.names[field]
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// Parses ASCII digits (at most 18, so the value always fits an i64).
+fn parse_unsigned(token: &[u8]) -> Option<i64> {
+    if token.is_empty() || token.len() > 18 {
+        return None;
+    }
+    token.iter().try_fold(0i64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,255 @@
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::*;
+use crate::dict::Value;
+
+const V2: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+const REC: &str =
+    "2 123456789012 eni-0a1b 10.0.0.1 10.0.0.2 443 49152 6 10 8400 1700000000 1700000059 ACCEPT OK";
+
+fn gz(text: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(text).unwrap();
+    e.finish().unwrap()
+}
+
+fn parse(text: &str) -> (FileReport, FlowTable) {
+    let mut t = FlowTable::new();
+    let r = parse_object("k", text.as_bytes(), &mut t);
+    (r, t)
+}
+
+fn col(t: &FlowTable, name: &str, row: usize) -> String {
+    match t.slot(name).unwrap() {
+        Slot::Dim(d) => match t.dim_value(d, row) {
+            Value::Null => "-".into(),
+            Value::Int(i) => i.to_string(),
+            Value::Str(s) => s.into(),
+        },
+        Slot::Metric(m) => match t.metrics()[m].values[row] {
+            NULL => "-".into(),
+            v => v.to_string(),
+        },
+    }
+}
+
+#[test]
+fn header_and_record() {
+    let (r, t) = parse(&format!("{V2}\n{REC}\n"));
+    assert_eq!((r.lines, r.records, r.bad_lines.len()), (1, 1, 0));
+    assert_eq!(col(&t, "account-id", 0), "123456789012");
+    assert_eq!(col(&t, "srcport", 0), "443");
+    assert_eq!(col(&t, "bytes", 0), "8400");
+    assert_eq!(col(&t, "records", 0), "1");
+    assert_eq!(col(&t, "log-status", 0), "OK");
+}
+
+#[test]
+fn headerless_file_is_default_v2() {
+    let (r, t) = parse(&format!("{REC}\n{REC}\n"));
+    assert_eq!((r.lines, r.records), (2, 2));
+    assert_eq!(col(&t, "end", 1), "1700000059");
+}
+
+#[test]
+fn any_subset_and_order_of_fields() {
+    let text = "start bytes srcaddr end account-id tcp-flags\n1700000000 99 ::1 1700000010 222222222222 19\n";
+    let (r, t) = parse(text);
+    assert_eq!(r.records, 1);
+    assert_eq!(col(&t, "srcaddr", 0), "::1");
+    assert_eq!(col(&t, "tcp-flags", 0), "19");
+    assert!(t.slot("srcport").is_none());
+}
+
+#[test]
+fn unknown_fields_are_kept_as_strings() {
+    let (r, t) = parse("account-id brand-new-field\n1 42\n");
+    assert_eq!(r.records, 1);
+    assert_eq!(col(&t, "brand-new-field", 0), "42");
+}
+
+#[test]
+fn dashes_are_null_and_nodata_skipdata_are_kept() {
+    let text = format!(
+        "{V2}\n2 123456789012 eni-0a1b - - - - - - - 1700000000 1700000059 - NODATA\n\
+         2 123456789012 eni-0a1b - - - - - - - 1700000000 1700000059 - SKIPDATA\n"
+    );
+    let (r, t) = parse(&text);
+    assert_eq!(r.records, 2);
+    assert_eq!(col(&t, "srcaddr", 0), "-");
+    assert_eq!(col(&t, "packets", 0), "-");
+    assert_eq!(col(&t, "log-status", 1), "SKIPDATA");
+}
+
+#[test]
+fn ipv6_crlf_blank_lines_and_tabs() {
+    let text = format!(
+        "{V2}\r\n\r\n2 123456789012 eni-0a1b 2001:db8::1 2001:db8:0:0:0:0:0:2 443 49152 6 10 8400 1700000000 1700000059 ACCEPT OK\r\n   \n2\t123456789012 eni-0a1b 10.0.0.1  10.0.0.2 1 2 17 1 1 1 2 REJECT OK"
+    );
+    let (r, t) = parse(&text);
+    assert_eq!((r.lines, r.records, r.bad_lines.len()), (2, 2, 0));
+    assert_eq!(col(&t, "srcaddr", 0), "2001:db8::1");
+    assert_eq!(col(&t, "log-status", 0), "OK");
+    assert_eq!(col(&t, "action", 1), "REJECT");
+}
+
+#[test]
+fn bad_lines_are_reported_with_reason_and_line_number() {
+    let text = format!(
+        "{V2}\n{REC}\n2 1 eni 1 2 http 3 6 1 1 1 2 ACCEPT OK\n2 1 eni 1 2 99999999999 3 6 1 1 1 2 ACCEPT OK\n\
+         2 1 eni 1 2 3 4 6 -5 1 1 2 ACCEPT OK\nonly three fields\n{REC} extra\n{REC}\n"
+    );
+    let (r, t) = parse(&text);
+    assert_eq!((r.lines, r.records), (7, 2));
+    assert_eq!(t.rows(), 2);
+    let reasons: Vec<_> = r
+        .bad_lines
+        .iter()
+        .map(|b| (b.line, b.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons[0],
+        (3, "srcport: \"http\" is not a non-negative integer")
+    );
+    assert_eq!(
+        reasons[1],
+        (4, "srcport: 99999999999 does not fit in int32")
+    );
+    assert_eq!(
+        reasons[2],
+        (5, "packets: \"-5\" is not a non-negative integer")
+    );
+    assert_eq!(reasons[3], (6, "expected 14 fields, found 3"));
+    assert_eq!(reasons[4], (7, "expected 14 fields, found 15"));
+    assert_eq!(r.bad_lines[0].raw, "2 1 eni 1 2 http 3 6 1 1 1 2 ACCEPT OK");
+}
+
+#[test]
+fn very_long_lines_are_truncated_in_the_error() {
+    let long = format!("{REC} {}", "x".repeat(100_000));
+    let (r, _) = parse(&format!("{V2}\n{long}\n{REC}\n"));
+    assert_eq!(r.records, 1);
+    assert_eq!(r.bad_lines[0].raw.len(), MAX_RAW);
+}
+
+#[test]
+fn invalid_utf8_is_a_bad_line() {
+    let mut data = format!("{V2}\n").into_bytes();
+    data.extend_from_slice(b"2 1 eni-\xff 1 2 3 4 6 1 1 1 2 ACCEPT OK\n");
+    let mut t = FlowTable::new();
+    let r = parse_object("k", &data, &mut t);
+    assert_eq!((r.records, r.bad_lines.len()), (0, 1));
+    assert_eq!(r.bad_lines[0].reason, "interface-id: invalid UTF-8");
+}
+
+#[test]
+fn gzip_single_and_multi_member() {
+    let text = format!("{V2}\n{REC}\n");
+    let mut data = gz(text.as_bytes());
+    data.extend(gz(format!("{REC}\n{REC}\n").as_bytes()));
+    let mut t = FlowTable::new();
+    let r = parse_object("k.log.gz", &data, &mut t);
+    assert_eq!((r.records, t.rows()), (3, 3));
+}
+
+#[test]
+fn truncated_gzip_is_a_bad_file_and_adds_nothing() {
+    let mut t = FlowTable::new();
+    parse_object("good", format!("{V2}\n{REC}\n").as_bytes(), &mut t);
+    let body: String = (0..2000).map(|i| format!("{REC} {i}\n")).collect();
+    let data = gz(format!("{V2}\n{body}").as_bytes());
+    let r = parse_object("cut.log.gz", &data[..data.len() / 2], &mut t);
+    assert_eq!(
+        r.bad_file.as_ref().unwrap().reason,
+        "truncated compressed data"
+    );
+    assert_eq!((r.lines, r.records, r.bad_lines.len()), (0, 0, 0));
+    assert_eq!(t.rows(), 1);
+}
+
+#[test]
+fn corrupt_gzip_is_a_bad_file() {
+    let mut data = gz(format!("{V2}\n{REC}\n").as_bytes());
+    let mid = data.len() / 2;
+    data[mid..mid + 8].copy_from_slice(b"garbage!");
+    let mut t = FlowTable::new();
+    let r = parse_object("x.gz", &data, &mut t);
+    assert!(r.bad_file.is_some());
+    assert_eq!(t.rows(), 0);
+}
+
+#[test]
+fn binary_and_foreign_text_are_bad_files() {
+    let mut t = FlowTable::new();
+    let r = parse_object("b", b"\x00\x01\x02PNG\x00\n", &mut t);
+    assert_eq!(r.bad_file.unwrap().reason, "binary content, not a flow log");
+    let r = parse_object("h", b"<html><body>Access Denied</body></html>\n", &mut t);
+    assert!(r.bad_file.unwrap().reason.starts_with("not a flow log"));
+    assert_eq!(t.rows(), 0);
+}
+
+#[test]
+fn empty_and_header_only_files_have_no_records() {
+    for text in ["", "\n\n", V2] {
+        let (r, t) = parse(text);
+        assert_eq!((r.lines, r.records, t.rows()), (0, 0, 0));
+        assert!(r.bad_file.is_none());
+    }
+}
+
+#[test]
+fn files_with_different_formats_share_a_table() {
+    let mut t = FlowTable::new();
+    parse_object("a", format!("{V2}\n{REC}\n").as_bytes(), &mut t);
+    let v5 = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id flow-direction traffic-path";
+    parse_object(
+        "b",
+        format!("{v5}\n{REC} vpc-1 ingress 1\n").as_bytes(),
+        &mut t,
+    );
+    parse_object("c", format!("{V2}\n{REC}\n").as_bytes(), &mut t);
+    assert_eq!(t.rows(), 3);
+    assert_eq!(col(&t, "vpc-id", 0), "-");
+    assert_eq!(col(&t, "vpc-id", 1), "vpc-1");
+    assert_eq!(col(&t, "traffic-path", 1), "1");
+    assert_eq!(col(&t, "flow-direction", 2), "-");
+    assert_eq!(col(&t, "srcport", 2), "443");
+}
+
+#[test]
+fn transit_gateway_format() {
+    let header = "version resource-type account-id tgw-id tgw-attachment-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status packets-lost-no-route packets-lost-blackhole packets-lost-mtu-exceeded packets-lost-ttl-expired";
+    let line = "6 TransitGateway 123456789012 tgw-1 tgw-attach-1 10.0.0.1 10.0.1.1 1 2 6 10 100 1700000000 1700000059 OK 1 2 3 4";
+    let (r, t) = parse(&format!("{header}\n{line}\n"));
+    assert_eq!(r.records, 1);
+    assert_eq!(col(&t, "packets-lost-mtu-exceeded", 0), "3");
+    assert_eq!(col(&t, "resource-type", 0), "TransitGateway");
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever bytes arrive, every data line is either a record or a bad
+        /// line, and the table holds exactly the records.
+        #[test]
+        fn lines_are_records_plus_bad_lines(lines in proptest::collection::vec(
+            prop_oneof![
+                Just(REC.to_owned()),
+                "[ -~]{0,80}",
+                Just(String::new()),
+            ], 0..40)) {
+            let text = format!("{V2}\n{}", lines.join("\n"));
+            let mut t = FlowTable::new();
+            let r = parse_object("p", text.as_bytes(), &mut t);
+            prop_assert!(r.bad_file.is_none());
+            prop_assert_eq!(r.lines, r.records + r.bad_lines.len() as u64);
+            prop_assert_eq!(r.records as usize, t.rows());
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! [`FlowTable`]: typed flow records in memory. Dimensions are interned codes
+//! stored row-major (a row's identity is one contiguous `&[u32]`); metrics are
+//! `i64` columns. Parsing fills it, merging sorts and folds it, and the Parquet
+//! layer converts it to and from Arrow.
+
+use crate::dict::{Dict, IntDict, NULL_CODE, StrDict, Value};
+use crate::fields::{ColumnDef, Kind};
+
+/// Null marker inside metric columns (no metric can be negative).
+pub const NULL: i64 = i64::MIN;
+
+/// A dimension column: definition plus dictionary.
+#[derive(Debug, Clone)]
+pub struct DimColumn {
+    /// Column definition.
+    pub def: ColumnDef,
+    /// Values of the codes stored in the table.
+    pub dict: Dict,
+}
+
+/// A metric column: definition plus one value per row ([`NULL`] for null).
+#[derive(Debug, Clone)]
+pub struct MetricColumn {
+    /// Column definition.
+    pub def: ColumnDef,
+    /// One value per row.
+    pub values: Vec<i64>,
+}
+
+/// Where a column lives in a [`FlowTable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Index into [`FlowTable::dims`].
+    Dim(usize),
+    /// Index into [`FlowTable::metrics`].
+    Metric(usize),
+}
+
+/// Flow records of one or more files, with a union schema.
+#[derive(Debug, Clone)]
+pub struct FlowTable {
+    dims: Vec<DimColumn>,
+    metrics: Vec<MetricColumn>,
+    codes: Vec<u32>,
+    rows: usize,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FlowTable {
+    /// An empty table with only the `records` column.
+    pub fn new() -> Self {
+        FlowTable {
+            dims: Vec::new(),
+            metrics: vec![MetricColumn {
+                def: ColumnDef::records(),
+                values: Vec::new(),
+            }],
+            codes: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Dimension columns, in sort order.
+    pub fn dims(&self) -> &[DimColumn] {
+        &self.dims
+    }
+
+    /// Metric columns, in output order (`records` last).
+    pub fn metrics(&self) -> &[MetricColumn] {
+        &self.metrics
+    }
+
+    /// The dimension codes of a row.
+    pub fn row(&self, row: usize) -> &[u32] {
+        let width = self.dims.len();
+        &self.codes[row * width..(row + 1) * width]
+    }
+
+    /// The index of a metric column by field name.
+    pub fn metric_index(&self, name: &str) -> Option<usize> {
+        self.metrics.iter().position(|m| m.def.name == name)
+    }
+
+    /// The values of a metric column by field name.
+    pub fn metric(&self, name: &str) -> Option<&[i64]> {
+        self.metric_index(name).map(|i| &self.metrics[i].values[..])
+    }
+
+    /// The value of a dimension cell.
+    pub fn dim_value(&self, dim: usize, row: usize) -> Value<'_> {
+        self.dims[dim]
+            .dict
+            .value(self.codes[row * self.dims.len() + dim])
+    }
+
+    /// Finds a column, adding it (null in existing rows) if the table lacks it.
+    /// Adding a column moves others, so resolve all columns of a format first.
+    pub fn ensure_column(&mut self, def: &ColumnDef) -> Slot {
+        if let Some(slot) = self.slot(&def.name) {
+            return slot;
+        }
+        if def.is_dimension() {
+            let at = self
+                .dims
+                .partition_point(|d| d.def.sort_key() < def.sort_key());
+            let dict = match def.kind {
+                Kind::Str => Dict::Str(StrDict::default()),
+                Kind::Int32 | Kind::Int64 => Dict::Int(IntDict::default()),
+            };
+            self.insert_dim(
+                at,
+                DimColumn {
+                    def: def.clone(),
+                    dict,
+                },
+            );
+            Slot::Dim(at)
+        } else {
+            let at = self
+                .metrics
+                .partition_point(|m| m.def.output_key() < def.output_key());
+            self.metrics.insert(
+                at,
+                MetricColumn {
+                    def: def.clone(),
+                    values: vec![NULL; self.rows],
+                },
+            );
+            Slot::Metric(at)
+        }
+    }
+
+    /// Where a column of that name is.
+    pub fn slot(&self, name: &str) -> Option<Slot> {
+        if let Some(i) = self.dims.iter().position(|d| d.def.name == name) {
+            return Some(Slot::Dim(i));
+        }
+        self.metric_index(name).map(Slot::Metric)
+    }
+
+    fn insert_dim(&mut self, at: usize, column: DimColumn) {
+        let old = self.dims.len();
+        self.dims.insert(at, column);
+        if self.rows > 0 {
+            let mut codes = Vec::with_capacity(self.rows * (old + 1));
+            for r in 0..self.rows {
+                let row = &self.codes[r * old..(r + 1) * old];
+                codes.extend_from_slice(&row[..at]);
+                codes.push(NULL_CODE);
+                codes.extend_from_slice(&row[at..]);
+            }
+            self.codes = codes;
+        }
+    }
+
+    /// Mutable access to a dimension's dictionary, for interning.
+    pub fn dict_mut(&mut self, dim: usize) -> &mut Dict {
+        &mut self.dims[dim].dict
+    }
+
+    /// Appends a row: one code per dimension and one value per metric column
+    /// (in [`FlowTable::metrics`] order).
+    pub fn push_row(&mut self, codes: &[u32], metrics: &[i64]) {
+        debug_assert_eq!(codes.len(), self.dims.len());
+        debug_assert_eq!(metrics.len(), self.metrics.len());
+        self.codes.extend_from_slice(codes);
+        for (column, &value) in self.metrics.iter_mut().zip(metrics) {
+            column.values.push(value);
+        }
+        self.rows += 1;
+    }
+
+    /// Drops rows from `rows` on (used to discard a file that turned out unreadable).
+    pub fn truncate(&mut self, rows: usize) {
+        if rows >= self.rows {
+            return;
+        }
+        self.codes.truncate(rows * self.dims.len());
+        for column in &mut self.metrics {
+            column.values.truncate(rows);
+        }
+        self.rows = rows;
+    }
+
+    /// Sorts every dictionary so that code order is value order, rewriting codes.
+    pub fn canonicalize(&mut self) {
+        let width = self.dims.len();
+        for (dim, column) in self.dims.iter_mut().enumerate() {
+            let remap = column.dict.sort();
+            for code in self.codes.iter_mut().skip(dim).step_by(width) {
+                *code = remap[*code as usize];
+            }
+        }
+    }
+
+    /// An empty table with the same columns and dictionaries.
+    pub fn empty_like(&self) -> FlowTable {
+        FlowTable {
+            dims: self.dims.clone(),
+            metrics: self
+                .metrics
+                .iter()
+                .map(|m| MetricColumn {
+                    def: m.def.clone(),
+                    values: Vec::new(),
+                })
+                .collect(),
+            codes: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// Appends all rows of another table, widening the schema to the union.
+    pub fn append(&mut self, other: &FlowTable) {
+        for column in other
+            .dims
+            .iter()
+            .map(|d| &d.def)
+            .chain(other.metrics.iter().map(|m| &m.def))
+        {
+            self.ensure_column(column);
+        }
+        let dim_map: Vec<usize> = other
+            .dims
+            .iter()
+            .map(|d| match self.slot(&d.def.name) {
+                Some(Slot::Dim(i)) => i,
+                _ => unreachable!("ensured above"),
+            })
+            .collect();
+        // Translate each distinct code of `other` once.
+        let remaps: Vec<Vec<u32>> = other
+            .dims
+            .iter()
+            .zip(&dim_map)
+            .map(|(column, &to)| {
+                (0..=column.dict.len() as u32)
+                    .map(|code| self.dims[to].dict.intern_value(column.dict.value(code)))
+                    .collect()
+            })
+            .collect();
+        let width = self.dims.len();
+        let mut row = vec![NULL_CODE; width];
+        for r in 0..other.rows {
+            row.fill(NULL_CODE);
+            for (dim, &code) in other.row(r).iter().enumerate() {
+                row[dim_map[dim]] = remaps[dim][code as usize];
+            }
+            self.codes.extend_from_slice(&row);
+        }
+        for column in &mut self.metrics {
+            match other.metric(&column.def.name) {
+                Some(values) => column.values.extend_from_slice(values),
+                None => column.values.resize(column.values.len() + other.rows, NULL),
+            }
+        }
+        self.rows += other.rows;
+    }
+
+    /// Keeps only the given rows, in the given order.
+    pub fn select(&self, rows: &[u32]) -> FlowTable {
+        let mut out = self.empty_like();
+        out.codes.reserve(rows.len() * self.dims.len());
+        for &r in rows {
+            out.codes.extend_from_slice(self.row(r as usize));
+        }
+        for (to, from) in out.metrics.iter_mut().zip(&self.metrics) {
+            to.values = rows.iter().map(|&r| from.values[r as usize]).collect();
+        }
+        out.rows = rows.len();
+        out
+    }
+
+    /// Builds a table from parts; used by the merge and the Parquet reader.
+    /// `codes` is row-major with one code per dimension.
+    pub fn from_parts(dims: Vec<DimColumn>, metrics: Vec<MetricColumn>, codes: Vec<u32>) -> Self {
+        let rows = metrics.first().map_or(0, |m| m.values.len());
+        debug_assert_eq!(codes.len(), rows * dims.len());
+        FlowTable {
+            dims,
+            metrics,
+            codes,
+            rows,
+        }
+    }
+
+    /// Takes the table apart (see [`FlowTable::from_parts`]).
+    pub fn into_parts(self) -> (Vec<DimColumn>, Vec<MetricColumn>, Vec<u32>) {
+        (self.dims, self.metrics, self.codes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_with(names: &[&str]) -> FlowTable {
+        let mut t = FlowTable::new();
+        for n in names {
+            t.ensure_column(&ColumnDef::for_field(n));
+        }
+        t
+    }
+
+    #[test]
+    fn columns_keep_sort_and_output_order() {
+        let t = table_with(&[
+            "version",
+            "srcport",
+            "packets",
+            "account-id",
+            "end",
+            "start",
+        ]);
+        let dims: Vec<_> = t.dims().iter().map(|d| d.def.name.as_ref()).collect();
+        assert_eq!(dims, ["account-id", "srcport", "version"]);
+        let metrics: Vec<_> = t.metrics().iter().map(|m| m.def.name.as_ref()).collect();
+        assert_eq!(metrics, ["packets", "start", "end", "records"]);
+    }
+
+    #[test]
+    fn adding_a_dimension_later_keeps_rows_intact() {
+        let mut t = table_with(&["srcport"]);
+        let Slot::Dim(0) = t.ensure_column(&ColumnDef::for_field("srcport")) else {
+            panic!()
+        };
+        let code = t.dict_mut(0).intern_value(Value::Int(443));
+        t.push_row(&[code], &[1]);
+        t.ensure_column(&ColumnDef::for_field("account-id"));
+        assert_eq!(t.dims().len(), 2);
+        assert_eq!(t.dim_value(0, 0), Value::Null);
+        assert_eq!(t.dim_value(1, 0), Value::Int(443));
+    }
+
+    #[test]
+    fn append_widens_and_translates_codes() {
+        let mut a = table_with(&["srcport"]);
+        let c = a.dict_mut(0).intern_value(Value::Int(22));
+        a.push_row(&[c], &[1]);
+        let mut b = table_with(&["account-id", "packets"]);
+        let c = b.dict_mut(0).intern_value(Value::Str("111"));
+        b.push_row(&[c], &[7, 1]);
+        a.append(&b);
+        assert_eq!(a.rows(), 2);
+        assert_eq!(a.dim_value(0, 1), Value::Str("111"));
+        assert_eq!(a.dim_value(1, 1), Value::Null);
+        assert_eq!(a.dim_value(1, 0), Value::Int(22));
+        assert_eq!(a.metric("packets").unwrap(), [NULL, 7]);
+        assert_eq!(a.metric("records").unwrap(), [1, 1]);
+    }
+
+    #[test]
+    fn truncate_and_select() {
+        let mut t = table_with(&["srcport"]);
+        for port in [3, 1, 2] {
+            let c = t.dict_mut(0).intern_value(Value::Int(port));
+            t.push_row(&[c], &[1]);
+        }
+        let picked = t.select(&[2, 0]);
+        assert_eq!(picked.dim_value(0, 0), Value::Int(2));
+        assert_eq!(picked.dim_value(0, 1), Value::Int(3));
+        t.truncate(1);
+        assert_eq!(t.rows(), 1);
+        assert_eq!(t.metric("records").unwrap().len(), 1);
+    }
+}
