@@ -1,1 +1,23 @@
-//! columnar
+//! Columnar output: the Arrow schema of a window (AWS's Parquet column names and
+//! types plus `records`), conversion between [`FlowTable`] and Arrow, the one
+//! tested function that builds [`WriterProperties`], a writer that rolls files
+//! at a target size, and the reader used to combine partial results.
+//!
+//! ```
+//! use flowlog::{FlowTable, parse_object};
+//! use columnar::{WriteOptions, read_parquet, write_parquet};
+//!
+//! let mut table = FlowTable::new();
+//! parse_object("f", b"2 1 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 100 159 ACCEPT OK\n", &mut table);
+//! let files = write_parquet(&table, &WriteOptions::default()).unwrap();
+//! let (back, _metadata) = read_parquet(files[0].clone()).unwrap();
+//! assert_eq!(back.rows(), 1);
+//! ```
+
+mod convert;
+mod read;
+mod write;
+
+pub use convert::{arrow_schema, to_record_batch};
+pub use read::{ReadError, read_parquet};
+pub use write::{WriteError, WriteOptions, write_parquet, writer_properties};
