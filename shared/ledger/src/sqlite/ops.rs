@@ -1,0 +1,346 @@
+//! The ledger operations in SQL.
+//!
+//! Each transition is one conditional `UPDATE ... WHERE <state/version checks>
+//! RETURNING ...` (the shape of a DynamoDB conditional write), run inside a
+//! `BEGIN IMMEDIATE` transaction so that the claim's input set, or the reason
+//! for a refusal, is read from the same snapshot the write was checked against.
+//! When the update matches no row, the current record is read to tell
+//! [`LedgerError::NotFound`] from [`LedgerError::Conflict`] and explain the latter.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::rows::{FILE_COLUMNS, WINDOW_COLUMNS, WindowRow, read_file, to_sql_int};
+use crate::{
+    Claim, ClaimOptions, CommitInfo, FileEntry, LedgerError, Recorded, WindowRecord, WindowState,
+};
+
+/// Attaches the operation name to SQLite errors.
+trait Op<T> {
+    fn op(self, op: &'static str) -> Result<T, LedgerError>;
+}
+
+impl<T> Op<T> for rusqlite::Result<T> {
+    fn op(self, op: &'static str) -> Result<T, LedgerError> {
+        self.map_err(|e| LedgerError::backend(op, e))
+    }
+}
+
+fn immediate<'c>(
+    conn: &'c mut Connection,
+    op: &'static str,
+) -> Result<Transaction<'c>, LedgerError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .op(op)
+}
+
+pub(crate) fn record_files(
+    conn: &mut Connection,
+    files: &[FileEntry],
+    now: i64,
+) -> Result<Vec<Recorded>, LedgerError> {
+    const OP: &str = "record files";
+    let tx = immediate(conn, OP)?;
+    let recorded = files
+        .iter()
+        .map(|file| record_one(&tx, file, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit().op(OP)?;
+    Ok(recorded)
+}
+
+fn record_one(tx: &Connection, file: &FileEntry, now: i64) -> Result<Recorded, LedgerError> {
+    const OP: &str = "record a file";
+    let size = to_sql_int(file.size, OP)?;
+    let known: Option<(String, i64, Option<String>)> = tx
+        .prepare_cached("SELECT window, size, etag FROM files WHERE key = ?1")
+        .op(OP)?
+        .query_row([&file.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .op(OP)?;
+
+    let (window, added_files, added_bytes, outcome) = match known {
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO windows (window, window_start, state, updated_at, last_file_at)
+                 VALUES (?1, ?2, 'open', ?3, ?3) ON CONFLICT (window) DO NOTHING",
+            )
+            .op(OP)?
+            .execute(params![file.window, file.window_start, now])
+            .op(OP)?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO files ({FILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))
+            .op(OP)?
+            .execute(params![
+                file.key,
+                file.window,
+                file.window_start,
+                file.account,
+                size,
+                file.etag
+            ])
+            .op(OP)?;
+            (file.window.clone(), 1, size, Recorded::New)
+        }
+        Some((window, old_size, old_etag)) => {
+            // An unknown etag on either side proves nothing: compare only known ones.
+            let etag_differs = matches!((&old_etag, &file.etag), (Some(a), Some(b)) if a != b);
+            if old_size == size && !etag_differs {
+                return Ok(Recorded::Duplicate);
+            }
+            // The key keeps the window it was first recorded under, so that a
+            // replaced object re-runs one window rather than moving between two.
+            tx.prepare_cached(
+                "UPDATE files SET size = ?2, etag = COALESCE(?3, etag) WHERE key = ?1",
+            )
+            .op(OP)?
+            .execute(params![file.key, size, file.etag])
+            .op(OP)?;
+            (window, 0, size - old_size, Recorded::Replaced)
+        }
+    };
+
+    let dirtied = tx
+        .prepare_cached(
+            "UPDATE windows SET state = 'dirty' WHERE window = ?1 AND state = 'committed'",
+        )
+        .op(OP)?
+        .execute([&window])
+        .op(OP)?;
+    let touched = tx
+        .prepare_cached(
+            "UPDATE windows SET files = files + ?2, bytes = bytes + ?3, input_rev = input_rev + 1,
+                 last_file_at = ?4, updated_at = ?4
+             WHERE window = ?1",
+        )
+        .op(OP)?
+        .execute(params![window, added_files, added_bytes, now])
+        .op(OP)?;
+    if touched != 1 {
+        return Err(LedgerError::Corrupt {
+            what: format!(
+                "file {} belongs to window {window}, which is missing",
+                file.key
+            ),
+        });
+    }
+    Ok(if dirtied == 1 {
+        Recorded::Dirtied
+    } else {
+        outcome
+    })
+}
+
+pub(crate) fn window(conn: &Connection, window: &str) -> Result<Option<WindowRecord>, LedgerError> {
+    const OP: &str = "read a window";
+    conn.prepare_cached(&format!(
+        "SELECT {WINDOW_COLUMNS} FROM windows WHERE window = ?1"
+    ))
+    .op(OP)?
+    .query_row([window], WindowRow::read)
+    .optional()
+    .op(OP)?
+    .map(WindowRow::decode)
+    .transpose()
+}
+
+pub(crate) fn windows(conn: &mut Connection) -> Result<Vec<WindowRecord>, LedgerError> {
+    const OP: &str = "list windows";
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {WINDOW_COLUMNS} FROM windows ORDER BY window"
+        ))
+        .op(OP)?;
+    let rows = stmt.query_map([], WindowRow::read).op(OP)?;
+    rows.map(|row| row.op(OP)?.decode()).collect()
+}
+
+pub(crate) fn due(
+    conn: &mut Connection,
+    now: i64,
+    settle_secs: i64,
+) -> Result<Vec<WindowRecord>, LedgerError> {
+    const OP: &str = "list due windows";
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {WINDOW_COLUMNS} FROM windows
+             WHERE state IN ('open', 'dirty') AND window_start + 60 + ?2 <= ?1
+             ORDER BY window"
+        ))
+        .op(OP)?;
+    let rows = stmt.query_map([now, settle_secs], WindowRow::read).op(OP)?;
+    rows.map(|row| row.op(OP)?.decode()).collect()
+}
+
+pub(crate) fn files(conn: &Connection, window: &str) -> Result<Vec<FileEntry>, LedgerError> {
+    const OP: &str = "list files";
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE window = ?1 ORDER BY key"
+        ))
+        .op(OP)?;
+    let rows = stmt.query_map([window], read_file).op(OP)?;
+    rows.map(|row| row.op(OP)?).collect()
+}
+
+pub(crate) fn claim(
+    conn: &mut Connection,
+    window: &str,
+    opts: &ClaimOptions,
+    now: i64,
+) -> Result<Claim, LedgerError> {
+    const OP: &str = "claim a window";
+    let expected = opts
+        .expected_version
+        .map(|v| to_sql_int(v, OP))
+        .transpose()?;
+    let tx = immediate(conn, OP)?;
+    let version: Option<i64> = tx
+        .prepare_cached(
+            "UPDATE windows SET state = 'running', version = version + 1, claimed_at = ?2,
+                 claimed_files = files, claimed_rev = input_rev, attempts = attempts + 1,
+                 error = NULL, updated_at = ?2
+             WHERE window = ?1
+               AND (?3 IS NULL OR version = ?3)
+               AND (state IN ('open', 'dirty', 'failed')
+                    OR (state = 'running' AND COALESCE(claimed_at, 0) + ?4 <= ?2)
+                    OR (state = 'committed' AND ?5))
+             RETURNING version",
+        )
+        .op(OP)?
+        .query_row(
+            params![window, now, expected, opts.lease_secs, opts.force],
+            |r| r.get(0),
+        )
+        .optional()
+        .op(OP)?;
+    let Some(version) = version else {
+        return Err(refusal(&tx, window, |rec| claim_refusal(rec, opts)));
+    };
+    let files = files(&tx, window)?;
+    tx.commit().op(OP)?;
+    Ok(Claim {
+        window: window.to_owned(),
+        version: u64::try_from(version).map_err(|_| LedgerError::Corrupt {
+            what: format!("window {window}: version = {version} is out of range"),
+        })?,
+        files,
+    })
+}
+
+pub(crate) fn commit(
+    conn: &mut Connection,
+    window: &str,
+    version: u64,
+    info: &CommitInfo,
+    now: i64,
+) -> Result<WindowState, LedgerError> {
+    const OP: &str = "commit a window";
+    let outputs = serde_json::to_string(&info.outputs).map_err(|e| LedgerError::backend(OP, e))?;
+    let counts = serde_json::to_string(&info.counts).map_err(|e| LedgerError::backend(OP, e))?;
+    let sql_version = to_sql_int(version, OP)?;
+    let tx = immediate(conn, OP)?;
+    let state: Option<String> = tx
+        .prepare_cached(
+            "UPDATE windows
+             SET state = CASE WHEN input_rev > claimed_rev THEN 'dirty' ELSE 'committed' END,
+                 digest = ?3, outputs = ?4, counts = ?5, attempts = 0, error = NULL,
+                 updated_at = ?6
+             WHERE window = ?1 AND state = 'running' AND version = ?2
+             RETURNING state",
+        )
+        .op(OP)?
+        .query_row(
+            params![window, sql_version, info.digest, outputs, counts, now],
+            |r| r.get(0),
+        )
+        .optional()
+        .op(OP)?;
+    let Some(state) = state else {
+        return Err(refusal(&tx, window, |rec| run_refusal(rec, version)));
+    };
+    tx.commit().op(OP)?;
+    state.parse().map_err(|e| LedgerError::Corrupt {
+        what: format!("window {window}: {e}"),
+    })
+}
+
+pub(crate) fn fail(
+    conn: &mut Connection,
+    window: &str,
+    version: u64,
+    reason: &str,
+    now: i64,
+) -> Result<(), LedgerError> {
+    const OP: &str = "fail a window";
+    let sql_version = to_sql_int(version, OP)?;
+    let tx = immediate(conn, OP)?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE windows SET state = 'failed', error = ?3, updated_at = ?4
+             WHERE window = ?1 AND state = 'running' AND version = ?2",
+        )
+        .op(OP)?
+        .execute(params![window, sql_version, reason, now])
+        .op(OP)?;
+    if changed == 0 {
+        return Err(refusal(&tx, window, |rec| run_refusal(rec, version)));
+    }
+    tx.commit().op(OP)
+}
+
+/// The error for a conditional write that matched nothing: the window is
+/// missing, or `describe` says what was found instead of what was required.
+fn refusal(
+    conn: &Connection,
+    name: &str,
+    describe: impl FnOnce(&WindowRecord) -> String,
+) -> LedgerError {
+    match window(conn, name) {
+        Ok(Some(rec)) => LedgerError::Conflict {
+            window: name.to_owned(),
+            reason: describe(&rec),
+        },
+        Ok(None) => LedgerError::NotFound {
+            window: name.to_owned(),
+        },
+        Err(err) => err,
+    }
+}
+
+fn claim_refusal(rec: &WindowRecord, opts: &ClaimOptions) -> String {
+    if let Some(expected) = opts.expected_version.filter(|v| *v != rec.version) {
+        return format!(
+            "expected version {expected}, found {} at version {}",
+            rec.state, rec.version
+        );
+    }
+    match rec.state {
+        WindowState::Running => {
+            let since = rec.claimed_at.unwrap_or(0);
+            format!(
+                "already running at version {} since {since}; a lease of {}s lets it be taken over from {}",
+                rec.version,
+                opts.lease_secs,
+                since.saturating_add(opts.lease_secs)
+            )
+        }
+        WindowState::Committed => format!(
+            "already committed at version {}; claim with force to re-run it",
+            rec.version
+        ),
+        state => format!("claim refused in state {state} at version {}", rec.version),
+    }
+}
+
+fn run_refusal(rec: &WindowRecord, version: u64) -> String {
+    let hint = if rec.version > version {
+        "; a newer claim took the window over"
+    } else {
+        ""
+    };
+    format!(
+        "expected running at version {version}, found {} at version {}{hint}",
+        rec.state, rec.version
+    )
+}
