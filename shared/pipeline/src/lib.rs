@@ -1,1 +1,42 @@
-//! pipeline
+//! The flowmerge pipeline: window planning, manifests, and the three steps —
+//! [`list_batch`], [`partial_merge`], [`combine_commit`] — as plain async
+//! functions over a [`Context`] (stores, ledger, settings). AWS Lambdas call
+//! one step each; the local runner ([`run_window`]) calls all three in-process.
+//!
+//! ```no_run
+//! # async fn demo(ctx: pipeline::Context) -> Result<(), pipeline::PipelineError> {
+//! use pipeline::{ListBatchRequest, run_window};
+//!
+//! let request = ListBatchRequest { window: "2026-11-22T13:05Z".parse().unwrap(), expected_version: None, force: false };
+//! let done = run_window(&ctx, &request, 2).await?;
+//! println!("{} rows in {} files", done.stats.rows_out, done.outputs.len());
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod context;
+mod digest;
+mod discover;
+mod error;
+mod errors_out;
+pub mod failpoint;
+mod layout;
+mod payload;
+mod plan;
+mod run;
+mod steps;
+
+pub use config::{Config, MergeSettings};
+pub use context::{Context, now};
+pub use digest::input_digest;
+pub use discover::{Discovered, discover};
+pub use error::{PipelineError, error_type};
+pub use errors_out::ErrorRecord;
+pub use layout::{ErrorType, Layout, render};
+pub use payload::{
+    CombineRequest, CombineResponse, ListBatchRequest, ListBatchResponse, Manifest,
+    PartialMergeRequest, PartialMergeResponse, Stats,
+};
+pub use plan::{Group, InputFile, plan_groups};
+pub use run::run_window;
+pub use steps::{combine_commit, list_batch, partial_merge};

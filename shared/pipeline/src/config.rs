@@ -1,0 +1,62 @@
+//! Pipeline settings: where output goes and how windows are merged and written.
+//! The merge settings are copied into each window's manifest, so every step of
+//! one run (and any replay of it) uses the same ones.
+
+use merge::MaxGap;
+use serde::{Deserialize, Serialize};
+
+/// Settings shared by the three steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Output key template (Firehose-style `!{timestamp:...}` expressions).
+    pub output_prefix: String,
+    /// Error output key template (`!{error-type}` and `!{timestamp:...}`).
+    pub error_prefix: String,
+    /// Prefix for manifests and staging objects in the output store.
+    pub work_prefix: String,
+    /// Compressed input bytes per partial-merge group.
+    pub group_bytes: u64,
+    /// How long a running claim stays valid before another run may take over.
+    pub lease_secs: i64,
+    /// Objects fetched concurrently by one partial merge.
+    pub fetch_concurrency: usize,
+    /// Merge and output settings.
+    pub merge: MergeSettings,
+}
+
+/// Settings that decide the bytes of a window's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MergeSettings {
+    /// Contiguity rule.
+    pub max_gap: MaxGap,
+    /// Roll output files at this size.
+    pub target_file_size: u64,
+    /// zstd level of output files.
+    pub zstd_level: i32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            output_prefix: "flowlogs/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/".into(),
+            error_prefix: "errors/!{error-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/".into(),
+            work_prefix: "_flowmerge/".into(),
+            group_bytes: 32 * 1024 * 1024,
+            lease_secs: 15 * 60,
+            fetch_concurrency: 16,
+            merge: MergeSettings::default(),
+        }
+    }
+}
+
+impl Default for MergeSettings {
+    fn default() -> Self {
+        MergeSettings {
+            max_gap: MaxGap::default(),
+            target_file_size: 256 * 1024 * 1024,
+            zstd_level: 3,
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Finding input files in a store and assigning each to its window: from the
+//! delivery file name when it has one, else from the object's modification
+//! time (for files named explicitly or copied around).
+
+use flowlog::{Window, parse_key};
+use ledger::FileEntry;
+use store::BlobStore;
+
+use crate::PipelineError;
+
+/// Account recorded for files whose key does not name one.
+pub const UNKNOWN_ACCOUNT: &str = "unknown";
+
+/// Input files found under a prefix.
+#[derive(Debug, Clone, Default)]
+pub struct Discovered {
+    /// Files to compact, with their windows.
+    pub files: Vec<FileEntry>,
+    /// Keys that are not flow log files (no `.log`, `.log.gz` or `.gz` name).
+    pub skipped: Vec<String>,
+}
+
+/// Lists `prefix` and classifies every object. Keys with a path component
+/// starting with `_` or `.` (flowmerge's own work area, hidden files) are ignored.
+pub async fn discover(store: &dyn BlobStore, prefix: &str) -> Result<Discovered, PipelineError> {
+    let mut found = Discovered::default();
+    for object in store.list(prefix).await? {
+        if object
+            .key
+            .split('/')
+            .any(|part| part.starts_with('_') || part.starts_with('.'))
+        {
+            continue;
+        }
+        let (window, account) = match parse_key(&object.key) {
+            Some(info) => (info.window, info.account),
+            None if is_log_name(&object.key) => match object.modified {
+                Some(modified) => (Window::containing(modified), UNKNOWN_ACCOUNT.to_owned()),
+                None => {
+                    found.skipped.push(object.key);
+                    continue;
+                }
+            },
+            None => {
+                found.skipped.push(object.key);
+                continue;
+            }
+        };
+        found.files.push(FileEntry {
+            key: object.key,
+            window: window.to_string(),
+            window_start: window.start(),
+            account,
+            size: object.size,
+            etag: object.etag,
+        });
+    }
+    Ok(found)
+}
+
+fn is_log_name(key: &str) -> bool {
+    [".log.gz", ".log", ".gz"]
+        .iter()
+        .any(|ext| key.ends_with(ext))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use store::LocalStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn classifies_delivery_files_other_logs_and_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let delivery = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/22/123456789012_vpcflowlogs_us-east-1_fl-1_20261122T1305Z_ab.log.gz";
+        for key in [
+            delivery,
+            "misc/exported.log",
+            "truth.json",
+            "_flowmerge/ledger.sqlite",
+            "x/.hidden.log",
+        ] {
+            store.put(key, Bytes::from_static(b"x")).await.unwrap();
+        }
+        let found = discover(&store, "").await.unwrap();
+        let windows: Vec<_> = found
+            .files
+            .iter()
+            .map(|f| (f.key.as_str(), f.account.as_str()))
+            .collect();
+        assert_eq!(
+            windows,
+            [(delivery, "123456789012"), ("misc/exported.log", "unknown")]
+        );
+        assert_eq!(found.files[0].window, "2026-11-22T13:05Z");
+        assert_eq!(found.skipped, ["truth.json"]);
+    }
+}

@@ -1,0 +1,257 @@
+//! Step 3: combine the staged partials, write the window's output and error
+//! files, commit in the ledger on the claimed version, then remove what the
+//! commit superseded (older outputs of the window, staging, old manifests).
+//!
+//! Crash safety: output keys derive from the input digest, so a re-run of the
+//! same input set overwrites rather than adds; the commit is conditional; and
+//! cleanup runs after every commit (also when a retry finds the commit done),
+//! so duplicates never outlive a successful run.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use columnar::{WriteOptions, read_parquet, write_parquet};
+use flowlog::FlowTable;
+use futures::{StreamExt, TryStreamExt};
+use ledger::{CommitInfo, WindowState};
+use merge::{merge, totals_by_account};
+use tracing::instrument;
+
+use crate::layout::{ErrorType, Layout};
+use crate::payload::{CombineRequest, CombineResponse, Manifest, Stats};
+use crate::steps::get_json;
+use crate::{Context, PipelineError, now};
+
+/// Objects read or written concurrently.
+const IO_CONCURRENCY: usize = 8;
+
+/// Combines a run's partials, writes and commits the window's output.
+#[instrument(skip_all, fields(manifest = %request.manifest))]
+pub async fn combine_commit(
+    ctx: &Context,
+    request: &CombineRequest,
+) -> Result<CombineResponse, PipelineError> {
+    let manifest: Manifest = get_json(ctx.output.as_ref(), &request.manifest, "manifest").await?;
+    let layout = Layout::new(&ctx.config, manifest.window);
+    let window_id = manifest.window.to_string();
+
+    let (partials, errors) = read_partials(ctx, &layout, &manifest).await?;
+    let mut stats = Stats::default();
+    for (group_stats, _) in &partials {
+        stats.add(group_stats);
+    }
+    let tables: Vec<FlowTable> = partials
+        .into_iter()
+        .filter_map(|(_, table)| table)
+        .collect();
+    let settings = manifest.settings.clone();
+    let expected = stats.totals.clone();
+    let window = manifest.window;
+    let (files, rows) = tokio::task::spawn_blocking(move || -> Result<_, PipelineError> {
+        let mut combined = FlowTable::new();
+        for table in &tables {
+            combined.append(table);
+        }
+        let merged = merge(combined, settings.max_gap);
+        let found = totals_by_account(&merged);
+        if found != expected {
+            return Err(PipelineError::Conservation {
+                window,
+                detail: first_difference(&expected, &found),
+            });
+        }
+        let options = WriteOptions {
+            target_file_size: settings.target_file_size,
+            zstd_level: settings.zstd_level,
+            ..WriteOptions::default()
+        };
+        Ok((write_parquet(&merged, &options)?, merged.rows() as u64))
+    })
+    .await??;
+
+    stats.rows_out = rows;
+    stats.files_out = files.len() as u64;
+    stats.bytes_out = files.iter().map(|f| f.len() as u64).sum();
+    let mut uploads: Vec<(String, Bytes)> = files
+        .into_iter()
+        .enumerate()
+        .map(|(part, body)| (layout.output(&manifest.digest, part), body))
+        .collect();
+    for (kind, body) in errors {
+        uploads.push((layout.error(kind, &manifest.digest), Bytes::from(body)));
+    }
+    let outputs: Vec<String> = uploads.iter().map(|(key, _)| key.clone()).collect();
+
+    let current = ctx.ledger.window(&window_id).await?;
+    let already = current.as_ref().is_some_and(|w| {
+        w.version == manifest.version
+            && w.digest.as_deref() == Some(manifest.digest.as_str())
+            && w.state != WindowState::Running
+    });
+    let state = if already {
+        // A retry after a commit whose response was lost: only cleanup remains.
+        current.map_or(WindowState::Committed, |w| w.state)
+    } else {
+        futures::stream::iter(uploads)
+            .map(|(key, body)| async move { ctx.output.put(&key, body).await })
+            .buffer_unordered(IO_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        ctx.failpoints.hit("combine.before-commit")?;
+        let info = CommitInfo {
+            digest: manifest.digest.clone(),
+            outputs: outputs.clone(),
+            counts: serde_json::to_value(&stats).unwrap_or_default(),
+        };
+        ctx.ledger
+            .commit(&window_id, manifest.version, &info, now())
+            .await?
+    };
+    ctx.failpoints.hit("combine.after-commit")?;
+    cleanup(ctx, &layout, &window_id, &outputs, manifest.version).await?;
+    tracing::info!(%state, rows_out = stats.rows_out, files_out = stats.files_out, "window committed");
+    Ok(CombineResponse {
+        window: manifest.window,
+        version: manifest.version,
+        state,
+        outputs,
+        stats,
+    })
+}
+
+type Partial = (Stats, Option<FlowTable>);
+
+/// Reads every group's stats, table and error records. A missing stats object
+/// means the group did not finish.
+async fn read_partials(
+    ctx: &Context,
+    layout: &Layout<'_>,
+    manifest: &Manifest,
+) -> Result<(Vec<Partial>, BTreeMap<ErrorType, Vec<u8>>), PipelineError> {
+    let version = manifest.version;
+    let partials: Vec<(Partial, Vec<(ErrorType, Bytes)>)> = futures::stream::iter(&manifest.groups)
+        .map(|group| async move {
+            let stats_key = layout.partial(version, group.index, "json");
+            let stats: Stats =
+                match get_json(ctx.output.as_ref(), &stats_key, "partial stats").await {
+                    Err(PipelineError::Store(store::StoreError::NotFound { .. })) => {
+                        return Err(PipelineError::Incomplete {
+                            window: manifest.window,
+                            what: "partial result",
+                            key: stats_key,
+                        });
+                    }
+                    other => other?,
+                };
+            let table = if stats.rows_out > 0 {
+                let body = ctx
+                    .output
+                    .get(&layout.partial(version, group.index, "parquet"))
+                    .await?;
+                let (table, _) = tokio::task::spawn_blocking(move || read_parquet(body))
+                    .await?
+                    .map_err(|e| PipelineError::Decode {
+                        what: "partial parquet",
+                        key: layout.partial(version, group.index, "parquet"),
+                        message: e.to_string(),
+                    })?;
+                Some(table)
+            } else {
+                None
+            };
+            let mut errors = Vec::new();
+            for (kind, count) in [
+                (ErrorType::ParseFailed, stats.bad_lines),
+                (ErrorType::UnreadableFile, stats.bad_files),
+            ] {
+                if count > 0 {
+                    let key =
+                        layout.partial(version, group.index, &format!("{}.jsonl", kind.as_str()));
+                    errors.push((kind, ctx.output.get(&key).await?));
+                }
+            }
+            Ok(((stats, table), errors))
+        })
+        .buffered(IO_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut error_files: BTreeMap<ErrorType, Vec<u8>> = BTreeMap::new();
+    let mut out = Vec::with_capacity(partials.len());
+    for (partial, errors) in partials {
+        for (kind, body) in errors {
+            error_files
+                .entry(kind)
+                .or_default()
+                .extend_from_slice(&body);
+        }
+        out.push(partial);
+    }
+    Ok((out, error_files))
+}
+
+/// Removes the window's outputs that the committed set does not name (older
+/// versions, crashed attempts), and staging objects and manifests of this and
+/// older versions. If another run has claimed the window since, its outputs
+/// may be in flight: output cleanup is then left to that run's own commit.
+async fn cleanup(
+    ctx: &Context,
+    layout: &Layout<'_>,
+    window: &str,
+    outputs: &[String],
+    version: u64,
+) -> Result<(), PipelineError> {
+    let mut stale: Vec<String> = Vec::new();
+    let superseded = ctx
+        .ledger
+        .window(window)
+        .await?
+        .is_some_and(|w| w.version != version);
+    if !superseded {
+        let mut prefixes = vec![layout.output_stem()];
+        prefixes.extend(ErrorType::ALL.iter().map(|&kind| layout.error_stem(kind)));
+        for prefix in prefixes {
+            stale.extend(
+                ctx.output
+                    .list(&prefix)
+                    .await?
+                    .into_iter()
+                    .map(|o| o.key)
+                    .filter(|key| !outputs.contains(key)),
+            );
+        }
+    }
+    for object in ctx.output.list(&layout.staging()).await? {
+        if key_version(&object.key, &layout.staging()).is_some_and(|v| v <= version) {
+            stale.push(object.key);
+        }
+    }
+    for object in ctx.output.list(&layout.manifests()).await? {
+        if key_version(&object.key, &layout.manifests()).is_some_and(|v| v < version) {
+            stale.push(object.key);
+        }
+    }
+    if !stale.is_empty() {
+        tracing::info!(objects = stale.len(), "removing superseded objects");
+        ctx.output.delete_many(&stale).await?;
+    }
+    Ok(())
+}
+
+/// The version in a key `{prefix}v000003...`.
+fn key_version(key: &str, prefix: &str) -> Option<u64> {
+    let rest = key.strip_prefix(prefix)?.strip_prefix('v')?;
+    rest.get(..6)?.parse().ok()
+}
+
+fn first_difference(
+    expected: &BTreeMap<String, merge::Totals>,
+    found: &BTreeMap<String, merge::Totals>,
+) -> String {
+    for account in expected.keys().chain(found.keys()) {
+        let (e, f) = (expected.get(account), found.get(account));
+        if e != f {
+            return format!("account {account}: input {e:?}, output {f:?}");
+        }
+    }
+    "no difference".to_owned()
+}

@@ -1,0 +1,416 @@
+//! The three steps run in-process over local directories with a SQLite ledger,
+//! on generated data whose truth file gives the expected totals.
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use flowgen::{GenerateOptions, Truth};
+use flowlog::Window;
+use ledger::{Ledger, SqliteLedger, WindowState};
+use pipeline::failpoint::Failpoints;
+use pipeline::{
+    CombineRequest, Config, Context, ListBatchRequest, PartialMergeRequest, combine_commit,
+    discover, list_batch, now, partial_merge, run_window,
+};
+use store::LocalStore;
+
+/// Local runs with no settle time treat every window as due.
+const FAR_FUTURE: i64 = i64::MAX / 2;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    input: PathBuf,
+    output: PathBuf,
+    ledger: Arc<SqliteLedger>,
+    truth: Truth,
+}
+
+fn options() -> GenerateOptions {
+    GenerateOptions {
+        minutes: 4,
+        accounts: 10,
+        enis_per_account: 3,
+        flows_per_eni: 4,
+        bad_lines: 5,
+        bad_files: true,
+        ..GenerateOptions::default()
+    }
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        let output = dir.path().join("out");
+        let truth = flowgen::generate(&input, &options()).unwrap();
+        let ledger =
+            Arc::new(SqliteLedger::open(&output.join("_flowmerge/ledger.sqlite")).unwrap());
+        Fixture {
+            _dir: dir,
+            input,
+            output,
+            ledger,
+            truth,
+        }
+    }
+
+    fn ctx(&self, failpoints: &str) -> Context {
+        Context {
+            input: Arc::new(LocalStore::new(&self.input)),
+            output: Arc::new(LocalStore::new(&self.output)),
+            ledger: self.ledger.clone(),
+            config: Config {
+                // Small groups: several per window, and accounts split across groups.
+                group_bytes: 2_000,
+                lease_secs: 0,
+                ..Config::default()
+            },
+            failpoints: Failpoints::parse(failpoints),
+        }
+    }
+
+    async fn ingest(&self) -> Vec<ledger::Recorded> {
+        let ctx = self.ctx("");
+        let found = discover(ctx.input.as_ref(), "").await.unwrap();
+        self.ledger.record_files(&found.files, now()).await.unwrap()
+    }
+
+    async fn run_due(
+        &self,
+        failpoints: &str,
+    ) -> Vec<Result<pipeline::CombineResponse, pipeline::PipelineError>> {
+        let ctx = self.ctx(failpoints);
+        let mut results = Vec::new();
+        for w in self.ledger.due(FAR_FUTURE, 0).await.unwrap() {
+            let request = ListBatchRequest {
+                window: w.window.parse().unwrap(),
+                expected_version: Some(w.version),
+                force: false,
+            };
+            results.push(run_window(&ctx, &request, 2).await);
+        }
+        results
+    }
+}
+
+fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) {
+    let keys = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(a), keys(b));
+    for (key, body) in a {
+        assert!(b[key] == *body, "{key} differs");
+    }
+}
+
+/// Every file under `dir` (relative path → bytes), excluding the work area.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if rel.starts_with("_flowmerge") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+type WindowTotals = BTreeMap<String, BTreeMap<String, (i64, i64, i64, Option<i64>, Option<i64>)>>;
+
+/// Totals per window (from the file name) and account, read back from Parquet.
+fn output_totals(dir: &Path) -> WindowTotals {
+    let mut out: WindowTotals = BTreeMap::new();
+    for (key, body) in files(dir) {
+        if !key.ends_with(".parquet") {
+            continue;
+        }
+        let name = key.rsplit('/').next().unwrap();
+        let window: Window = name[..14].parse().unwrap();
+        let (table, _) = columnar::read_parquet(body.into()).unwrap();
+        for (account, t) in merge::totals_by_account(&table) {
+            let e = out
+                .entry(window.to_string())
+                .or_default()
+                .entry(account)
+                .or_default();
+            e.0 += t.sum("records");
+            e.1 += t.sum("packets");
+            e.2 += t.sum("bytes");
+            e.3 = [e.3, t.start_min].into_iter().flatten().min();
+            e.4 = [e.4, t.end_max].into_iter().flatten().max();
+        }
+    }
+    out
+}
+
+fn truth_totals(truth: &Truth) -> WindowTotals {
+    truth
+        .windows
+        .iter()
+        .map(|(w, accounts)| {
+            let accounts = accounts
+                .iter()
+                .map(|(a, t)| {
+                    (
+                        a.clone(),
+                        (
+                            t.records as i64,
+                            t.packets as i64,
+                            t.bytes as i64,
+                            Some(t.start_min),
+                            Some(t.end_max),
+                        ),
+                    )
+                })
+                .collect();
+            (w.clone(), accounts)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_window_conserves_the_truth_and_quarantines_bad_input() {
+    let f = Fixture::new();
+    f.ingest().await;
+    let results = f.run_due("").await;
+    assert_eq!(results.len(), f.truth.windows.len());
+    let mut bad_lines = 0;
+    let mut bad_files = 0;
+    for result in &results {
+        let done = result.as_ref().unwrap();
+        assert_eq!(done.state, WindowState::Committed);
+        assert_eq!(
+            done.stats.lines,
+            done.stats.records_in + done.stats.bad_lines
+        );
+        assert!(done.stats.rows_out < done.stats.records_in, "flows merged");
+        bad_lines += done.stats.bad_lines;
+        bad_files += done.stats.bad_files;
+    }
+    assert_eq!(
+        (bad_lines, bad_files),
+        (f.truth.bad_lines, f.truth.bad_files)
+    );
+    assert_eq!(output_totals(&f.output), truth_totals(&f.truth));
+
+    let out = files(&f.output);
+    let errors: Vec<&String> = out.keys().filter(|k| k.starts_with("errors/")).collect();
+    assert!(errors.iter().any(|k| k.starts_with("errors/parse-failed/")));
+    assert!(
+        errors
+            .iter()
+            .any(|k| k.starts_with("errors/unreadable-file/"))
+    );
+    let quarantined: usize = errors
+        .iter()
+        .map(|k| {
+            out[*k]
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count()
+        })
+        .sum();
+    assert_eq!(quarantined as u64, f.truth.bad_lines + f.truth.bad_files);
+    assert!(
+        !f.output.join("_flowmerge/staging").exists()
+            || files(&f.output.join("_flowmerge/staging")).is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_finds_nothing_to_do_and_a_forced_rerun_is_byte_identical() {
+    let f = Fixture::new();
+    f.ingest().await;
+    f.run_due("").await;
+    let first = files(&f.output);
+    assert!(
+        f.ingest()
+            .await
+            .iter()
+            .all(|r| *r == ledger::Recorded::Duplicate)
+    );
+    assert!(f.run_due("").await.is_empty());
+
+    let ctx = f.ctx("");
+    for w in f.ledger.windows().await.unwrap() {
+        let request = ListBatchRequest {
+            window: w.window.parse().unwrap(),
+            expected_version: None,
+            force: true,
+        };
+        run_window(&ctx, &request, 2).await.unwrap();
+    }
+    assert_same_files(&files(&f.output), &first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_file_dirties_its_window_and_the_rerun_replaces_its_output() {
+    let f = Fixture::new();
+    f.ingest().await;
+    f.run_due("").await;
+    let before = files(&f.output);
+
+    // A second copy of a delivered file arrives under a new name, same window.
+    let (window, account) = {
+        let w = f.truth.windows.keys().next().unwrap().clone();
+        let a = f.truth.windows[&w].keys().next().unwrap().clone();
+        (w, a)
+    };
+    let found = discover(&LocalStore::new(&f.input), "").await.unwrap();
+    let original = found
+        .files
+        .iter()
+        .find(|e| e.window == window && e.account == account && e.key.ends_with(".log.gz"))
+        .unwrap();
+    let copy = original
+        .key
+        .replace(".log.gz", "")
+        .rsplit_once('_')
+        .unwrap()
+        .0
+        .to_owned()
+        + "_ffffffff.log.gz";
+    std::fs::copy(f.input.join(&original.key), f.input.join(&copy)).unwrap();
+    let recorded = f.ingest().await;
+    assert!(recorded.contains(&ledger::Recorded::Dirtied));
+    assert_eq!(
+        f.ledger.window(&window).await.unwrap().unwrap().state,
+        WindowState::Dirty
+    );
+
+    let results = f.run_due("").await;
+    assert_eq!(results.len(), 1);
+    let after = output_totals(&f.output);
+    let expected = truth_totals(&f.truth);
+    assert!(after[&window][&account].0 > expected[&window][&account].0);
+    // Other windows untouched; the dirty window's old files are gone.
+    let now_files = files(&f.output);
+    let stamp = window.replace(['-', ':'], "");
+    for (key, body) in &before {
+        let name = key.rsplit('/').next().unwrap();
+        if name.starts_with(&stamp[..13]) {
+            assert!(
+                !now_files.contains_key(key),
+                "stale output {key} left behind"
+            );
+        } else {
+            assert!(now_files.get(key) == Some(body), "{key} changed");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_stopped_between_steps_is_taken_over_and_completes() {
+    let f = Fixture::new();
+    f.ingest().await;
+    let ctx = f.ctx("");
+    let due = f.ledger.due(FAR_FUTURE, 0).await.unwrap();
+    let first = due.iter().max_by_key(|w| w.files).unwrap();
+    let request = ListBatchRequest {
+        window: first.window.parse().unwrap(),
+        expected_version: None,
+        force: false,
+    };
+    // The first run claims and merges one group, then "dies".
+    let batch = list_batch(&ctx, &request).await.unwrap();
+    assert!(batch.groups > 1, "fixture should give several groups");
+    partial_merge(
+        &ctx,
+        &PartialMergeRequest {
+            manifest: batch.manifest.clone(),
+            group: 0,
+        },
+    )
+    .await
+    .unwrap();
+    // Combining now finds a group missing.
+    let err = combine_commit(
+        &ctx,
+        &CombineRequest {
+            manifest: batch.manifest.clone(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Incomplete");
+    assert_eq!(
+        f.ledger.window(&first.window).await.unwrap().unwrap().state,
+        WindowState::Running
+    );
+
+    // The stale claim is taken over (lease 0 here) and the window completes.
+    let done = run_window(&ctx, &request, 2).await.unwrap();
+    assert_eq!(done.version, batch.version + 1);
+    f.run_due("").await;
+    assert_eq!(output_totals(&f.output), truth_totals(&f.truth));
+    let work = files(&f.output.join("_flowmerge"));
+    assert!(
+        work.keys().all(|k| !k.contains("staging/")),
+        "staging left: {work:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_before_commit_leaves_no_lasting_duplicates() {
+    let f = Fixture::new();
+    f.ingest().await;
+    for result in f.run_due("combine.before-commit=error").await {
+        assert_eq!(result.unwrap_err().error_type(), "Retryable");
+    }
+    let windows = f.ledger.windows().await.unwrap();
+    assert!(windows.iter().all(|w| w.state == WindowState::Failed));
+    assert!(
+        windows
+            .iter()
+            .all(|w| w.error.as_deref().unwrap_or("").contains("injected"))
+    );
+
+    // New input changes the digest, so the failed attempt's files are orphans
+    // with other names; the successful run must remove them.
+    let extra = f
+        .truth
+        .windows
+        .keys()
+        .next()
+        .unwrap()
+        .replace(['-', ':'], "");
+    let src = discover(&LocalStore::new(&f.input), "")
+        .await
+        .unwrap()
+        .files[0]
+        .key
+        .clone();
+    let late = format!("late/123456789012_vpcflowlogs_us-east-1_fl-late_{extra}_00000000.log.gz");
+    std::fs::create_dir_all(f.input.join("late")).unwrap();
+    std::fs::copy(f.input.join(&src), f.input.join(&late)).unwrap();
+    f.ingest().await;
+
+    let ctx = f.ctx("");
+    for w in f.ledger.windows().await.unwrap() {
+        let request = ListBatchRequest {
+            window: w.window.parse().unwrap(),
+            expected_version: Some(w.version),
+            force: false,
+        };
+        run_window(&ctx, &request, 2).await.unwrap();
+    }
+    let committed = f.ledger.windows().await.unwrap();
+    let named: Vec<String> = committed.iter().flat_map(|w| w.outputs.clone()).collect();
+    let on_disk: Vec<String> = files(&f.output).into_keys().collect();
+    let mut named_sorted = named.clone();
+    named_sorted.sort();
+    assert_eq!(on_disk, named_sorted, "exactly the committed outputs exist");
+}
