@@ -1,0 +1,186 @@
+//! `flowmerge compact`: discover input files, record them in the ledger, and
+//! run every due window through list-batch → partial merges → combine-commit.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use ledger::{Ledger, Recorded, WindowState};
+use merge::MaxGap;
+use pipeline::failpoint::Failpoints;
+use pipeline::{
+    CombineResponse, Config, Context, ListBatchRequest, MergeSettings, discover, now, run_window,
+};
+use store::{Location, open_store};
+
+use crate::ledger_home::LedgerHome;
+use crate::report::Summary;
+use crate::units::{parse_duration, parse_size};
+
+/// Arguments of `flowmerge compact`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Raw flow logs: a directory or s3://bucket/prefix.
+    input: String,
+    /// Where Parquet, error output and the ledger go: a directory or s3://bucket/prefix.
+    output: String,
+    /// Worker threads for parsing, merging and encoding [default: all cores].
+    #[arg(long, short = 'j')]
+    threads: Option<usize>,
+    /// Merge records whose gap is at most this many seconds; "none" never merges,
+    /// "window" merges all records of a flow in the window.
+    #[arg(long, default_value = "60")]
+    max_gap: MaxGap,
+    /// Roll output files at this size.
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    target_file_size: u64,
+    /// Compressed input per parallel merge group.
+    #[arg(long, default_value = "32MiB", value_parser = parse_size)]
+    group_size: u64,
+    /// Wait this long after a window ends before compacting it (0: don't wait).
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    settle: i64,
+    /// zstd level of output files.
+    #[arg(long, default_value_t = 3)]
+    zstd_level: i32,
+    /// Output key template (Firehose-style !{timestamp:...} expressions).
+    #[arg(long, default_value_t = Config::default().output_prefix)]
+    output_prefix: String,
+    /// Error output key template (!{error-type}, !{timestamp:...}).
+    #[arg(long, default_value_t = Config::default().error_prefix)]
+    error_prefix: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `flowmerge compact`. Exit code 1 if any window failed.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let threads = args.threads.unwrap_or_else(crate::default_threads).max(1);
+    crate::runtime(threads)?.block_on(compact(args, threads))
+}
+
+async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let input_location = Location::parse(&args.input)?;
+    let output_location = Location::parse(&args.output)?;
+    let input = open_store(&input_location).await?;
+    let output = open_store(&output_location).await?;
+    let home = LedgerHome::open(&output_location, &output).await?;
+    let ctx = Context {
+        input,
+        output,
+        ledger: home.ledger.clone(),
+        config: Config {
+            output_prefix: args.output_prefix.clone(),
+            error_prefix: args.error_prefix.clone(),
+            group_bytes: args.group_size,
+            // The lock file makes this run the only user of the ledger, so a
+            // window left running was abandoned by a crashed run.
+            lease_secs: 0,
+            merge: MergeSettings {
+                max_gap: args.max_gap,
+                target_file_size: args.target_file_size,
+                zstd_level: args.zstd_level,
+            },
+            ..Config::default()
+        },
+        failpoints: Failpoints::from_env(),
+    };
+
+    let found = discover(ctx.input.as_ref(), "").await?;
+    let recorded = ctx.ledger.record_files(&found.files, now()).await?;
+    let mut summary = Summary {
+        files_found: found.files.len() as u64,
+        files_new: recorded
+            .iter()
+            .filter(|r| !matches!(r, Recorded::Duplicate))
+            .count() as u64,
+        files_skipped: found.skipped.len() as u64,
+        ..Summary::default()
+    };
+    let due = due_windows(ctx.ledger.as_ref(), args.settle).await?;
+    let progress = progress_bar(due.len() as u64);
+    let results: Vec<(String, Result<CombineResponse, pipeline::PipelineError>)> =
+        futures::stream::iter(due)
+            .map(|(window, version)| {
+                let (ctx, progress) = (&ctx, &progress);
+                async move {
+                    let result = match window.parse::<flowlog::Window>() {
+                        Ok(w) => {
+                            let request = ListBatchRequest {
+                                window: w,
+                                expected_version: Some(version),
+                                force: false,
+                            };
+                            run_window(ctx, &request, threads).await
+                        }
+                        Err(e) => Err(pipeline::PipelineError::InvalidRequest(e.to_string())),
+                    };
+                    progress.inc(1);
+                    (window, result)
+                }
+            })
+            .buffer_unordered(threads)
+            .collect()
+            .await;
+    progress.finish_and_clear();
+    for (window, result) in results {
+        match result {
+            Ok(done) => summary.add_window(&done),
+            Err(error) => summary.add_failure(window, &error),
+        }
+    }
+    summary.windows_committed_before = ctx
+        .ledger
+        .windows()
+        .await?
+        .iter()
+        .filter(|w| w.state == WindowState::Committed)
+        .count() as u64
+        - summary.windows_run;
+    summary.elapsed = started.elapsed();
+    drop(ctx);
+    home.close().await?;
+    summary.print(args.json);
+    Ok(if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Windows to run with the version each was seen at: open and dirty windows
+/// past the settle time, plus windows a crashed run left running or failed.
+async fn due_windows(ledger: &dyn Ledger, settle: i64) -> anyhow::Result<Vec<(String, u64)>> {
+    // With no settle time nothing waits, whatever the wall clock says.
+    let horizon = if settle == 0 { i64::MAX / 2 } else { now() };
+    let mut due: Vec<(String, u64)> = ledger
+        .due(horizon, settle)
+        .await?
+        .into_iter()
+        .map(|w| (w.window, w.version))
+        .collect();
+    for w in ledger.windows().await? {
+        if matches!(w.state, WindowState::Running | WindowState::Failed)
+            && w.window_start + 60 + settle <= horizon
+        {
+            due.push((w.window, w.version));
+        }
+    }
+    due.sort();
+    Ok(due)
+}
+
+fn progress_bar(windows: u64) -> ProgressBar {
+    let bar = ProgressBar::new(windows);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} compacting [{bar:40}] {pos}/{len} windows {elapsed}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}

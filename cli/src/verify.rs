@@ -1,0 +1,287 @@
+//! `flowmerge verify`: re-reads the raw input and the Parquet output and checks
+//! conservation per window and account (records, packets, bytes,
+//! packets-lost-*, min start, max end), that every bad line and file was
+//! quarantined, and that the output holds exactly the files the ledger
+//! committed (no lasting duplicates, nothing missing).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+
+use flowlog::{FlowTable, Window, parse_object};
+use futures::{StreamExt, TryStreamExt};
+use ledger::{Ledger, WindowState};
+use merge::{Totals, totals_by_account};
+use pipeline::{Config, ErrorRecord, discover};
+use serde::Serialize;
+use store::{BlobStore, Location, open_store};
+
+use crate::ledger_home::LedgerHome;
+
+/// Arguments of `flowmerge verify`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Raw flow logs that were compacted.
+    input: String,
+    /// The compacted output.
+    output: String,
+    /// Worker threads [default: all cores].
+    #[arg(long, short = 'j')]
+    threads: Option<usize>,
+    /// Output key template used by compact.
+    #[arg(long, default_value_t = Config::default().output_prefix)]
+    output_prefix: String,
+    /// Error output key template used by compact.
+    #[arg(long, default_value_t = Config::default().error_prefix)]
+    error_prefix: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one side holds for one window.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+struct Side {
+    accounts: BTreeMap<String, Totals>,
+    bad_lines: u64,
+    bad_files: u64,
+}
+
+/// The verdict.
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    windows: usize,
+    records_in: i64,
+    records_out: i64,
+    problems: Vec<String>,
+}
+
+/// Runs `flowmerge verify`. Exit code 1 when anything differs.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let threads = args.threads.unwrap_or_else(crate::default_threads).max(1);
+    crate::runtime(threads)?.block_on(verify(args, threads))
+}
+
+async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
+    let output_location = Location::parse(&args.output)?;
+    let input = open_store(&Location::parse(&args.input)?).await?;
+    let output = open_store(&output_location).await?;
+    let expected = read_input(input, threads).await?;
+    let (found, parquet_keys) = read_output(output.clone(), &args, threads).await?;
+
+    let mut report = Report::default();
+    let windows: BTreeSet<&Window> = expected.keys().chain(found.keys()).collect();
+    report.windows = windows.len();
+    let empty = Side::default();
+    for window in windows {
+        let e = expected.get(window).unwrap_or(&empty);
+        let f = found.get(window).unwrap_or(&empty);
+        report.records_in += e.accounts.values().map(|t| t.sum("records")).sum::<i64>();
+        report.records_out += f.accounts.values().map(|t| t.sum("records")).sum::<i64>();
+        compare(window, e, f, &mut report.problems);
+    }
+    let home = LedgerHome::open(&output_location, &output).await?;
+    check_ledger(home.ledger.as_ref(), &parquet_keys, &mut report.problems).await?;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if report.problems.is_empty() {
+        println!(
+            "OK: {} windows, {} records in = {} records out (as merged rows' `records`), every account's totals conserved",
+            report.windows, report.records_in, report.records_out
+        );
+    } else {
+        println!(
+            "FAILED: {} problems in {} windows",
+            report.problems.len(),
+            report.windows
+        );
+        for problem in &report.problems {
+            println!("  {problem}");
+        }
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Parses every input file and totals it per window and account.
+async fn read_input(
+    input: std::sync::Arc<dyn BlobStore>,
+    threads: usize,
+) -> anyhow::Result<BTreeMap<Window, Side>> {
+    let files = discover(input.as_ref(), "").await?.files;
+    let per_file: Vec<(Window, Side)> = futures::stream::iter(files)
+        .map(|file| {
+            let input = input.clone();
+            async move {
+                let body = input.get(&file.key).await?;
+                let window: Window = file.window.parse()?;
+                tokio::task::spawn_blocking(move || {
+                    let mut table = FlowTable::new();
+                    let report = parse_object(&file.key, &body, &mut table);
+                    let side = Side {
+                        accounts: totals_by_account(&table),
+                        bad_lines: report.bad_lines.len() as u64,
+                        bad_files: u64::from(report.bad_file.is_some()),
+                    };
+                    Ok::<_, anyhow::Error>((window, side))
+                })
+                .await?
+            }
+        })
+        .buffer_unordered(threads)
+        .try_collect()
+        .await?;
+    let mut sides: BTreeMap<Window, Side> = BTreeMap::new();
+    for (window, side) in per_file {
+        add(sides.entry(window).or_default(), &side);
+    }
+    Ok(sides)
+}
+
+fn add(into: &mut Side, side: &Side) {
+    for (account, totals) in &side.accounts {
+        into.accounts
+            .entry(account.clone())
+            .or_default()
+            .add(totals);
+    }
+    into.bad_lines += side.bad_lines;
+    into.bad_files += side.bad_files;
+}
+
+/// The fixed part of a key template (up to its first expression).
+fn template_root(template: &str) -> &str {
+    let end = template.find("!{").unwrap_or(template.len());
+    &template[..template[..end].rfind('/').map_or(0, |i| i + 1)]
+}
+
+/// Reads every output Parquet file and error file, per window.
+async fn read_output(
+    output: std::sync::Arc<dyn BlobStore>,
+    args: &Args,
+    threads: usize,
+) -> anyhow::Result<(BTreeMap<Window, Side>, BTreeSet<String>)> {
+    let objects = output.list(template_root(&args.output_prefix)).await?;
+    let parquet: Vec<String> = objects
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.ends_with(".parquet") && !k.starts_with('_'))
+        .collect();
+    let per_file: Vec<(Window, Side)> = futures::stream::iter(parquet.clone())
+        .map(|key| {
+            let output = output.clone();
+            async move {
+                let name = key.rsplit('/').next().unwrap_or_default();
+                let window: Window =
+                    name.get(..14).and_then(Window::from_stamp).ok_or_else(|| {
+                        anyhow::anyhow!("{key}: file name does not start with a window stamp")
+                    })?;
+                let body = output.get(&key).await?;
+                tokio::task::spawn_blocking(move || {
+                    let (table, _) = columnar::read_parquet(body)?;
+                    let side = Side {
+                        accounts: totals_by_account(&table),
+                        ..Side::default()
+                    };
+                    Ok::<_, anyhow::Error>((window, side))
+                })
+                .await?
+            }
+        })
+        .buffer_unordered(threads)
+        .try_collect()
+        .await?;
+    let mut sides: BTreeMap<Window, Side> = BTreeMap::new();
+    for (window, side) in per_file {
+        add(sides.entry(window).or_default(), &side);
+    }
+    for object in output.list(template_root(&args.error_prefix)).await? {
+        if !object.key.ends_with(".jsonl") {
+            continue;
+        }
+        let body = output.get(&object.key).await?;
+        for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let record: ErrorRecord = serde_json::from_slice(line)?;
+            let side = sides.entry(record.window).or_default();
+            match record.error_code.as_str() {
+                "parse-failed" => side.bad_lines += 1,
+                _ => side.bad_files += 1,
+            }
+        }
+    }
+    Ok((sides, parquet.into_iter().collect()))
+}
+
+fn compare(window: &Window, expected: &Side, found: &Side, problems: &mut Vec<String>) {
+    let accounts: BTreeSet<&String> = expected
+        .accounts
+        .keys()
+        .chain(found.accounts.keys())
+        .collect();
+    for account in accounts {
+        let e = expected.accounts.get(account);
+        let f = found.accounts.get(account);
+        if e != f {
+            problems.push(format!(
+                "window {window} account {account}: input {e:?} but output {f:?}"
+            ));
+        }
+    }
+    if (expected.bad_lines, expected.bad_files) != (found.bad_lines, found.bad_files) {
+        problems.push(format!(
+            "window {window}: input has {} bad lines and {} bad files, error output holds {} and {}",
+            expected.bad_lines, expected.bad_files, found.bad_lines, found.bad_files
+        ));
+    }
+}
+
+/// Output files on disk must be exactly the committed windows' outputs.
+async fn check_ledger(
+    ledger: &dyn Ledger,
+    on_disk: &BTreeSet<String>,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let mut committed: BTreeSet<String> = BTreeSet::new();
+    for window in ledger.windows().await? {
+        if window.state != WindowState::Committed {
+            problems.push(format!(
+                "window {} is {}, not committed",
+                window.window, window.state
+            ));
+        }
+        committed.extend(
+            window
+                .outputs
+                .into_iter()
+                .filter(|k| k.ends_with(".parquet")),
+        );
+    }
+    for key in on_disk.difference(&committed) {
+        problems.push(format!(
+            "{key}: output file that no committed window names (duplicate or orphan)"
+        ));
+    }
+    for key in committed.difference(on_disk) {
+        problems.push(format!("{key}: committed output file is missing"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_roots() {
+        assert_eq!(
+            template_root("flowlogs/year=!{timestamp:yyyy}/"),
+            "flowlogs/"
+        );
+        assert_eq!(template_root("errors/!{error-type}/x/"), "errors/");
+        assert_eq!(template_root("a/b/c/"), "a/b/c/");
+        assert_eq!(template_root("!{timestamp:yyyy}/"), "");
+    }
+}
