@@ -10,7 +10,8 @@ use ledger::{Ledger, Recorded, WindowState};
 use merge::MaxGap;
 use pipeline::failpoint::Failpoints;
 use pipeline::{
-    CombineResponse, Config, Context, ListBatchRequest, MergeSettings, discover, now, run_window,
+    CombineResponse, Config, Context, ListBatchRequest, MergeSettings, discover, finish_cleanups,
+    now, run_window,
 };
 use store::{Location, open_store};
 
@@ -89,6 +90,13 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
         failpoints: Failpoints::from_env(),
     };
 
+    let recovered = finish_cleanups(&ctx).await?;
+    if recovered > 0 {
+        tracing::warn!(
+            windows = recovered,
+            "finished cleanups an earlier run left undone"
+        );
+    }
     let found = discover(ctx.input.as_ref(), "").await?;
     let recorded = ctx.ledger.record_files(&found.files, now()).await?;
     let mut summary = Summary {

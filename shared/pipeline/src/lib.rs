@@ -39,4 +39,4 @@ pub use payload::{
 };
 pub use plan::{Group, InputFile, plan_groups};
 pub use run::run_window;
-pub use steps::{combine_commit, list_batch, partial_merge};
+pub use steps::{combine_commit, finish_cleanups, list_batch, partial_merge};

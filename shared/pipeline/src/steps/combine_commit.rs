@@ -190,9 +190,11 @@ async fn read_partials(
 }
 
 /// Removes the window's outputs that the committed set does not name (older
-/// versions, crashed attempts), and staging objects and manifests of this and
-/// older versions. If another run has claimed the window since, its outputs
-/// may be in flight: output cleanup is then left to that run's own commit.
+/// versions, crashed attempts), then staging objects and manifests of this and
+/// older versions. Staging goes last, so leftover staging of a committed
+/// window marks an unfinished cleanup (see [`finish_cleanups`]). If another run
+/// has claimed the window since, its outputs may be in flight: output cleanup
+/// is then left to that run's own commit.
 async fn cleanup(
     ctx: &Context,
     layout: &Layout<'_>,
@@ -200,13 +202,13 @@ async fn cleanup(
     outputs: &[String],
     version: u64,
 ) -> Result<(), PipelineError> {
-    let mut stale: Vec<String> = Vec::new();
     let superseded = ctx
         .ledger
         .window(window)
         .await?
         .is_some_and(|w| w.version != version);
     if !superseded {
+        let mut stale: Vec<String> = Vec::new();
         let mut prefixes = vec![layout.output_stem()];
         prefixes.extend(ErrorType::ALL.iter().map(|&kind| layout.error_stem(kind)));
         for prefix in prefixes {
@@ -219,22 +221,73 @@ async fn cleanup(
                     .filter(|key| !outputs.contains(key)),
             );
         }
+        delete(ctx, &stale, "superseded outputs").await?;
+    }
+    let mut work: Vec<String> = Vec::new();
+    for object in ctx.output.list(&layout.manifests()).await? {
+        if key_version(&object.key, &layout.manifests()).is_some_and(|v| v < version) {
+            work.push(object.key);
+        }
     }
     for object in ctx.output.list(&layout.staging()).await? {
         if key_version(&object.key, &layout.staging()).is_some_and(|v| v <= version) {
-            stale.push(object.key);
+            work.push(object.key);
         }
     }
-    for object in ctx.output.list(&layout.manifests()).await? {
-        if key_version(&object.key, &layout.manifests()).is_some_and(|v| v < version) {
-            stale.push(object.key);
-        }
-    }
-    if !stale.is_empty() {
-        tracing::info!(objects = stale.len(), "removing superseded objects");
-        ctx.output.delete_many(&stale).await?;
+    delete(ctx, &work, "staging and old manifests").await
+}
+
+async fn delete(ctx: &Context, keys: &[String], what: &str) -> Result<(), PipelineError> {
+    if !keys.is_empty() {
+        tracing::info!(objects = keys.len(), what, "removing");
+        ctx.output.delete_many(keys).await?;
     }
     Ok(())
+}
+
+/// Completes cleanups that a crash interrupted: every committed window that
+/// still has staging objects gets its cleanup run again. Returns how many.
+/// (On AWS the state machine's retry of combine-commit does the same.)
+pub async fn finish_cleanups(ctx: &Context) -> Result<usize, PipelineError> {
+    let staging_root = format!("{}staging/", ctx.config.work_prefix);
+    let mut stamps: Vec<String> = ctx
+        .output
+        .list(&staging_root)
+        .await?
+        .into_iter()
+        .filter_map(|o| {
+            Some(
+                o.key
+                    .strip_prefix(&staging_root)?
+                    .split('/')
+                    .next()?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    stamps.dedup();
+    let mut finished = 0;
+    for stamp in stamps {
+        let Some(window) = flowlog::Window::from_stamp(&stamp) else {
+            continue;
+        };
+        let Some(record) = ctx.ledger.window(&window.to_string()).await? else {
+            continue;
+        };
+        if matches!(record.state, WindowState::Committed | WindowState::Dirty) {
+            let layout = Layout::new(&ctx.config, window);
+            cleanup(
+                ctx,
+                &layout,
+                &record.window,
+                &record.outputs,
+                record.version,
+            )
+            .await?;
+            finished += 1;
+        }
+    }
+    Ok(finished)
 }
 
 /// The version in a key `{prefix}v000003...`.

@@ -6,7 +6,7 @@ mod combine_commit;
 mod list_batch;
 mod partial_merge;
 
-pub use combine_commit::combine_commit;
+pub use combine_commit::{combine_commit, finish_cleanups};
 pub use list_batch::list_batch;
 pub use partial_merge::partial_merge;
 

@@ -1,0 +1,42 @@
+# flowmerge: two commands matter — `make demo` and `make test`.
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+RELEASE := target/release/flowmerge
+
+.PHONY: demo test build venv lint clean
+
+## Build the release binary.
+build:
+	cargo build --release -p flowmerge-cli
+
+## Generate sample data, compact it, verify conservation, show the result.
+demo: build
+	rm -rf demo
+	$(RELEASE) generate demo/raw --minutes 10 --accounts 24 --bad-lines 12 --bad-files
+	$(RELEASE) compact demo/raw demo/out
+	$(RELEASE) verify demo/raw demo/out
+	@echo
+	@echo "Output files:"
+	@find demo/out/flowlogs -name '*.parquet' | sort | head -5
+	@echo "Second run (idempotent):"
+	$(RELEASE) compact demo/raw demo/out
+
+## Python venv with the real readers and AWS stand-ins the tests use.
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r tests/requirements.txt
+	touch $@
+
+## Formatting and lints.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## Every test: lints, Rust tests (S3 against moto), DuckDB/pyarrow read-back.
+test: venv lint
+	tests/run.sh
+
+clean:
+	rm -rf demo $(VENV) target

@@ -1,0 +1,254 @@
+//! The `flowmerge` binary end to end: idempotency, crashes between steps, late
+//! files, and `verify` catching what it must catch.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn flowmerge() -> Command {
+    Command::cargo_bin("flowmerge").unwrap()
+}
+
+/// Generated raw data and an output directory, in a temp dir.
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (raw, out) = (dir.path().join("raw"), dir.path().join("out"));
+    flowmerge()
+        .args([
+            "generate",
+            "--minutes",
+            "4",
+            "--accounts",
+            "8",
+            "--bad-lines",
+            "4",
+            "--bad-files",
+        ])
+        .arg(&raw)
+        .assert()
+        .success();
+    (dir, raw, out)
+}
+
+/// Every file under `dir` except the work area (ledger, lock).
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walk(dir)
+        .into_iter()
+        .map(|p| {
+            (
+                p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
+                p,
+            )
+        })
+        .filter(|(rel, _)| !rel.starts_with("_flowmerge"))
+        .map(|(rel, p)| (rel, std::fs::read(p).unwrap()))
+        .collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn compact(raw: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    flowmerge().arg("compact").arg(raw).arg(out).assert()
+}
+
+fn verify(raw: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    flowmerge().arg("verify").arg(raw).arg(out).assert()
+}
+
+fn stdout(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+}
+
+fn same(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> bool {
+    a.len() == b.len() && a.iter().all(|(k, v)| b.get(k) == Some(v))
+}
+
+fn first_delivery_file(raw: &Path) -> PathBuf {
+    walk(raw)
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".log.gz"))
+        .unwrap()
+}
+
+#[test]
+fn a_second_run_writes_nothing_and_a_fresh_run_is_byte_identical() {
+    let (dir, raw, out) = setup();
+    compact(&raw, &out).success();
+    let first = snapshot(&out);
+    assert!(first.keys().any(|k| k.ends_with(".parquet")));
+    let again = compact(&raw, &out).success();
+    assert!(
+        stdout(&again).contains("Nothing to do"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(
+        same(&snapshot(&out), &first),
+        "second run changed the output"
+    );
+
+    // A fresh output directory from the same input gets the same bytes and names.
+    let other = dir.path().join("other");
+    compact(&raw, &other).success();
+    assert!(
+        same(&snapshot(&other), &first),
+        "output is not deterministic"
+    );
+    verify(&raw, &out).success();
+}
+
+/// Kills the process at a step boundary, then re-runs: the output must verify
+/// (conservation, no orphans or duplicates) and equal an uninterrupted run's.
+fn crash_and_recover(failpoint: &str) {
+    let (dir, raw, out) = setup();
+    let crashed = flowmerge()
+        .env("FLOWMERGE_FAILPOINTS", format!("{failpoint}=abort"))
+        .arg("compact")
+        .arg(&raw)
+        .arg(&out)
+        .assert()
+        .failure();
+    assert!(
+        crashed.get_output().status.code().is_none(),
+        "killed by a signal at {failpoint}"
+    );
+    compact(&raw, &out).success();
+    verify(&raw, &out).success();
+    let clean = dir.path().join("clean");
+    compact(&raw, &clean).success();
+    assert!(
+        same(&snapshot(&out), &snapshot(&clean)),
+        "recovered output differs after {failpoint}"
+    );
+    let staging = out.join("_flowmerge/staging");
+    assert!(
+        !staging.exists() || walk(&staging).is_empty(),
+        "staging left after {failpoint}"
+    );
+}
+
+#[test]
+fn a_crash_after_a_partial_merge_is_recovered() {
+    crash_and_recover("partial-merge.end");
+}
+
+#[test]
+fn a_crash_after_writing_output_but_before_commit_is_recovered() {
+    crash_and_recover("combine.before-commit");
+}
+
+#[test]
+fn a_crash_after_commit_before_cleanup_is_recovered() {
+    crash_and_recover("combine.after-commit");
+}
+
+#[test]
+fn a_late_file_replaces_its_window_output() {
+    let (_dir, raw, out) = setup();
+    compact(&raw, &out).success();
+    let before = snapshot(&out);
+    // Re-deliver one file under a new name: its window must be redone.
+    let original = first_delivery_file(&raw);
+    let name = original.file_name().unwrap().to_string_lossy().into_owned();
+    let stamp = name.split('_').nth(4).unwrap().to_owned();
+    let stem = name
+        .trim_end_matches(".log.gz")
+        .rsplit_once('_')
+        .unwrap()
+        .0
+        .to_owned();
+    std::fs::copy(
+        &original,
+        original.with_file_name(format!("{stem}_0late000.log.gz")),
+    )
+    .unwrap();
+    compact(&raw, &out).success();
+    verify(&raw, &out).success();
+    let after = snapshot(&out);
+    for (key, body) in &before {
+        if key.contains(&stamp) {
+            assert!(!after.contains_key(key), "old output {key} still there");
+        } else {
+            assert!(after.get(key) == Some(body), "{key} should be untouched");
+        }
+    }
+}
+
+#[test]
+fn verify_fails_when_input_and_output_disagree() {
+    let (_dir, raw, out) = setup();
+    compact(&raw, &out).success();
+    // One more record appended (as a gzip member) to a file already compacted.
+    let file = first_delivery_file(&raw);
+    let mut body = std::fs::read(&file).unwrap();
+    body.extend(gzip(
+        b"2 123456789012 eni-0000000000000000a 10.0.0.1 10.0.0.2 1 2 6 1 40 1 2 ACCEPT OK\n",
+    ));
+    std::fs::write(&file, body).unwrap();
+    let result = verify(&raw, &out).code(1);
+    assert!(stdout(&result).contains("FAILED"), "{}", stdout(&result));
+}
+
+#[test]
+fn json_summary_and_exit_codes() {
+    let (_dir, raw, out) = setup();
+    let run = flowmerge()
+        .arg("compact")
+        .arg(&raw)
+        .arg(&out)
+        .arg("--json")
+        .assert()
+        .success();
+    let summary: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    assert_eq!(summary["bad_files"], 2);
+    assert_eq!(summary["bad_lines"], 4);
+    assert!(summary["rows_out"].as_u64().unwrap() < summary["records_in"].as_u64().unwrap());
+    flowmerge()
+        .args(["compact", "--max-gap", "soon", "a", "b"])
+        .assert()
+        .code(2);
+    flowmerge().args(["verify"]).assert().code(2);
+}
+
+#[test]
+fn windows_that_fail_are_reported_and_retried_on_the_next_run() {
+    let (_dir, raw, out) = setup();
+    let failed = flowmerge()
+        .env("FLOWMERGE_FAILPOINTS", "partial-merge.start=error")
+        .arg("compact")
+        .arg(&raw)
+        .arg(&out)
+        .assert()
+        .code(1);
+    let text = stdout(&failed);
+    assert!(
+        text.contains("FAILED") && text.contains("Retryable"),
+        "{text}"
+    );
+    compact(&raw, &out).success();
+    verify(&raw, &out).success();
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
