@@ -4,7 +4,7 @@
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int32Type, Int64Type};
 use bytes::Bytes;
-use flowlog::{ColumnDef, Dict, FlowTable, NULL, NULL_CODE, Slot};
+use flowlog::{ColumnDef, Dict, FlowTable, NULL, NULL_CODE, Slot, Value};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// A file that could not be read back.
@@ -58,54 +58,98 @@ pub fn read_parquet(data: Bytes) -> Result<(FlowTable, Vec<(String, String)>), R
                 .unwrap_or(s)
         })
         .collect();
-    let mut codes = vec![NULL_CODE; table.dims().len()];
-    let mut metrics = vec![NULL; table.metrics().len()];
+    let mut row_codes = vec![NULL_CODE; table.dims().len()];
+    let mut row_metrics = vec![NULL; table.metrics().len()];
     for batch in builder.build()? {
         let batch = batch?;
-        for row in 0..batch.num_rows() {
-            for ((field, column), slot) in schema.fields().iter().zip(batch.columns()).zip(&slots) {
-                let value = cell(field.name(), column.as_ref(), row)?;
-                match (*slot, value) {
-                    (Slot::Dim(d), Cell::Null) => codes[d] = NULL_CODE,
-                    (Slot::Dim(d), Cell::Int(i)) => {
-                        codes[d] = table.dict_mut(d).intern_value(flowlog::Value::Int(i));
-                    }
-                    (Slot::Dim(d), Cell::Str(s)) => codes[d] = intern_str(table.dict_mut(d), s),
-                    (Slot::Metric(m), Cell::Int(i)) => metrics[m] = i,
-                    (Slot::Metric(m), Cell::Null | Cell::Str(_)) => metrics[m] = NULL,
-                }
+        // Convert column by column, then assemble rows.
+        let mut dims: Vec<(usize, Vec<u32>)> = Vec::new();
+        let mut metrics: Vec<(usize, Vec<i64>)> = Vec::new();
+        for ((field, column), slot) in schema.fields().iter().zip(batch.columns()).zip(&slots) {
+            match *slot {
+                Slot::Dim(d) => dims.push((
+                    d,
+                    column_codes(table.dict_mut(d), field.name(), column.as_ref())?,
+                )),
+                Slot::Metric(m) => metrics.push((m, column_values(field.name(), column.as_ref())?)),
             }
-            table.push_row(&codes, &metrics);
+        }
+        for row in 0..batch.num_rows() {
+            for (d, codes) in &dims {
+                row_codes[*d] = codes[row];
+            }
+            for (m, values) in &metrics {
+                row_metrics[*m] = values[row];
+            }
+            table.push_row(&row_codes, &row_metrics);
         }
     }
     Ok((table, metadata))
 }
 
-fn intern_str(dict: &mut Dict, s: &str) -> u32 {
-    dict.intern_value(flowlog::Value::Str(s))
-}
-
-enum Cell<'a> {
-    Null,
-    Int(i64),
-    Str(&'a str),
-}
-
-fn cell<'a>(name: &str, column: &'a dyn Array, row: usize) -> Result<Cell<'a>, ReadError> {
-    if column.is_null(row) {
-        return Ok(Cell::Null);
-    }
-    Ok(match column.data_type() {
-        DataType::Int32 => Cell::Int(i64::from(column.as_primitive::<Int32Type>().value(row))),
-        DataType::Int64 => Cell::Int(column.as_primitive::<Int64Type>().value(row)),
-        DataType::Utf8 => Cell::Str(column.as_string::<i32>().value(row)),
-        other => {
-            return Err(ReadError::Type {
-                column: name.to_owned(),
-                data_type: other.clone(),
-            });
+/// Interns a column's values. Flowmerge files are sorted, so values come in
+/// runs: repeating the previous code skips the hash lookup.
+fn column_codes(dict: &mut Dict, name: &str, column: &dyn Array) -> Result<Vec<u32>, ReadError> {
+    let mut codes = Vec::with_capacity(column.len());
+    match column.data_type() {
+        DataType::Utf8 => {
+            let strings = column.as_string::<i32>();
+            let mut last: Option<(&str, u32)> = None;
+            for value in strings.iter() {
+                let code = match (value, last) {
+                    (None, _) => NULL_CODE,
+                    (Some(v), Some((prev, code))) if v == prev => code,
+                    (Some(v), _) => {
+                        let code = dict.intern_value(Value::Str(v));
+                        last = Some((v, code));
+                        code
+                    }
+                };
+                codes.push(code);
+            }
         }
+        DataType::Int32 | DataType::Int64 => {
+            let mut last: Option<(i64, u32)> = None;
+            for value in column_values(name, column)? {
+                let code = match last {
+                    _ if value == NULL => NULL_CODE,
+                    Some((prev, code)) if prev == value => code,
+                    _ => {
+                        let code = dict.intern_value(Value::Int(value));
+                        last = Some((value, code));
+                        code
+                    }
+                };
+                codes.push(code);
+            }
+        }
+        other => return Err(unsupported(name, other)),
+    }
+    Ok(codes)
+}
+
+/// A numeric column as `i64` values with [`NULL`] for nulls.
+fn column_values(name: &str, column: &dyn Array) -> Result<Vec<i64>, ReadError> {
+    Ok(match column.data_type() {
+        DataType::Int32 => column
+            .as_primitive::<Int32Type>()
+            .iter()
+            .map(|v| v.map_or(NULL, i64::from))
+            .collect(),
+        DataType::Int64 => column
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|v| v.unwrap_or(NULL))
+            .collect(),
+        other => return Err(unsupported(name, other)),
     })
+}
+
+fn unsupported(name: &str, data_type: &DataType) -> ReadError {
+    ReadError::Type {
+        column: name.to_owned(),
+        data_type: data_type.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Step 2 (one per group, in parallel): fetch the group's files, parse and
 //! merge them, and stage the partial result with its counts and error records.
 //!
-//! Objects are small gzip files whose GET latency dominates, so several are
-//! fetched concurrently while one blocking thread parses them as they arrive
-//! (in manifest order, so results never depend on timing). Only compressed
-//! bytes are held; decompressed text streams through the parser.
+//! Objects are small gzip files whose GET latency dominates, so a fetcher task
+//! keeps several GETs in flight while files are parsed as they arrive (in
+//! manifest order, so results never depend on timing). Only compressed bytes
+//! are held; decompressed text streams through the parser.
 
 use bytes::Bytes;
 use columnar::{WriteOptions, write_parquet};
@@ -43,40 +43,26 @@ pub async fn partial_merge(
     })?;
     ctx.failpoints.hit("partial-merge.start")?;
 
-    let (tx, rx) = mpsc::channel(ctx.config.fetch_concurrency.max(1));
-    let settings = manifest.settings.clone();
     let window = manifest.window;
-    let worker = tokio::task::spawn_blocking(move || merge_group(window, rx, &settings));
-    let input = ctx.input.clone();
-    let mut fetches = futures::stream::iter(group.files)
-        .map(|file| {
-            let input = input.clone();
-            async move {
-                let body = input.get(&file.key).await;
-                (file, body)
-            }
-        })
-        .buffered(ctx.config.fetch_concurrency.max(1));
-    let mut fetch_error = None;
-    while let Some((file, body)) = fetches.next().await {
+    let mut rx = spawn_fetcher(ctx, group.files);
+    let mut merged = GroupMerge::new(window);
+    // Each file is parsed in its own short blocking call: a blocking thread
+    // never waits for I/O, so a bounded blocking pool cannot deadlock.
+    while let Some((file, body)) = rx.recv().await {
         let body = match body {
             Ok(bytes) => Ok(bytes),
             // Listed but gone: quarantine with a reason rather than fail the window forever.
             Err(StoreError::NotFound { key }) => Err(format!("object not found: {key}")),
-            Err(e) => {
-                fetch_error = Some(e);
-                break;
-            }
+            Err(e) => return Err(e.into()),
         };
-        if tx.send((file, body)).await.is_err() {
-            break;
-        }
+        merged = tokio::task::spawn_blocking(move || {
+            merged.add(file, body);
+            merged
+        })
+        .await?;
     }
-    drop(tx);
-    let outcome = worker.await??;
-    if let Some(e) = fetch_error {
-        return Err(e.into());
-    }
+    let settings = manifest.settings.clone();
+    let outcome = tokio::task::spawn_blocking(move || merged.finish(&settings)).await??;
 
     let layout = Layout::new(&ctx.config, window);
     let version = manifest.version;
@@ -127,22 +113,60 @@ struct GroupOutcome {
     stats: Stats,
 }
 
-type Fetched = (InputFile, Result<Bytes, String>);
+/// Fetches a group's objects on its own task, `fetch_concurrency` at a time,
+/// in manifest order, so GETs overlap with parsing.
+fn spawn_fetcher(
+    ctx: &Context,
+    files: Vec<InputFile>,
+) -> mpsc::Receiver<(InputFile, Result<Bytes, StoreError>)> {
+    let concurrency = ctx.config.fetch_concurrency.max(1);
+    let (tx, rx) = mpsc::channel(concurrency);
+    let input = ctx.input.clone();
+    tokio::spawn(async move {
+        let mut fetches = futures::stream::iter(files)
+            .map(|file| {
+                let input = input.clone();
+                async move {
+                    let body = input.get(&file.key).await;
+                    (file, body)
+                }
+            })
+            .buffered(concurrency);
+        while let Some(item) = fetches.next().await {
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
 
-/// Parses every fetched object into one table, merges it and encodes it.
-fn merge_group(
+/// One group's table and counts, built file by file.
+struct GroupMerge {
     window: Window,
-    mut rx: mpsc::Receiver<Fetched>,
-    settings: &MergeSettings,
-) -> Result<GroupOutcome, PipelineError> {
-    let mut table = FlowTable::new();
-    let mut stats = Stats::default();
-    let (mut bad_lines, mut bad_files) = (Vec::new(), Vec::new());
-    while let Some((file, body)) = rx.blocking_recv() {
-        stats.files_in += 1;
-        stats.bytes_in += file.size;
+    table: FlowTable,
+    stats: Stats,
+    bad_lines: Vec<ErrorRecord>,
+    bad_files: Vec<ErrorRecord>,
+}
+
+impl GroupMerge {
+    fn new(window: Window) -> Self {
+        GroupMerge {
+            window,
+            table: FlowTable::new(),
+            stats: Stats::default(),
+            bad_lines: Vec::new(),
+            bad_files: Vec::new(),
+        }
+    }
+
+    /// Parses one fetched object (or records why it could not be fetched).
+    fn add(&mut self, file: InputFile, body: Result<Bytes, String>) {
+        self.stats.files_in += 1;
+        self.stats.bytes_in += file.size;
         let report = match body {
-            Ok(bytes) => parse_object(&file.key, &bytes, &mut table),
+            Ok(bytes) => parse_object(&file.key, &bytes, &mut self.table),
             Err(reason) => FileReport {
                 bad_file: Some(BadFile {
                     key: file.key,
@@ -151,33 +175,39 @@ fn merge_group(
                 ..FileReport::default()
             },
         };
-        stats.lines += report.lines;
-        stats.records_in += report.records;
-        stats.bad_lines += report.bad_lines.len() as u64;
-        bad_lines.extend(
+        self.stats.lines += report.lines;
+        self.stats.records_in += report.records;
+        self.stats.bad_lines += report.bad_lines.len() as u64;
+        let window = self.window;
+        self.bad_lines.extend(
             report
                 .bad_lines
                 .into_iter()
                 .map(|b| ErrorRecord::line(window, b)),
         );
         if let Some(bad) = report.bad_file {
-            stats.bad_files += 1;
-            bad_files.push(ErrorRecord::file(window, bad));
+            self.stats.bad_files += 1;
+            self.bad_files.push(ErrorRecord::file(window, bad));
         }
     }
-    stats.totals = totals_by_account(&table);
-    let merged = merge(table, settings.max_gap);
-    stats.rows_out = merged.rows() as u64;
-    let options = WriteOptions {
-        target_file_size: u64::MAX,
-        zstd_level: STAGING_ZSTD_LEVEL,
-        ..WriteOptions::default()
-    };
-    let parquet = write_parquet(&merged, &options)?.into_iter().next();
-    Ok(GroupOutcome {
-        parquet,
-        bad_lines,
-        bad_files,
-        stats,
-    })
+
+    /// Merges and encodes the group.
+    fn finish(self, settings: &MergeSettings) -> Result<GroupOutcome, PipelineError> {
+        let mut stats = self.stats;
+        stats.totals = totals_by_account(&self.table);
+        let merged = merge(self.table, settings.max_gap);
+        stats.rows_out = merged.rows() as u64;
+        let options = WriteOptions {
+            target_file_size: u64::MAX,
+            zstd_level: STAGING_ZSTD_LEVEL,
+            ..WriteOptions::default()
+        };
+        let parquet = write_parquet(&merged, &options)?.into_iter().next();
+        Ok(GroupOutcome {
+            parquet,
+            bad_lines: self.bad_lines,
+            bad_files: self.bad_files,
+            stats,
+        })
+    }
 }
