@@ -252,3 +252,16 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.write_all(data).unwrap();
     encoder.finish().unwrap()
 }
+
+#[test]
+fn one_thread_and_many_small_groups_do_not_deadlock() {
+    let (_dir, raw, out) = setup();
+    flowmerge()
+        .args(["compact", "--threads", "1", "--group-size", "2KiB"])
+        .arg(&raw)
+        .arg(&out)
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .success();
+    verify(&raw, &out).success();
+}
