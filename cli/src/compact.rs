@@ -2,6 +2,7 @@
 //! run every due window through list-batch → partial merges → combine-commit.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -10,11 +11,11 @@ use ledger::{Ledger, Recorded, WindowState};
 use merge::MaxGap;
 use pipeline::failpoint::Failpoints;
 use pipeline::{
-    CombineResponse, Config, Context, ListBatchRequest, MergeSettings, discover, finish_cleanups,
-    now, run_window,
+    Config, Context, ListBatchRequest, MergeSettings, discover, finish_cleanups, now, run_window,
 };
-use store::{Location, open_store};
+use store::{BlobStore, Location, open_store};
 
+use crate::LayoutArgs;
 use crate::ledger_home::LedgerHome;
 use crate::report::Summary;
 use crate::units::{parse_duration, parse_size};
@@ -45,12 +46,8 @@ pub struct Args {
     /// zstd level of output files.
     #[arg(long, default_value_t = 3)]
     zstd_level: i32,
-    /// Output key template (Firehose-style !{timestamp:...} expressions).
-    #[arg(long, default_value_t = Config::default().output_prefix)]
-    output_prefix: String,
-    /// Error output key template (!{error-type}, !{timestamp:...}).
-    #[arg(long, default_value_t = Config::default().error_prefix)]
-    error_prefix: String,
+    #[command(flatten)]
+    layout: LayoutArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -64,18 +61,81 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let input_location = Location::parse(&args.input)?;
     let output_location = Location::parse(&args.output)?;
-    let input = open_store(&input_location).await?;
+    let input = open_store(&Location::parse(&args.input)?).await?;
     let output = open_store(&output_location).await?;
     let home = LedgerHome::open(&output_location, &output).await?;
-    let ctx = Context {
+    let ctx = context(&args, input, output, &home);
+
+    let recovered = finish_cleanups(&ctx).await?;
+    if recovered > 0 {
+        tracing::warn!(
+            windows = recovered,
+            "finished cleanups an earlier run left undone"
+        );
+    }
+    let found = discover(ctx.input.as_ref(), "").await?;
+    let recorded = ctx.ledger.record_files(&found.files, now()).await?;
+    let windows = ctx.ledger.windows().await?;
+    let mut summary = Summary {
+        files_found: found.files.len() as u64,
+        files_new: recorded
+            .iter()
+            .filter(|r| **r != Recorded::Duplicate)
+            .count() as u64,
+        files_skipped: found.skipped.len() as u64,
+        windows_committed_before: windows
+            .iter()
+            .filter(|w| w.state == WindowState::Committed)
+            .count() as u64,
+        ..Summary::default()
+    };
+
+    let due = due_windows(ctx.ledger.as_ref(), args.settle).await?;
+    let progress = progress_bar(due.len() as u64);
+    let results: Vec<_> = futures::stream::iter(due)
+        .map(|request| {
+            let (ctx, progress) = (&ctx, &progress);
+            async move {
+                let result = run_window(ctx, &request, threads).await;
+                progress.inc(1);
+                (request.window, result)
+            }
+        })
+        .buffer_unordered(threads)
+        .collect()
+        .await;
+    progress.finish_and_clear();
+    for (window, result) in results {
+        match result {
+            Ok(done) => summary.add_window(&done),
+            Err(error) => summary.add_failure(window.to_string(), &error),
+        }
+    }
+    summary.elapsed = started.elapsed();
+    drop(ctx);
+    home.close().await?;
+    summary.print(args.json);
+    Ok(if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn context(
+    args: &Args,
+    input: Arc<dyn BlobStore>,
+    output: Arc<dyn BlobStore>,
+    home: &LedgerHome,
+) -> Context {
+    Context {
         input,
         output,
         ledger: home.ledger.clone(),
         config: Config {
-            output_prefix: args.output_prefix.clone(),
-            error_prefix: args.error_prefix.clone(),
+            output_prefix: args.layout.output_prefix.clone(),
+            error_prefix: args.layout.error_prefix.clone(),
             group_bytes: args.group_size,
             // The lock file makes this run the only user of the ledger, so a
             // window left running was abandoned by a crashed run.
@@ -88,97 +148,29 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
             ..Config::default()
         },
         failpoints: Failpoints::from_env(),
-    };
-
-    let recovered = finish_cleanups(&ctx).await?;
-    if recovered > 0 {
-        tracing::warn!(
-            windows = recovered,
-            "finished cleanups an earlier run left undone"
-        );
     }
-    let found = discover(ctx.input.as_ref(), "").await?;
-    let recorded = ctx.ledger.record_files(&found.files, now()).await?;
-    let mut summary = Summary {
-        files_found: found.files.len() as u64,
-        files_new: recorded
-            .iter()
-            .filter(|r| !matches!(r, Recorded::Duplicate))
-            .count() as u64,
-        files_skipped: found.skipped.len() as u64,
-        ..Summary::default()
-    };
-    let due = due_windows(ctx.ledger.as_ref(), args.settle).await?;
-    let progress = progress_bar(due.len() as u64);
-    let results: Vec<(String, Result<CombineResponse, pipeline::PipelineError>)> =
-        futures::stream::iter(due)
-            .map(|(window, version)| {
-                let (ctx, progress) = (&ctx, &progress);
-                async move {
-                    let result = match window.parse::<flowlog::Window>() {
-                        Ok(w) => {
-                            let request = ListBatchRequest {
-                                window: w,
-                                expected_version: Some(version),
-                                force: false,
-                            };
-                            run_window(ctx, &request, threads).await
-                        }
-                        Err(e) => Err(pipeline::PipelineError::InvalidRequest(e.to_string())),
-                    };
-                    progress.inc(1);
-                    (window, result)
-                }
-            })
-            .buffer_unordered(threads)
-            .collect()
-            .await;
-    progress.finish_and_clear();
-    for (window, result) in results {
-        match result {
-            Ok(done) => summary.add_window(&done),
-            Err(error) => summary.add_failure(window, &error),
-        }
-    }
-    summary.windows_committed_before = ctx
-        .ledger
-        .windows()
-        .await?
-        .iter()
-        .filter(|w| w.state == WindowState::Committed)
-        .count() as u64
-        - summary.windows_run;
-    summary.elapsed = started.elapsed();
-    drop(ctx);
-    home.close().await?;
-    summary.print(args.json);
-    Ok(if summary.failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }
 
-/// Windows to run with the version each was seen at: open and dirty windows
+/// Windows to run, each at the version it was seen at: open and dirty windows
 /// past the settle time, plus windows a crashed run left running or failed.
-async fn due_windows(ledger: &dyn Ledger, settle: i64) -> anyhow::Result<Vec<(String, u64)>> {
+async fn due_windows(ledger: &dyn Ledger, settle: i64) -> anyhow::Result<Vec<ListBatchRequest>> {
     // With no settle time nothing waits, whatever the wall clock says.
     let horizon = if settle == 0 { i64::MAX / 2 } else { now() };
-    let mut due: Vec<(String, u64)> = ledger
-        .due(horizon, settle)
-        .await?
-        .into_iter()
-        .map(|w| (w.window, w.version))
-        .collect();
-    for w in ledger.windows().await? {
-        if matches!(w.state, WindowState::Running | WindowState::Failed)
+    let mut due = ledger.due(horizon, settle).await?;
+    due.extend(ledger.windows().await?.into_iter().filter(|w| {
+        matches!(w.state, WindowState::Running | WindowState::Failed)
             && w.window_start + 60 + settle <= horizon
-        {
-            due.push((w.window, w.version));
-        }
-    }
-    due.sort();
-    Ok(due)
+    }));
+    due.sort_by(|a, b| a.window.cmp(&b.window));
+    due.into_iter()
+        .map(|w| {
+            Ok(ListBatchRequest {
+                window: w.window.parse()?,
+                expected_version: Some(w.version),
+                force: false,
+            })
+        })
+        .collect()
 }
 
 fn progress_bar(windows: u64) -> ProgressBar {

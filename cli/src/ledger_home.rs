@@ -42,6 +42,15 @@ impl LedgerHome {
                         dir.display()
                     )
                 })?;
+                // Holding the lock, this run owns the output: clear the debris
+                // of writes a crashed run left half-done.
+                let removed = store::LocalStore::new(root).remove_abandoned_temp_files()?;
+                if removed > 0 {
+                    tracing::warn!(
+                        files = removed,
+                        "removed temporary files of an interrupted run"
+                    );
+                }
                 let path = root.join(LEDGER_KEY);
                 Ok(LedgerHome {
                     ledger: Arc::new(SqliteLedger::open(&path)?),

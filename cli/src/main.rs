@@ -75,6 +75,17 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Where output and error files go (shared by `compact` and `verify`).
+#[derive(Debug, clap::Args)]
+struct LayoutArgs {
+    /// Output key template (Firehose-style !{timestamp:...} expressions).
+    #[arg(long, default_value_t = pipeline::Config::default().output_prefix)]
+    output_prefix: String,
+    /// Error output key template (!{error-type}, !{timestamp:...}).
+    #[arg(long, default_value_t = pipeline::Config::default().error_prefix)]
+    error_prefix: String,
+}
+
 /// Default thread count: the machine's cores.
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -6,15 +6,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use flowlog::{FlowTable, Window, parse_object};
 use futures::{StreamExt, TryStreamExt};
 use ledger::{Ledger, WindowState};
 use merge::{Totals, totals_by_account};
-use pipeline::{Config, ErrorRecord, discover};
+use pipeline::{ErrorRecord, discover};
 use serde::Serialize;
 use store::{BlobStore, Location, open_store};
 
+use crate::LayoutArgs;
 use crate::ledger_home::LedgerHome;
 
 /// Arguments of `flowmerge verify`.
@@ -27,12 +31,8 @@ pub struct Args {
     /// Worker threads [default: all cores].
     #[arg(long, short = 'j')]
     threads: Option<usize>,
-    /// Output key template used by compact.
-    #[arg(long, default_value_t = Config::default().output_prefix)]
-    output_prefix: String,
-    /// Error output key template used by compact.
-    #[arg(long, default_value_t = Config::default().error_prefix)]
-    error_prefix: String,
+    #[command(flatten)]
+    layout: LayoutArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -66,7 +66,7 @@ async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let input = open_store(&Location::parse(&args.input)?).await?;
     let output = open_store(&output_location).await?;
     let expected = read_input(input, threads).await?;
-    let (found, parquet_keys) = read_output(output.clone(), &args, threads).await?;
+    let (found, parquet_keys) = read_output(output.clone(), &args.layout, threads).await?;
 
     let mut report = Report::default();
     let windows: BTreeSet<&Window> = expected.keys().chain(found.keys()).collect();
@@ -108,97 +108,57 @@ async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
 
 /// Parses every input file and totals it per window and account.
 async fn read_input(
-    input: std::sync::Arc<dyn BlobStore>,
+    input: Arc<dyn BlobStore>,
     threads: usize,
 ) -> anyhow::Result<BTreeMap<Window, Side>> {
-    let files = discover(input.as_ref(), "").await?.files;
-    let per_file: Vec<(Window, Side)> = futures::stream::iter(files)
-        .map(|file| {
-            let input = input.clone();
-            async move {
-                let body = input.get(&file.key).await?;
-                let window: Window = file.window.parse()?;
-                tokio::task::spawn_blocking(move || {
-                    let mut table = FlowTable::new();
-                    let report = parse_object(&file.key, &body, &mut table);
-                    let side = Side {
-                        accounts: totals_by_account(&table),
-                        bad_lines: report.bad_lines.len() as u64,
-                        bad_files: u64::from(report.bad_file.is_some()),
-                    };
-                    Ok::<_, anyhow::Error>((window, side))
-                })
-                .await?
-            }
+    let mut objects = Vec::new();
+    for file in discover(input.as_ref(), "").await?.files {
+        let window: Window = file.window.parse()?;
+        objects.push((file.key, window));
+    }
+    per_window(input, objects, threads, |key, body| {
+        let mut table = FlowTable::new();
+        let report = parse_object(key, &body, &mut table);
+        Ok(Side {
+            accounts: totals_by_account(&table),
+            bad_lines: report.bad_lines.len() as u64,
+            bad_files: u64::from(report.bad_file.is_some()),
         })
-        .buffer_unordered(threads)
-        .try_collect()
-        .await?;
-    let mut sides: BTreeMap<Window, Side> = BTreeMap::new();
-    for (window, side) in per_file {
-        add(sides.entry(window).or_default(), &side);
-    }
-    Ok(sides)
+    })
+    .await
 }
 
-fn add(into: &mut Side, side: &Side) {
-    for (account, totals) in &side.accounts {
-        into.accounts
-            .entry(account.clone())
-            .or_default()
-            .add(totals);
-    }
-    into.bad_lines += side.bad_lines;
-    into.bad_files += side.bad_files;
-}
-
-/// The fixed part of a key template (up to its first expression).
-fn template_root(template: &str) -> &str {
-    let end = template.find("!{").unwrap_or(template.len());
-    &template[..template[..end].rfind('/').map_or(0, |i| i + 1)]
-}
-
-/// Reads every output Parquet file and error file, per window.
+/// Reads every output Parquet file and error file, per window. Also returns
+/// the Parquet keys.
 async fn read_output(
-    output: std::sync::Arc<dyn BlobStore>,
-    args: &Args,
+    output: Arc<dyn BlobStore>,
+    layout: &LayoutArgs,
     threads: usize,
 ) -> anyhow::Result<(BTreeMap<Window, Side>, BTreeSet<String>)> {
-    let objects = output.list(template_root(&args.output_prefix)).await?;
-    let parquet: Vec<String> = objects
-        .into_iter()
-        .map(|o| o.key)
-        .filter(|k| k.ends_with(".parquet") && !k.starts_with('_'))
-        .collect();
-    let per_file: Vec<(Window, Side)> = futures::stream::iter(parquet.clone())
-        .map(|key| {
-            let output = output.clone();
-            async move {
-                let name = key.rsplit('/').next().unwrap_or_default();
-                let window: Window =
-                    name.get(..14).and_then(Window::from_stamp).ok_or_else(|| {
-                        anyhow::anyhow!("{key}: file name does not start with a window stamp")
-                    })?;
-                let body = output.get(&key).await?;
-                tokio::task::spawn_blocking(move || {
-                    let (table, _) = columnar::read_parquet(body)?;
-                    let side = Side {
-                        accounts: totals_by_account(&table),
-                        ..Side::default()
-                    };
-                    Ok::<_, anyhow::Error>((window, side))
-                })
-                .await?
-            }
-        })
-        .buffer_unordered(threads)
-        .try_collect()
-        .await?;
-    let mut sides: BTreeMap<Window, Side> = BTreeMap::new();
-    for (window, side) in per_file {
-        add(sides.entry(window).or_default(), &side);
+    let mut objects = Vec::new();
+    for object in output.list(template_root(&layout.output_prefix)).await? {
+        if !object.key.ends_with(".parquet") {
+            continue;
+        }
+        let name = object.key.rsplit('/').next().unwrap_or_default();
+        let window = name.get(..14).and_then(Window::from_stamp).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: file name does not start with a window stamp",
+                object.key
+            )
+        })?;
+        objects.push((object.key, window));
     }
-    for object in output.list(template_root(&args.error_prefix)).await? {
+    let keys = objects.iter().map(|(key, _)| key.clone()).collect();
+    let mut sides = per_window(output.clone(), objects, threads, |_, body| {
+        let (table, _) = columnar::read_parquet(body)?;
+        Ok(Side {
+            accounts: totals_by_account(&table),
+            ..Side::default()
+        })
+    })
+    .await?;
+    for object in output.list(template_root(&layout.error_prefix)).await? {
         if !object.key.ends_with(".jsonl") {
             continue;
         }
@@ -212,7 +172,48 @@ async fn read_output(
             }
         }
     }
-    Ok((sides, parquet.into_iter().collect()))
+    Ok((sides, keys))
+}
+
+/// Fetches objects `threads` at a time, reads each on a blocking thread, and
+/// adds up the results per window.
+async fn per_window(
+    store: Arc<dyn BlobStore>,
+    objects: Vec<(String, Window)>,
+    threads: usize,
+    read: fn(&str, Bytes) -> anyhow::Result<Side>,
+) -> anyhow::Result<BTreeMap<Window, Side>> {
+    let per_object: Vec<(Window, Side)> = futures::stream::iter(objects)
+        .map(|(key, window)| {
+            let store = store.clone();
+            async move {
+                let body = store.get(&key).await?;
+                let side = tokio::task::spawn_blocking(move || read(&key, body)).await??;
+                Ok::<_, anyhow::Error>((window, side))
+            }
+        })
+        .buffer_unordered(threads)
+        .try_collect()
+        .await?;
+    let mut sides: BTreeMap<Window, Side> = BTreeMap::new();
+    for (window, side) in per_object {
+        let into = sides.entry(window).or_default();
+        for (account, totals) in &side.accounts {
+            into.accounts
+                .entry(account.clone())
+                .or_default()
+                .add(totals);
+        }
+        into.bad_lines += side.bad_lines;
+        into.bad_files += side.bad_files;
+    }
+    Ok(sides)
+}
+
+/// The fixed part of a key template (up to its first expression).
+fn template_root(template: &str) -> &str {
+    let end = template.find("!{").unwrap_or(template.len());
+    &template[..template[..end].rfind('/').map_or(0, |i| i + 1)]
 }
 
 fn compare(window: &Window, expected: &Side, found: &Side, problems: &mut Vec<String>) {

@@ -46,6 +46,37 @@ impl LocalStore {
     }
 
     /// The file for `key`, after checking the key cannot escape the root.
+    /// Removes `.tmp-*` files that a writer killed in the middle of a `put`
+    /// left behind, and returns how many. Only safe while no other process
+    /// writes under this root (the `flowmerge` CLI holds a lock when it calls it).
+    pub fn remove_abandoned_temp_files(&self) -> Result<usize, StoreError> {
+        fn sweep(dir: &Path, removed: &mut usize) -> io::Result<()> {
+            let entries = match fs::read_dir(dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    sweep(&entry.path(), removed)?;
+                } else if entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(TMP_PREFIX))
+                {
+                    fs::remove_file(entry.path())?;
+                    *removed += 1;
+                }
+            }
+            Ok(())
+        }
+        let mut removed = 0;
+        sweep(&self.root, &mut removed)
+            .map_err(|e| StoreError::io("remove_abandoned_temp_files", "", e))?;
+        Ok(removed)
+    }
+
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
         validate_key(key)?;
         Ok(self.root.join(key))
@@ -426,6 +457,19 @@ mod tests {
         // An in-flight write from another process is invisible to list.
         fs::write(dir.path().join("p/.tmp-r.parquet-1-1"), b"partial").unwrap();
         assert_eq!(keys(&store.list("").await.unwrap()), ["p/q.parquet"]);
+    }
+
+    #[tokio::test]
+    async fn abandoned_temp_files_are_removed_and_objects_kept() {
+        let (dir, store) = store();
+        store
+            .put("p/q/keep.parquet", Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        fs::write(dir.path().join("p/q/.tmp-keep.parquet-1-1"), b"partial").unwrap();
+        fs::write(dir.path().join(".tmp-top-1-1"), b"partial").unwrap();
+        assert_eq!(store.remove_abandoned_temp_files().unwrap(), 2);
+        assert_eq!(all_files(dir.path()), ["p/q/keep.parquet"]);
     }
 
     #[tokio::test]
