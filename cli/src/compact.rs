@@ -11,11 +11,12 @@ use ledger::{Ledger, Recorded, WindowState};
 use merge::MaxGap;
 use pipeline::failpoint::Failpoints;
 use pipeline::{
-    Config, Context, ListBatchRequest, MergeSettings, discover, finish_cleanups, now, run_window,
+    Config, Context, ListBatchRequest, MergeSettings, finish_cleanups, now, run_window,
 };
 use store::{BlobStore, Location, open_store};
 
 use crate::LayoutArgs;
+use crate::input::open_input;
 use crate::ledger_home::LedgerHome;
 use crate::report::Summary;
 use crate::units::{parse_duration, parse_size};
@@ -62,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let output_location = Location::parse(&args.output)?;
-    let input = open_store(&Location::parse(&args.input)?).await?;
+    let (input, found) = open_input(&args.input).await?;
     let output = open_store(&output_location).await?;
     let home = LedgerHome::open(&output_location, &output).await?;
     let ctx = context(&args, input, output, &home);
@@ -74,7 +75,6 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
             "finished cleanups an earlier run left undone"
         );
     }
-    let found = discover(ctx.input.as_ref(), "").await?;
     let recorded = ctx.ledger.record_files(&found.files, now()).await?;
     let windows = ctx.ledger.windows().await?;
     let mut summary = Summary {

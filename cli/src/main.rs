@@ -3,6 +3,7 @@
 
 mod compact;
 mod generate;
+mod input;
 mod ledger_home;
 mod report;
 mod units;

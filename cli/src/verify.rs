@@ -14,11 +14,12 @@ use flowlog::{FlowTable, Window, parse_object};
 use futures::{StreamExt, TryStreamExt};
 use ledger::{Ledger, WindowState};
 use merge::{Totals, totals_by_account};
-use pipeline::{ErrorRecord, discover};
+use pipeline::ErrorRecord;
 use serde::Serialize;
 use store::{BlobStore, Location, open_store};
 
 use crate::LayoutArgs;
+use crate::input::open_input;
 use crate::ledger_home::LedgerHome;
 
 /// Arguments of `flowmerge verify`.
@@ -63,9 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let output_location = Location::parse(&args.output)?;
-    let input = open_store(&Location::parse(&args.input)?).await?;
+    let (input, found) = open_input(&args.input).await?;
     let output = open_store(&output_location).await?;
-    let expected = read_input(input, threads).await?;
+    let expected = read_input(input, found.files, threads).await?;
     let (found, parquet_keys) = read_output(output.clone(), &args.layout, threads).await?;
 
     let mut report = Report::default();
@@ -109,10 +110,11 @@ async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
 /// Parses every input file and totals it per window and account.
 async fn read_input(
     input: Arc<dyn BlobStore>,
+    files: Vec<ledger::FileEntry>,
     threads: usize,
 ) -> anyhow::Result<BTreeMap<Window, Side>> {
     let mut objects = Vec::new();
-    for file in discover(input.as_ref(), "").await?.files {
+    for file in files {
         let window: Window = file.window.parse()?;
         objects.push((file.key, window));
     }

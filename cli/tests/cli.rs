@@ -265,3 +265,29 @@ fn one_thread_and_many_small_groups_do_not_deadlock() {
         .success();
     verify(&raw, &out).success();
 }
+
+#[test]
+fn a_file_named_explicitly_is_compacted_whatever_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.txt");
+    std::fs::write(
+        &file,
+        "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 1700000000 1700000059 ACCEPT OK\n\
+         2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 1024 6 2 80 1700000060 1700000119 ACCEPT OK\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = flowmerge()
+        .arg("compact")
+        .arg(&file)
+        .arg(&out)
+        .arg("--json")
+        .assert()
+        .success();
+    let summary: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    assert_eq!(
+        (summary["records_in"].as_u64(), summary["rows_out"].as_u64()),
+        (Some(2), Some(1))
+    );
+    verify(&file, &out).success();
+}

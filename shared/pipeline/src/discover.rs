@@ -32,30 +32,50 @@ pub async fn discover(store: &dyn BlobStore, prefix: &str) -> Result<Discovered,
         {
             continue;
         }
-        let (window, account) = match parse_key(&object.key) {
-            Some(info) => (info.window, info.account),
-            None if is_log_name(&object.key) => match object.modified {
-                Some(modified) => (Window::containing(modified), UNKNOWN_ACCOUNT.to_owned()),
-                None => {
-                    found.skipped.push(object.key);
-                    continue;
-                }
-            },
-            None => {
-                found.skipped.push(object.key);
-                continue;
-            }
-        };
-        found.files.push(FileEntry {
-            key: object.key,
-            window: window.to_string(),
-            window_start: window.start(),
-            account,
-            size: object.size,
-            etag: object.etag,
-        });
+        match entry(&object, false) {
+            Some(file) => found.files.push(file),
+            None => found.skipped.push(object.key),
+        }
     }
     Ok(found)
+}
+
+/// One object named explicitly: accepted whatever its name, its window taken
+/// from the delivery stamp if the name has one, else from its modification time.
+pub async fn discover_key(store: &dyn BlobStore, key: &str) -> Result<FileEntry, PipelineError> {
+    let object = store
+        .head(key)
+        .await?
+        .ok_or_else(|| store::StoreError::NotFound {
+            key: key.to_owned(),
+        })?;
+    entry(&object, true).ok_or_else(|| {
+        PipelineError::InvalidRequest(format!(
+            "{key}: no modification time to place it in a window"
+        ))
+    })
+}
+
+/// The ledger entry of an object: window and account from a delivery file
+/// name, else (for `.log`/`.gz` names, or any name when `explicit`) the window
+/// of its modification time and an unknown account.
+fn entry(object: &store::ObjectMeta, explicit: bool) -> Option<FileEntry> {
+    let (window, account) = match parse_key(&object.key) {
+        Some(info) => (info.window, info.account),
+        None if explicit || is_log_name(&object.key) => (
+            Window::containing(object.modified?),
+            UNKNOWN_ACCOUNT.to_owned(),
+        ),
+        None => return None,
+    };
+    Some(FileEntry {
+        key: object.key.clone(),
+        window: window.to_string(),
+        window_start: window.start(),
+        account,
+        size: object.size,
+        etag: object.etag.clone(),
+    })
 }
 
 fn is_log_name(key: &str) -> bool {
@@ -97,5 +117,9 @@ mod tests {
         );
         assert_eq!(found.files[0].window, "2026-11-22T13:05Z");
         assert_eq!(found.skipped, ["truth.json"]);
+
+        let named = discover_key(&store, "truth.json").await.unwrap();
+        assert_eq!(named.account, "unknown");
+        assert!(discover_key(&store, "missing.log").await.is_err());
     }
 }

@@ -29,7 +29,7 @@ mod steps;
 pub use config::{Config, MergeSettings};
 pub use context::{Context, now};
 pub use digest::input_digest;
-pub use discover::{Discovered, discover};
+pub use discover::{Discovered, discover, discover_key};
 pub use error::{PipelineError, error_type};
 pub use errors_out::ErrorRecord;
 pub use layout::{ErrorType, Layout, render};

@@ -1,0 +1,33 @@
+//! The INPUT argument: a directory or `s3://bucket/prefix` whose flow log files
+//! are discovered, or one local file named explicitly (accepted whatever its
+//! name).
+
+use std::sync::Arc;
+
+use pipeline::{Discovered, discover, discover_key};
+use store::{BlobStore, LocalStore, Location, open_store};
+
+/// The input store and the files found in it.
+pub async fn open_input(arg: &str) -> anyhow::Result<(Arc<dyn BlobStore>, Discovered)> {
+    if let Location::Local(path) = Location::parse(arg)?
+        && path.is_file()
+    {
+        let dir = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow::anyhow!("{}: not a UTF-8 file name", path.display()))?;
+        let store: Arc<dyn BlobStore> = Arc::new(LocalStore::new(dir));
+        let file = discover_key(store.as_ref(), name).await?;
+        return Ok((
+            store,
+            Discovered {
+                files: vec![file],
+                skipped: Vec::new(),
+            },
+        ));
+    }
+    let store = open_store(&Location::parse(arg)?).await?;
+    let found = discover(store.as_ref(), "").await?;
+    Ok((store, found))
+}
