@@ -29,8 +29,9 @@ pub enum LedgerError {
     },
     /// The storage backend failed (I/O, locking, SQL, network).
     ///
-    /// The source is boxed so that every backend (SQLite now, DynamoDB later)
-    /// reports through the same variant.
+    /// The source is boxed so that every backend reports through the same
+    /// variant: a `rusqlite::Error`, an I/O error, or a
+    /// [`DynamoError`](crate::DynamoError) carrying the SDK's error context.
     #[error("ledger backend failed to {op}")]
     Backend {
         /// The operation that failed, e.g. `"claim window"`.
@@ -65,6 +66,24 @@ impl LedgerError {
     /// True when the window does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
+    }
+
+    /// True when the backend failed transiently (DynamoDB throttling,
+    /// server errors, timeouts, lost connections; SQLite busy or locked past
+    /// its timeout): the same call may well succeed later. Conflicts, missing
+    /// windows and corrupt data are not retryable.
+    pub fn is_retryable(&self) -> bool {
+        let Self::Backend { source, .. } = self else {
+            return false;
+        };
+        if let Some(dynamo) = source.downcast_ref::<crate::DynamoError>() {
+            return dynamo.is_retryable();
+        }
+        matches!(
+            source.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
     }
 }
 
@@ -115,5 +134,13 @@ mod tests {
         assert!(!backend.is_conflict());
         let source = std::error::Error::source(&backend).map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("disk on fire"));
+        assert!(!backend.is_retryable());
+        assert!(!conflict.is_retryable());
+
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(LedgerError::backend("claim a window", busy).is_retryable());
     }
 }

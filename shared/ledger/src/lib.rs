@@ -24,7 +24,8 @@
 //! its claim (someone took over a stale lease, or forced a re-run) gets
 //! [`LedgerError::Conflict`] and must not publish anything.
 //!
-//! [`SqliteLedger`] is the embedded implementation used by the local CLI.
+//! [`SqliteLedger`] is the embedded implementation used by the local CLI;
+//! [`DynamoLedger`] keeps the same contract in one DynamoDB table on AWS.
 //!
 //! # Example
 //!
@@ -69,7 +70,9 @@
 //! # }
 //! ```
 
+mod dynamo;
 mod error;
+mod refusal;
 mod sqlite;
 
 use std::fmt;
@@ -78,6 +81,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use dynamo::{DEFAULT_RETENTION, DynamoError, DynamoLedger};
 pub use error::{BoxError, LedgerError, ParseWindowStateError};
 pub use sqlite::SqliteLedger;
 

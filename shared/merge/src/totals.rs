@@ -49,28 +49,50 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 }
 
 /// Totals per value of `account-id` (`-` for null or an absent column).
+/// Column by column into per-account arrays: no map lookup per row.
 pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {
     let account = table.dims().iter().position(|d| d.def.name == "account-id");
-    let mut per_code: BTreeMap<u32, Totals> = BTreeMap::new();
-    for row in 0..table.rows() {
-        let code = account.map_or(0, |dim| table.row(row)[dim]);
-        let totals = per_code.entry(code).or_default();
-        for column in table.metrics() {
-            let value = column.values[row];
-            if value == NULL {
-                continue;
+    let accounts = account.map_or(0, |dim| table.dims()[dim].dict.len()) + 1;
+    let codes: Vec<usize> = (0..table.rows())
+        .map(|row| account.map_or(0, |dim| table.row(row)[dim] as usize))
+        .collect();
+    let mut present = vec![false; accounts];
+    for &code in &codes {
+        present[code] = true;
+    }
+    let mut per_code = vec![Totals::default(); accounts];
+    for column in table.metrics() {
+        let (identity, fold): (i64, fn(i64, i64) -> i64) = match column.def.role {
+            Role::Sum => (0, i64::saturating_add),
+            Role::Min => (i64::MAX, i64::min),
+            Role::Max => (i64::MIN + 1, i64::max),
+            Role::Or | Role::Dimension => continue,
+        };
+        let mut acc = vec![identity; accounts];
+        let mut seen = vec![false; accounts];
+        for (&code, &value) in codes.iter().zip(&column.values) {
+            if value != NULL {
+                acc[code] = fold(acc[code], value);
+                seen[code] = true;
             }
+        }
+        for (code, totals) in per_code.iter_mut().enumerate().filter(|(c, _)| seen[*c]) {
             match column.def.role {
-                Role::Sum => *totals.sums.entry(column.def.name.to_string()).or_default() += value,
-                Role::Min => totals.start_min = min_opt(totals.start_min, Some(value)),
-                Role::Max => totals.end_max = max_opt(totals.end_max, Some(value)),
-                Role::Or | Role::Dimension => {}
+                Role::Min => totals.start_min = Some(acc[code]),
+                Role::Max => totals.end_max = Some(acc[code]),
+                _ => {
+                    totals.sums.insert(column.def.name.to_string(), acc[code]);
+                }
             }
         }
     }
     let mut out: BTreeMap<String, Totals> = BTreeMap::new();
-    for (code, totals) in per_code {
-        let name = match account.map(|dim| table.dims()[dim].dict.value(code)) {
+    for (code, totals) in per_code
+        .into_iter()
+        .enumerate()
+        .filter(|(c, _)| present[*c])
+    {
+        let name = match account.map(|dim| table.dims()[dim].dict.value(code as u32)) {
             Some(Value::Str(s)) => s.to_owned(),
             Some(Value::Int(i)) => i.to_string(),
             Some(Value::Null) | None => "-".to_owned(),

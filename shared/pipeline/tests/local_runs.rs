@@ -20,7 +20,7 @@ use store::LocalStore;
 const FAR_FUTURE: i64 = i64::MAX / 2;
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     input: PathBuf,
     output: PathBuf,
     ledger: Arc<SqliteLedger>,
@@ -48,7 +48,7 @@ impl Fixture {
         let ledger =
             Arc::new(SqliteLedger::open(&output.join("_flowmerge/ledger.sqlite")).unwrap());
         Fixture {
-            _dir: dir,
+            dir,
             input,
             output,
             ledger,
@@ -57,13 +57,24 @@ impl Fixture {
     }
 
     fn ctx(&self, failpoints: &str) -> Context {
+        self.ctx_with(failpoints, &self.output, self.ledger.clone(), 2_000)
+    }
+
+    fn ctx_with(
+        &self,
+        failpoints: &str,
+        output: &Path,
+        ledger: Arc<SqliteLedger>,
+        group_bytes: u64,
+    ) -> Context {
         Context {
             input: Arc::new(LocalStore::new(&self.input)),
-            output: Arc::new(LocalStore::new(&self.output)),
-            ledger: self.ledger.clone(),
+            output: Arc::new(LocalStore::new(output)),
+            ledger,
             config: Config {
-                // Small groups: several per window, and accounts split across groups.
-                group_bytes: 2_000,
+                // Small groups by default: several per window, and accounts
+                // split across groups.
+                group_bytes,
                 lease_secs: 0,
                 ..Config::default()
             },
@@ -413,4 +424,27 @@ async fn a_failure_before_commit_leaves_no_lasting_duplicates() {
     let mut named_sorted = named.clone();
     named_sorted.sort();
     assert_eq!(on_disk, named_sorted, "exactly the committed outputs exist");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_group_and_many_groups_give_the_same_bytes() {
+    let f = Fixture::new();
+    f.ingest().await;
+    f.run_due("").await;
+    // The same input planned as one group per window: the partial is the output.
+    let single = f.dir.path().join("single");
+    let ledger = Arc::new(SqliteLedger::in_memory().unwrap());
+    let ctx = f.ctx_with("", &single, ledger.clone(), u64::MAX);
+    let found = discover(ctx.input.as_ref(), "").await.unwrap();
+    ledger.record_files(&found.files, now()).await.unwrap();
+    for w in ledger.due(FAR_FUTURE, 0).await.unwrap() {
+        let request = ListBatchRequest {
+            window: w.window.parse().unwrap(),
+            expected_version: None,
+            force: false,
+        };
+        let batch = run_window(&ctx, &request, 2).await.unwrap();
+        assert_eq!(batch.stats.files_out, 1);
+    }
+    assert_same_files(&files(&single), &files(&f.output));
 }

@@ -10,6 +10,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::rows::{FILE_COLUMNS, WINDOW_COLUMNS, WindowRow, read_file, to_sql_int};
+use crate::refusal::{claim_refusal, run_refusal};
 use crate::{
     Claim, ClaimOptions, CommitInfo, FileEntry, LedgerError, Recorded, WindowRecord, WindowState,
 };
@@ -306,41 +307,4 @@ fn refusal(
         },
         Err(err) => err,
     }
-}
-
-fn claim_refusal(rec: &WindowRecord, opts: &ClaimOptions) -> String {
-    if let Some(expected) = opts.expected_version.filter(|v| *v != rec.version) {
-        return format!(
-            "expected version {expected}, found {} at version {}",
-            rec.state, rec.version
-        );
-    }
-    match rec.state {
-        WindowState::Running => {
-            let since = rec.claimed_at.unwrap_or(0);
-            format!(
-                "already running at version {} since {since}; a lease of {}s lets it be taken over from {}",
-                rec.version,
-                opts.lease_secs,
-                since.saturating_add(opts.lease_secs)
-            )
-        }
-        WindowState::Committed => format!(
-            "already committed at version {}; claim with force to re-run it",
-            rec.version
-        ),
-        state => format!("claim refused in state {state} at version {}", rec.version),
-    }
-}
-
-fn run_refusal(rec: &WindowRecord, version: u64) -> String {
-    let hint = if rec.version > version {
-        "; a newer claim took the window over"
-    } else {
-        ""
-    };
-    format!(
-        "expected running at version {version}, found {} at version {}{hint}",
-        rec.state, rec.version
-    )
 }

@@ -14,9 +14,10 @@ use columnar::{WriteOptions, read_parquet, write_parquet};
 use flowlog::FlowTable;
 use futures::{StreamExt, TryStreamExt};
 use ledger::{CommitInfo, WindowState};
-use merge::{merge, totals_by_account};
+use merge::{Totals, merge, totals_by_account};
 use tracing::instrument;
 
+use crate::config::MergeSettings;
 use crate::layout::{ErrorType, Layout};
 use crate::payload::{CombineRequest, CombineResponse, Manifest, Stats};
 use crate::steps::get_json;
@@ -40,34 +41,22 @@ pub async fn combine_commit(
     for (group_stats, _) in &partials {
         stats.add(group_stats);
     }
-    let tables: Vec<FlowTable> = partials
-        .into_iter()
-        .filter_map(|(_, table)| table)
-        .collect();
+    let bodies: Vec<(String, Bytes)> = partials.into_iter().filter_map(|(_, body)| body).collect();
     let settings = manifest.settings.clone();
-    let expected = stats.totals.clone();
-    let window = manifest.window;
-    let (files, rows) = tokio::task::spawn_blocking(move || -> Result<_, PipelineError> {
-        let mut combined = FlowTable::new();
-        for table in &tables {
-            combined.append(table);
+    let (files, rows) = match bodies.as_slice() {
+        // A window planned as one group: its partial is already merged, checked
+        // and encoded with the run's settings, so it is the output as it is.
+        [(_, only)]
+            if manifest.groups.len() == 1 && only.len() as u64 <= settings.target_file_size =>
+        {
+            (vec![only.clone()], stats.rows_out)
         }
-        let merged = merge(combined, settings.max_gap);
-        let found = totals_by_account(&merged);
-        if found != expected {
-            return Err(PipelineError::Conservation {
-                window,
-                detail: first_difference(&expected, &found),
-            });
+        _ => {
+            let (window, expected) = (manifest.window, stats.totals.clone());
+            tokio::task::spawn_blocking(move || combine(window, bodies, &settings, &expected))
+                .await??
         }
-        let options = WriteOptions {
-            target_file_size: settings.target_file_size,
-            zstd_level: settings.zstd_level,
-            ..WriteOptions::default()
-        };
-        Ok((write_parquet(&merged, &options)?, merged.rows() as u64))
-    })
-    .await??;
+    };
 
     stats.rows_out = rows;
     stats.files_out = files.len() as u64;
@@ -119,10 +108,38 @@ pub async fn combine_commit(
     })
 }
 
-type Partial = (Stats, Option<FlowTable>);
+/// Merges several groups' partial results into the window's output files,
+/// checking conservation against the groups' input totals.
+fn combine(
+    window: flowlog::Window,
+    bodies: Vec<(String, Bytes)>,
+    settings: &MergeSettings,
+    expected: &BTreeMap<String, Totals>,
+) -> Result<(Vec<Bytes>, u64), PipelineError> {
+    let mut combined = FlowTable::new();
+    for (key, body) in bodies {
+        let (table, _) = read_parquet(body).map_err(|e| PipelineError::Decode {
+            what: "partial parquet",
+            key,
+            message: e.to_string(),
+        })?;
+        combined.append(&table);
+    }
+    let merged = merge(combined, settings.max_gap);
+    check_conservation(window, expected, &totals_by_account(&merged))?;
+    let options = WriteOptions {
+        target_file_size: settings.target_file_size,
+        zstd_level: settings.zstd_level,
+        ..WriteOptions::default()
+    };
+    Ok((write_parquet(&merged, &options)?, merged.rows() as u64))
+}
 
-/// Reads every group's stats, table and error records. A missing stats object
-/// means the group did not finish.
+/// A group's counts and, if it has rows, its staged Parquet (key, bytes).
+type Partial = (Stats, Option<(String, Bytes)>);
+
+/// Reads every group's stats, staged Parquet and error records. A missing
+/// stats object means the group did not finish.
 async fn read_partials(
     ctx: &Context,
     layout: &Layout<'_>,
@@ -143,19 +160,10 @@ async fn read_partials(
                     }
                     other => other?,
                 };
-            let table = if stats.rows_out > 0 {
-                let body = ctx
-                    .output
-                    .get(&layout.partial(version, group.index, "parquet"))
-                    .await?;
-                let (table, _) = tokio::task::spawn_blocking(move || read_parquet(body))
-                    .await?
-                    .map_err(|e| PipelineError::Decode {
-                        what: "partial parquet",
-                        key: layout.partial(version, group.index, "parquet"),
-                        message: e.to_string(),
-                    })?;
-                Some(table)
+            let body = if stats.rows_out > 0 {
+                let key = layout.partial(version, group.index, "parquet");
+                let body = ctx.output.get(&key).await?;
+                Some((key, body))
             } else {
                 None
             };
@@ -170,7 +178,7 @@ async fn read_partials(
                     errors.push((kind, ctx.output.get(&key).await?));
                 }
             }
-            Ok(((stats, table), errors))
+            Ok(((stats, body), errors))
         })
         .buffered(IO_CONCURRENCY)
         .try_collect()
@@ -296,15 +304,26 @@ fn key_version(key: &str, prefix: &str) -> Option<u64> {
     rest.get(..6)?.parse().ok()
 }
 
-fn first_difference(
-    expected: &BTreeMap<String, merge::Totals>,
-    found: &BTreeMap<String, merge::Totals>,
-) -> String {
-    for account in expected.keys().chain(found.keys()) {
-        let (e, f) = (expected.get(account), found.get(account));
-        if e != f {
-            return format!("account {account}: input {e:?}, output {f:?}");
-        }
+/// Fails unless input and output totals are equal, naming the first account
+/// that differs.
+pub(crate) fn check_conservation(
+    window: flowlog::Window,
+    expected: &BTreeMap<String, Totals>,
+    found: &BTreeMap<String, Totals>,
+) -> Result<(), PipelineError> {
+    match expected
+        .keys()
+        .chain(found.keys())
+        .find(|a| expected.get(*a) != found.get(*a))
+    {
+        None => Ok(()),
+        Some(account) => Err(PipelineError::Conservation {
+            window,
+            detail: format!(
+                "account {account}: input {:?}, output {:?}",
+                expected.get(account),
+                found.get(account)
+            ),
+        }),
     }
-    "no difference".to_owned()
 }

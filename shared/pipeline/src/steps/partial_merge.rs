@@ -20,11 +20,9 @@ use crate::errors_out::{ErrorRecord, to_json_lines};
 use crate::layout::{ErrorType, Layout};
 use crate::payload::{Manifest, PartialMergeRequest, PartialMergeResponse, Stats};
 use crate::plan::InputFile;
+use crate::steps::combine_commit::check_conservation;
 use crate::steps::{get_json, put_json};
 use crate::{Context, PipelineError};
-
-/// Staging is rewritten by the combine step: favour speed over size.
-const STAGING_ZSTD_LEVEL: i32 = 1;
 
 /// Merges one group of a manifest into a staged partial result.
 #[instrument(skip_all, fields(manifest = %request.manifest, group = request.group))]
@@ -191,15 +189,17 @@ impl GroupMerge {
         }
     }
 
-    /// Merges and encodes the group.
+    /// Merges the group, checks conservation and encodes it as one file with
+    /// the run's output settings (so a single-group window's partial is its output).
     fn finish(self, settings: &MergeSettings) -> Result<GroupOutcome, PipelineError> {
         let mut stats = self.stats;
         stats.totals = totals_by_account(&self.table);
         let merged = merge(self.table, settings.max_gap);
+        check_conservation(self.window, &stats.totals, &totals_by_account(&merged))?;
         stats.rows_out = merged.rows() as u64;
         let options = WriteOptions {
             target_file_size: u64::MAX,
-            zstd_level: STAGING_ZSTD_LEVEL,
+            zstd_level: settings.zstd_level,
             ..WriteOptions::default()
         };
         let parquet = write_parquet(&merged, &options)?.into_iter().next();

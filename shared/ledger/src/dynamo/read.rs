@@ -1,0 +1,214 @@
+//! Reads: single items, batches of items, a window's files, the `due` index
+//! and the operator's full listing. Every read that can be strongly
+//! consistent is; every listing follows `LastEvaluatedKey` to the end.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+
+use super::DynamoLedger;
+use super::error::{DynamoError, build_error};
+use super::expr::{n, names, s, values};
+use super::items::{
+    DUE, DUE_INDEX, FILE_SK_PREFIX, Item, WINDOW_SK, file_entry, window_key, window_pk,
+    window_record,
+};
+use crate::{FileEntry, LedgerError, WindowRecord, WindowState};
+
+/// Rounds of `UnprocessedKeys` a batch read retries before giving up.
+const BATCH_ROUNDS: u32 = 8;
+
+/// One item by key, strongly consistent.
+pub(crate) async fn item(
+    ledger: &DynamoLedger,
+    op: &'static str,
+    key: Item,
+) -> Result<Option<Item>, LedgerError> {
+    ledger
+        .client
+        .get_item()
+        .table_name(&ledger.table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map(|out| out.item)
+        .map_err(|e| DynamoError::sdk("GetItem", &ledger.table, e).during(op))
+}
+
+/// The items that exist among `keys` (at most 100), strongly consistent, in
+/// no particular order.
+pub(crate) async fn items(
+    ledger: &DynamoLedger,
+    op: &'static str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, LedgerError> {
+    let mut found = Vec::with_capacity(keys.len());
+    let mut pending = KeysAndAttributes::builder()
+        .set_keys(Some(keys))
+        .consistent_read(true)
+        .build()
+        .map_err(build_error(op))?;
+    for round in 0..BATCH_ROUNDS {
+        let out = ledger
+            .client
+            .batch_get_item()
+            .request_items(&ledger.table, pending)
+            .send()
+            .await
+            .map_err(|e| DynamoError::sdk("BatchGetItem", &ledger.table, e).during(op))?;
+        if let Some(mut responses) = out.responses {
+            found.extend(responses.remove(&ledger.table).unwrap_or_default());
+        }
+        match out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(&ledger.table))
+        {
+            Some(rest) if !rest.keys().is_empty() => pending = rest,
+            _ => return Ok(found),
+        }
+        // Unprocessed keys mean throttling: back off before asking again.
+        tokio::time::sleep(Duration::from_millis(20 << round.min(5))).await;
+    }
+    Err(DynamoError::other(
+        "BatchGetItem",
+        &ledger.table,
+        format!("keys still unprocessed after {BATCH_ROUNDS} rounds"),
+        true,
+    )
+    .during(op))
+}
+
+pub(crate) async fn window(
+    ledger: &DynamoLedger,
+    window: &str,
+) -> Result<Option<WindowRecord>, LedgerError> {
+    item(ledger, "read a window", window_key(window))
+        .await?
+        .as_ref()
+        .map(window_record)
+        .transpose()
+}
+
+/// Every window, by a `Scan`: an operator's listing, not for hot paths.
+pub(crate) async fn windows(ledger: &DynamoLedger) -> Result<Vec<WindowRecord>, LedgerError> {
+    const OP: &str = "list windows";
+    let filter = "#sk = :window";
+    let mut records = Vec::new();
+    let mut start = None;
+    loop {
+        let out = ledger
+            .client
+            .scan()
+            .table_name(&ledger.table)
+            .filter_expression(filter)
+            .set_expression_attribute_names(names(&[filter]))
+            .set_expression_attribute_values(values(&[filter], [(":window", s(WINDOW_SK))]))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| DynamoError::sdk("Scan", &ledger.table, e).during(OP))?;
+        for item in out.items.unwrap_or_default() {
+            records.push(window_record(&item)?);
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    records.sort_by(|a, b| a.window.cmp(&b.window));
+    Ok(records)
+}
+
+/// Open and dirty windows past their settle time, from the sparse `due`
+/// index (which also holds failed windows, filtered out here).
+pub(crate) async fn due(
+    ledger: &DynamoLedger,
+    now: i64,
+    settle_secs: i64,
+) -> Result<Vec<WindowRecord>, LedgerError> {
+    const OP: &str = "list due windows";
+    // window_start + 60 + settle <= now, without overflowing.
+    let cutoff = now.saturating_sub(60).saturating_sub(settle_secs);
+    let key = "#due_pk = :due";
+    let filter = "#state IN (:open, :dirty) AND #window_start <= :cutoff";
+    let mut records = Vec::new();
+    let mut start = None;
+    loop {
+        let out = ledger
+            .client
+            .query()
+            .table_name(&ledger.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression(key)
+            .filter_expression(filter)
+            .set_expression_attribute_names(names(&[key, filter]))
+            .set_expression_attribute_values(values(
+                &[key, filter],
+                [
+                    (":due", s(DUE)),
+                    (":open", s(WindowState::Open.as_str())),
+                    (":dirty", s(WindowState::Dirty.as_str())),
+                    (":cutoff", n(cutoff)),
+                ],
+            ))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| DynamoError::sdk("Query", &ledger.table, e).during(OP))?;
+        for item in out.items.unwrap_or_default() {
+            records.push(window_record(&item)?);
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    // The index sorts by due_sk, the window name; sorting again costs nothing
+    // and does not rely on it.
+    records.sort_by(|a, b| a.window.cmp(&b.window));
+    Ok(records)
+}
+
+/// A window's input set, sorted by key.
+pub(crate) async fn files(
+    ledger: &DynamoLedger,
+    window: &str,
+) -> Result<Vec<FileEntry>, LedgerError> {
+    const OP: &str = "list files";
+    let key = "#pk = :pk AND begins_with(#sk, :prefix)";
+    let mut files = Vec::new();
+    let mut start: Option<HashMap<_, _>> = None;
+    loop {
+        let out = ledger
+            .client
+            .query()
+            .table_name(&ledger.table)
+            .key_condition_expression(key)
+            .set_expression_attribute_names(names(&[key]))
+            .set_expression_attribute_values(values(
+                &[key],
+                [
+                    (":pk", s(window_pk(window))),
+                    (":prefix", s(FILE_SK_PREFIX)),
+                ],
+            ))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| DynamoError::sdk("Query", &ledger.table, e).during(OP))?;
+        for item in out.items.unwrap_or_default() {
+            files.push(file_entry(&item)?);
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    // Hashed sort keys of very long keys do not sort like the keys.
+    files.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(files)
+}

@@ -1,0 +1,363 @@
+//! Behaviour of `DynamoLedger` against a DynamoDB stand-in (moto server):
+//! the shared `Ledger` contract (see `common/contract.rs`), plus the table
+//! layout the CDK app and operators rely on (keys, the sparse `due` index,
+//! TTL), damaged items, SDK error context and racing ledgers.
+//!
+//! Runs when `FLOWMERGE_TEST_DYNAMODB_ENDPOINT` names the endpoint (e.g.
+//! `http://127.0.0.1:5000`); otherwise every test prints that it was skipped
+//! and passes. Each ledger gets a table of its own. Requests to an `http://`
+//! endpoint go through a proxy that applies them one at a time, as DynamoDB
+//! does and moto does not (see `serial`).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers; allow-unwrap-in-tests only covers #[test] functions"
+)]
+
+mod common;
+#[path = "dynamo_ledger/serial.rs"]
+mod serial;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+use common::contract::{
+    Fresh, LEASE, T, W, W_START, file, info, ledger_contract, ledger_with_window, opts, record,
+};
+use ledger::{
+    ClaimOptions, DEFAULT_RETENTION, DynamoError, DynamoLedger, Ledger, LedgerError, WindowState,
+};
+
+const ENDPOINT_VAR: &str = "FLOWMERGE_TEST_DYNAMODB_ENDPOINT";
+
+/// Ledgers on fresh tables of one DynamoDB endpoint.
+struct Tables {
+    endpoint: String,
+    client: Client,
+}
+
+impl Tables {
+    /// A client of its own (as another Lambda would have) to the endpoint.
+    fn client(endpoint: &str) -> Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .endpoint_url(endpoint)
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// A table name no other test (in this run or an earlier one) used.
+    fn unique_name() -> String {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let run = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_micros();
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        format!("ledger-test-{}-{run}-{n}", std::process::id())
+    }
+
+    async fn table(&self) -> String {
+        let name = Self::unique_name();
+        DynamoLedger::create_table(&self.client, &name)
+            .await
+            .unwrap();
+        name
+    }
+}
+
+impl Fresh for Tables {
+    type Ledger = DynamoLedger;
+
+    async fn fresh(&self) -> DynamoLedger {
+        DynamoLedger::new(self.client.clone(), self.table().await)
+    }
+}
+
+/// The test endpoint's tables, or `None` (and a note) when none is configured.
+async fn tables() -> Option<Tables> {
+    let Ok(endpoint) = std::env::var(ENDPOINT_VAR) else {
+        println!("skipped: {ENDPOINT_VAR} not set");
+        return None;
+    };
+    // One proxy per test: tests use tables of their own, so only the
+    // requests of one test need to be applied one at a time.
+    let endpoint = if endpoint.starts_with("http://") {
+        serial::one_request_at_a_time(&endpoint).unwrap()
+    } else {
+        endpoint
+    };
+    Some(Tables {
+        client: Tables::client(&endpoint),
+        endpoint,
+    })
+}
+
+ledger_contract!(tables);
+
+/// The raw item at `pk`/`sk`.
+async fn raw(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    sk: &str,
+) -> Option<HashMap<String, AttributeValue>> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+fn num(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
+    item[name].as_n().unwrap().parse().unwrap()
+}
+
+fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
+    item[name].as_s().unwrap()
+}
+
+#[tokio::test]
+async fn items_follow_the_documented_layout() {
+    let Some(tables) = tables().await else { return };
+    let ledger = ledger_with_window(&tables).await;
+    let (client, table) = (&tables.client, ledger.table());
+    let window_pk = format!("W#{W}");
+    let expiry = W_START + i64::try_from(DEFAULT_RETENTION.as_secs()).unwrap();
+
+    let win = raw(client, table, &window_pk, "WINDOW").await.unwrap();
+    assert_eq!(text(&win, "state"), "open");
+    assert_eq!((text(&win, "due_pk"), text(&win, "due_sk")), ("DUE", W));
+    assert_eq!(num(&win, "ttl"), expiry);
+    assert_eq!((num(&win, "input_rev"), num(&win, "claimed_rev")), (2, 0));
+
+    let entry = raw(client, table, &window_pk, "F#a").await.unwrap();
+    assert_eq!((text(&entry, "key"), num(&entry, "size")), ("a", 100));
+    assert_eq!((text(&entry, "etag"), num(&entry, "ttl")), ("ea", expiry));
+    let guard = raw(client, table, "K#a", "KEY").await.unwrap();
+    assert_eq!((text(&guard, "window"), num(&guard, "ttl")), (W, expiry));
+
+    // Only open, dirty and failed windows are in the due index.
+    let in_index = |item: &HashMap<String, AttributeValue>| {
+        item.contains_key("due_pk") && item.contains_key("due_sk")
+    };
+    let claim = ledger.claim(W, &opts(LEASE), T).await.unwrap();
+    let win = raw(client, table, &window_pk, "WINDOW").await.unwrap();
+    assert!(!in_index(&win), "running: {win:?}");
+    assert_eq!(num(&win, "claimed_rev"), 2);
+    ledger.fail(W, claim.version, "boom", T + 1).await.unwrap();
+    assert!(in_index(
+        &raw(client, table, &window_pk, "WINDOW").await.unwrap()
+    ));
+    let claim = ledger.claim(W, &opts(LEASE), T + 2).await.unwrap();
+    ledger
+        .commit(W, claim.version, &info("x"), T + 3)
+        .await
+        .unwrap();
+    let win = raw(client, table, &window_pk, "WINDOW").await.unwrap();
+    assert!(!in_index(&win), "committed: {win:?}");
+    assert_eq!(win["outputs"].as_l().unwrap().len(), 2);
+    ledger
+        .record_files(&[file("c", W, W_START, 1, None)], T + 4)
+        .await
+        .unwrap();
+    let win = raw(client, table, &window_pk, "WINDOW").await.unwrap();
+    assert_eq!(text(&win, "state"), "dirty");
+    assert!(in_index(&win));
+}
+
+#[tokio::test]
+async fn retention_sets_the_ttl() {
+    let Some(tables) = tables().await else { return };
+    let day = Duration::from_secs(86_400);
+    let ledger = tables.fresh().await.with_retention(day);
+    ledger
+        .record_files(&[file("a", W, W_START, 1, None)], T)
+        .await
+        .unwrap();
+    let (client, table) = (&tables.client, ledger.table());
+    for (pk, sk) in [
+        (format!("W#{W}"), "WINDOW"),
+        (format!("W#{W}"), "F#a"),
+        ("K#a".to_owned(), "KEY"),
+    ] {
+        let item = raw(client, table, &pk, sk).await.unwrap();
+        assert_eq!(num(&item, "ttl"), W_START + 86_400, "{pk} {sk}");
+    }
+}
+
+#[tokio::test]
+async fn create_table_is_idempotent_and_sets_up_index_and_ttl() {
+    let Some(tables) = tables().await else { return };
+    let name = tables.table().await;
+    DynamoLedger::create_table(&tables.client, &name)
+        .await
+        .unwrap();
+    let desc = tables
+        .client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let index = &desc.global_secondary_indexes()[0];
+    assert_eq!(index.index_name(), Some("due"));
+    let keys: Vec<_> = index
+        .key_schema()
+        .iter()
+        .map(|k| k.attribute_name())
+        .collect();
+    assert_eq!(keys, ["due_pk", "due_sk"]);
+    let ttl = tables
+        .client
+        .describe_time_to_live()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .unwrap();
+    assert_eq!(ttl.attribute_name(), Some("ttl"));
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+}
+
+#[tokio::test]
+async fn undecodable_items_are_reported_as_corrupt() {
+    let Some(tables) = tables().await else { return };
+    let ledger = ledger_with_window(&tables).await;
+    let set = |pk: String, sk: &'static str, name: &'static str, value: AttributeValue| {
+        let client = tables.client.clone();
+        let table = ledger.table().to_owned();
+        async move {
+            client
+                .update_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk.to_owned()))
+                .update_expression("SET #a = :v")
+                .expression_attribute_names("#a", name)
+                .expression_attribute_values(":v", value)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    set(
+        format!("W#{W}"),
+        "WINDOW",
+        "state",
+        AttributeValue::S("paused".into()),
+    )
+    .await;
+    let err = ledger.window(W).await.unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Corrupt { what } if what.contains("paused") && what.contains(W)),
+        "{err:?}"
+    );
+    set(
+        format!("W#{W}"),
+        "WINDOW",
+        "state",
+        AttributeValue::S("open".into()),
+    )
+    .await;
+    set(
+        format!("W#{W}"),
+        "WINDOW",
+        "outputs",
+        AttributeValue::S("nope".into()),
+    )
+    .await;
+    assert!(matches!(
+        ledger.windows().await.unwrap_err(),
+        LedgerError::Corrupt { .. }
+    ));
+    set(
+        format!("W#{W}"),
+        "F#a",
+        "size",
+        AttributeValue::N("-1".into()),
+    )
+    .await;
+    let err = ledger.files(W).await.unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Corrupt { what } if what.contains("size = -1") && what.contains("file a")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn backend_errors_carry_the_call_and_the_sdk_context() {
+    let Some(tables) = tables().await else { return };
+    let ledger = DynamoLedger::new(tables.client.clone(), "no-such-table");
+    let err = ledger.window(W).await.unwrap_err();
+    let LedgerError::Backend { op, source } = &err else {
+        panic!("expected a backend error, got {err:?}");
+    };
+    assert_eq!(*op, "read a window");
+    let dynamo = source.downcast_ref::<DynamoError>().unwrap();
+    assert_eq!(dynamo.call(), "GetItem");
+    assert_eq!(dynamo.code(), Some("ResourceNotFoundException"));
+    assert!(!err.is_retryable());
+    let text = dynamo.to_string();
+    assert!(
+        text.contains("no-such-table") && text.contains("ResourceNotFoundException"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_claims_across_ledgers_have_one_winner() {
+    let Some(tables) = tables().await else { return };
+    let first = Arc::new(ledger_with_window(&tables).await);
+    // A second ledger with its own client, as in another Lambda.
+    let second = Arc::new(DynamoLedger::new(
+        Tables::client(&tables.endpoint),
+        first.table(),
+    ));
+    for round in 0..10_i64 {
+        let now = T + round * 10;
+        let tasks: Vec<_> = [Arc::clone(&first), Arc::clone(&second)]
+            .into_iter()
+            .map(|ledger| {
+                tokio::spawn(async move {
+                    let opts = ClaimOptions {
+                        expected_version: None,
+                        lease_secs: LEASE,
+                        force: true,
+                    };
+                    ledger.claim(W, &opts, now).await
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(claim) => winners.push(claim),
+                Err(err) => assert!(err.is_conflict(), "{err:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}");
+        assert_eq!(winners[0].files.len(), 2);
+        let state = second
+            .commit(W, winners[0].version, &info("r"), now + 1)
+            .await
+            .unwrap();
+        assert_eq!(state, WindowState::Committed);
+    }
+    assert_eq!(record(first.as_ref(), W).await.version, 10);
+}
