@@ -3,7 +3,7 @@ VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 RELEASE := target/release/flowmerge
 
-.PHONY: demo test build venv lint clean
+.PHONY: demo test bench build venv lint clean
 
 ## Build the release binary.
 build:
@@ -37,6 +37,13 @@ lint:
 ## Every test: lints, Rust tests (S3 against moto), DuckDB/pyarrow read-back.
 test: venv lint
 	tests/run.sh
+
+## Benchmarks side by side with DuckDB and the igzip decompression floor;
+## writes bench/out/report.md. SCALE=2 doubles the dataset.
+SCALE ?= 1
+bench: build venv
+	command -v igzip > /dev/null || (apt-get update -qq && apt-get install -y -qq isal)
+	$(PYTHON) bench/run.py --scale $(SCALE)
 
 clean:
 	rm -rf demo $(VENV) target

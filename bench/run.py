@@ -1,0 +1,253 @@
+"""flowmerge's benchmark: compaction side by side with DuckDB and the igzip
+decompression floor on the same data and thread counts, a query benchmark over
+raw gzip vs compacted Parquet, and a scaling check. Writes bench/out/report.md.
+
+Every number in the report is measured by this script in this run. Outputs are
+checked against the generator's truth, so speed never comes from dropping data.
+
+usage: python bench/run.py [--scale N] [--threads 1,2] [--bin target/release/flowmerge]
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from duckdb_peer import raw_relation
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+# Default dataset: a few million records in hundreds to a thousand-odd files, 60 accounts.
+DATASET = {"accounts": 60, "enis": 24, "flows": 20, "minutes": 40}
+
+
+@dataclass
+class Run:
+    """One measured child process."""
+    wall: float
+    cpu: float
+    rss_mib: float
+
+
+def measure(argv, **kwargs) -> Run:
+    """Runs a command and measures wall time, CPU time and peak RSS of that child."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, **kwargs)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(map(str, argv))}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def measure_parallel(commands) -> Run:
+    """Runs commands at once (one per thread) and measures them as one job."""
+    start = time.perf_counter()
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in commands]
+    cpu, rss = 0.0, 0.0
+    for p in procs:
+        _, status, usage = os.wait4(p.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"failed: {p.args}")
+        cpu += usage.ru_utime + usage.ru_stime
+        rss = max(rss, usage.ru_maxrss / 1024)
+    return Run(time.perf_counter() - start, cpu, rss)
+
+
+def tree_bytes(root: Path, suffix: str) -> tuple[int, int]:
+    files = [p for p in root.rglob(f"*{suffix}") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def truth_totals(truth) -> dict:
+    return {
+        (w.replace("-", "").replace(":", ""), a): (t["records"], t["packets"], t["bytes"], t["start_min"], t["end_max"])
+        for w, accounts in truth["windows"].items()
+        for a, t in accounts.items()
+    }
+
+
+def parquet_totals(glob: str, window_sql: str) -> tuple[dict, int]:
+    rows = duckdb.execute(f"""
+        SELECT {window_sql} AS w, account_id, sum(records)::BIGINT, coalesce(sum(packets), 0)::BIGINT,
+               coalesce(sum(bytes), 0)::BIGINT, min(start)::BIGINT, max("end")::BIGINT, count(*)
+        FROM read_parquet('{glob}', filename = true, hive_partitioning = false)
+        GROUP BY ALL
+    """).fetchall()
+    return {(r[0], r[1]): tuple(r[2:7]) for r in rows}, sum(r[7] for r in rows)
+
+
+FLOWMERGE_WINDOW = "regexp_extract(filename, '/(\\d{8}T\\d{4}Z)-', 1)"
+DUCKDB_WINDOW = "regexp_extract(filename, 'window=(\\d{8}T\\d{4}Z)', 1)"
+
+
+def generate(binary: str, raw: Path, minutes: int) -> dict:
+    if not (raw / "truth.json").exists():
+        shape = {**DATASET, "minutes": minutes}
+        subprocess.run([binary, "generate", raw, *sum(([f"--{k}", str(v)] for k, v in shape.items()), [])],
+                       check=True, stdout=subprocess.DEVNULL)
+    return json.loads((raw / "truth.json").read_text())
+
+
+def compaction(binary: str, raw: Path, truth: dict, threads: list[int]) -> list[dict]:
+    files_in, bytes_in = tree_bytes(raw, ".log.gz")
+    records = truth["records"]
+    expected = truth_totals(truth)
+    gz = sorted(str(p) for p in raw.rglob("*.log.gz"))
+    rows = []
+    for n in threads:
+        out = OUT / f"flowmerge-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        run = measure([binary, "compact", raw, out, "--threads", str(n)])
+        subprocess.run([binary, "verify", raw, out], check=True, stdout=subprocess.DEVNULL)
+        totals, rows_out = parquet_totals(f"{out}/flowlogs/**/*.parquet", FLOWMERGE_WINDOW)
+        rows.append(row("flowmerge", n, run, records, rows_out, files_in, bytes_in,
+                        *tree_bytes(out / "flowlogs", ".parquet"), totals == expected))
+
+        out = OUT / f"duckdb-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        run = measure([sys.executable, HERE / "duckdb_peer.py", raw, out, str(n)])
+        totals, rows_out = parquet_totals(f"{out}/**/*.parquet", DUCKDB_WINDOW)
+        rows.append(row("DuckDB", n, run, records, rows_out, files_in, bytes_in,
+                        *tree_bytes(out, ".parquet"), totals == expected))
+
+        chunks = [gz[i::n] for i in range(n)]
+        run = measure_parallel([["igzip", "-d", "-c", *chunk] for chunk in chunks])
+        rows.append(row("igzip -d (floor)", n, run, records, None, files_in, bytes_in, None, None, True))
+    return rows
+
+
+def row(tool, threads, run, records, rows_out, files_in, bytes_in, files_out, bytes_out, conserved):
+    return {
+        "tool": tool, "threads": threads, "wall": run.wall, "cpu": run.cpu, "rss": run.rss_mib,
+        "rps_core": records / run.wall / threads, "bytes_ratio": bytes_out / bytes_in if bytes_out else None,
+        "rows_ratio": rows_out / records if rows_out else None,
+        "files": f"{files_in} → {files_out}" if files_out else f"{files_in}",
+        "conserved": conserved,
+    }
+
+
+QUERIES = {
+    "top talkers, one account, one hour": """
+        SELECT srcaddr, dstaddr, sum(bytes) AS b FROM {src} WHERE account_id = '{account}'
+        GROUP BY ALL ORDER BY b DESC LIMIT 10""",
+    "rejected traffic by port": """
+        SELECT dstport, count(*) AS n, sum(packets) AS p FROM {src} WHERE action = 'REJECT'
+        GROUP BY ALL ORDER BY n DESC LIMIT 10""",
+    "bytes by account per minute": """
+        SELECT account_id, start // 60 AS minute, sum(bytes) FROM {src} GROUP BY ALL""",
+}
+
+
+def read_bytes() -> int:
+    """Bytes this process has read through system calls (rchar)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+def queries(raw: Path, compacted: Path, truth: dict) -> list[dict]:
+    account = sorted(next(iter(truth["windows"].values())))[0]
+    parquet_src = f"read_parquet('{compacted}/flowlogs/**/*.parquet')"
+    results = []
+    for name, sql in QUERIES.items():
+        timings = {}
+        for label, src in (("raw gzip", None), ("flowmerge Parquet", parquet_src)):
+            con = duckdb.connect()
+            con.execute("SET threads = 2")
+            if src is None:
+                # The raw files as a table, read the way the DuckDB peer reads them.
+                src = raw_relation(con, str(raw))
+            query = sql.format(src=src, account=account)
+            before, start = read_bytes(), time.perf_counter()
+            con.execute(query).fetchall()
+            timings[label] = (time.perf_counter() - start, read_bytes() - before)
+            con.close()
+        results.append({"query": name, **{k: v for k, v in timings.items()}})
+    return results
+
+
+def scaling(binary: str, multiples: list[int]) -> list[dict]:
+    rows = []
+    for m in multiples:
+        raw = OUT / "data" / f"scale-{m}"
+        truth = generate(binary, raw, DATASET["minutes"] * m)
+        out = OUT / f"scale-{m}-out"
+        shutil.rmtree(out, ignore_errors=True)
+        run = measure([binary, "compact", raw, out, "--threads", "2"])
+        rows.append({"scale": m, "records": truth["records"], "wall": run.wall, "rss": run.rss_mib,
+                     "us_per_record": run.wall / truth["records"] * 1e6})
+        shutil.rmtree(out, ignore_errors=True)
+    return rows
+
+
+def fmt(v, spec=".2f"):
+    return "–" if v is None else format(v, spec)
+
+
+def report(args, truth, comp, qs, scale) -> str:
+    lines = [
+        "# flowmerge benchmark", "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
+        f"DuckDB {duckdb.__version__}; {subprocess.run(['igzip', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}.",
+        f"Dataset: `flowmerge generate` with {DATASET | {'minutes': DATASET['minutes'] * args.scale}}: "
+        f"{truth['records']:,} records in {truth['files']:,} files ({truth['bytes'] / 2**20:.1f} MiB gzip).",
+        f"Command: `python bench/run.py --scale {args.scale}` (`make bench`).", "",
+        "## Compaction", "",
+        "| tool | threads | wall s | CPU s | records/s per core | peak RSS MiB | out ÷ in bytes | out rows ÷ records | files | totals match truth |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in comp:
+        lines.append(f"| {r['tool']} | {r['threads']} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rps_core']:,.0f} | "
+                     f"{r['rss']:.0f} | {fmt(r['bytes_ratio'], '.3f')} | {fmt(r['rows_ratio'], '.3f')} | {r['files']} | "
+                     f"{'yes' if r['conserved'] else 'NO'} |")
+    lines += ["", "| threads | DuckDB wall ÷ flowmerge wall | flowmerge wall ÷ igzip floor |", "|---|---|---|"]
+    for n in args.threads:
+        by = {r["tool"]: r for r in comp if r["threads"] == n}
+        lines.append(f"| {n} | {by['DuckDB']['wall'] / by['flowmerge']['wall']:.2f}× | "
+                     f"{by['flowmerge']['wall'] / by['igzip -d (floor)']['wall']:.2f}× |")
+    lines += ["", "## Queries (DuckDB, 2 threads)", "",
+              "| query | raw gzip s | Parquet s | speed-up | raw bytes read | Parquet bytes read |",
+              "|---|---|---|---|---|---|"]
+    for q in qs:
+        (rt, rb), (pt, pb) = q["raw gzip"], q["flowmerge Parquet"]
+        lines.append(f"| {q['query']} | {rt:.3f} | {pt:.3f} | {rt / pt:.1f}× | {rb / 2**20:.1f} MiB | {pb / 2**20:.1f} MiB |")
+    lines += ["", "## Scaling (flowmerge, 2 threads)", "",
+              "| data | records | wall s | µs per record | peak RSS MiB |", "|---|---|---|---|---|"]
+    for s in scale:
+        lines.append(f"| {s['scale']}× | {s['records']:,} | {s['wall']:.2f} | {s['us_per_record']:.3f} | {s['rss']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=1, help="multiply the dataset's minutes")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--bin", default=str(HERE.parent / "target" / "release" / "flowmerge"))
+    parser.add_argument("--skip-scaling", action="store_true")
+    args = parser.parse_args()
+    args.threads = [int(t) for t in args.threads.split(",")]
+    OUT.mkdir(exist_ok=True)
+    raw = OUT / "data" / f"scale-{args.scale}"
+    truth = generate(args.bin, raw, DATASET["minutes"] * args.scale)
+    comp = compaction(args.bin, raw, truth, args.threads)
+    qs = queries(raw, OUT / f"flowmerge-{args.threads[-1]}", truth)
+    scale = [] if args.skip_scaling else scaling(args.bin, [1, 2, 4])
+    text = report(args, truth, comp, qs, scale)
+    (OUT / "report.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
