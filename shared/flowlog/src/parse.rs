@@ -72,67 +72,113 @@ pub fn parse_object(key: &str, data: &[u8], table: &mut FlowTable) -> FileReport
 /// Parses decompressed text from a reader into `table`.
 pub fn parse_reader(key: &str, mut reader: impl BufRead, table: &mut FlowTable) -> FileReport {
     let rows_before = table.rows();
-    let mut report = FileReport::default();
-    let mut line = Vec::with_capacity(512);
-    let mut number = 0u64;
-    let mut format: Option<Format> = None;
-    let failure = loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break None,
-            Ok(_) => {}
-            Err(e) => break Some(read_error(&e)),
-        }
-        number += 1;
-        let text = trim_line(&line);
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let format = match &mut format {
-            Some(format) => format,
-            None => {
-                if text.contains(&0) {
-                    break Some("binary content, not a flow log".to_owned());
-                }
-                if let Some(names) = header_names(text) {
-                    format = Some(Format::new(&names, table));
-                    continue;
-                }
-                let default = format.insert(Format::new(fields::DEFAULT_FORMAT, table));
-                // A headerless file must start like a default-format record;
-                // otherwise it is some other text and the whole file is rejected.
-                if let Err(reason) = default.parse_line(text, table) {
-                    break Some(format!(
-                        "not a flow log: first line is neither a header nor a version 2 record ({reason})"
-                    ));
-                }
-                report.lines += 1;
-                report.records += 1;
-                continue;
+    let mut file = FileParser {
+        key,
+        report: FileReport::default(),
+        number: 0,
+        format: None,
+    };
+    match for_each_line(&mut reader, |line| file.line(line, table)) {
+        Ok(()) => file.report,
+        Err(reason) => {
+            table.truncate(rows_before);
+            FileReport {
+                bad_file: Some(BadFile {
+                    key: key.to_owned(),
+                    reason,
+                }),
+                ..FileReport::default()
             }
+        }
+    }
+}
+
+/// Calls `f` with every line, straight from the reader's buffer; only a line
+/// that straddles two buffer fills is copied. Stops at the first error.
+fn for_each_line(
+    reader: &mut impl BufRead,
+    mut f: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let buf = reader.fill_buf().map_err(|e| read_error(&e))?;
+        if buf.is_empty() {
+            break;
+        }
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', buf) {
+            if carry.is_empty() {
+                f(&buf[start..end])?;
+            } else {
+                carry.extend_from_slice(&buf[start..end]);
+                f(&carry)?;
+                carry.clear();
+            }
+            start = end + 1;
+        }
+        carry.extend_from_slice(&buf[start..]);
+        let consumed = buf.len();
+        reader.consume(consumed);
+    }
+    if carry.is_empty() { Ok(()) } else { f(&carry) }
+}
+
+/// The state of one file being parsed.
+struct FileParser<'k> {
+    key: &'k str,
+    report: FileReport,
+    number: u64,
+    format: Option<Format>,
+}
+
+impl FileParser<'_> {
+    /// Handles one line; an error rejects the whole file.
+    fn line(&mut self, raw: &[u8], table: &mut FlowTable) -> Result<(), String> {
+        self.number += 1;
+        let text = trim_line(raw);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let format = match &mut self.format {
+            Some(format) => format,
+            None => return self.first_line(text, table),
         };
-        report.lines += 1;
+        self.report.lines += 1;
         match format.parse_line(text, table) {
-            Ok(()) => report.records += 1,
-            Err(reason) => report.bad_lines.push(BadLine {
-                key: key.to_owned(),
-                line: number,
+            Ok(()) => self.report.records += 1,
+            Err(reason) => self.report.bad_lines.push(BadLine {
+                key: self.key.to_owned(),
+                line: self.number,
                 raw: String::from_utf8_lossy(&text[..text.len().min(MAX_RAW)]).into_owned(),
                 reason,
             }),
         }
-    };
-    if let Some(reason) = failure {
-        table.truncate(rows_before);
-        return FileReport {
-            bad_file: Some(BadFile {
-                key: key.to_owned(),
-                reason,
-            }),
-            ..FileReport::default()
-        };
+        Ok(())
     }
-    report
+
+    /// The first non-blank line: a header, or a default-format record. A
+    /// headerless file must start like a default-format record; otherwise it
+    /// is some other text and the whole file is rejected.
+    fn first_line(&mut self, text: &[u8], table: &mut FlowTable) -> Result<(), String> {
+        if text.contains(&0) {
+            return Err("binary content, not a flow log".to_owned());
+        }
+        if let Some(names) = header_names(text) {
+            self.format = Some(Format::new(&names, table));
+            return Ok(());
+        }
+        let default = self
+            .format
+            .insert(Format::new(fields::DEFAULT_FORMAT, table));
+        default.parse_line(text, table).map_err(|reason| {
+            format!(
+                "not a flow log: first line is neither a header nor a version 2 record ({reason})"
+            )
+        })?;
+        self.report.lines += 1;
+        self.report.records += 1;
+        Ok(())
+    }
 }
 
 fn read_error(e: &std::io::Error) -> String {

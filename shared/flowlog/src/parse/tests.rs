@@ -253,3 +253,17 @@ mod props {
         }
     }
 }
+
+#[test]
+fn lines_straddling_buffer_fills_are_read_whole() {
+    let text = format!("{V2}\r\n{REC}\n\n{REC}\nbad line\n{REC}");
+    let mut whole = FlowTable::new();
+    let expected = parse_object("k", text.as_bytes(), &mut whole);
+    for capacity in [1, 7, 64] {
+        let mut t = FlowTable::new();
+        let reader = std::io::BufReader::with_capacity(capacity, text.as_bytes());
+        let report = parse_reader("k", reader, &mut t);
+        assert_eq!(report, expected, "capacity {capacity}");
+        assert_eq!(t.rows(), 3);
+    }
+}
