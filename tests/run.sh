@@ -24,6 +24,7 @@ for _ in range(300):
 sys.exit("moto server did not start; see target/moto.log")
 PY
 export FLOWMERGE_TEST_S3_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+export FLOWMERGE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc

@@ -1,70 +1,10 @@
 //! [`DynamoLedger`]: the [`Ledger`] of AWS runs, one on-demand DynamoDB table.
 //!
-//! # Table
-//!
-//! One table with a string partition key `pk` and a string sort key `sk`, a
-//! sparse global secondary index `due` (partition key `due_pk`, sort key
-//! `due_sk`, all attributes projected) and TTL on the attribute `ttl`. The CDK
-//! app creates it under these names; [`DynamoLedger::create_table`] does the
-//! same for tests and local setups.
-//!
-//! | item | `pk` | `sk` | attributes |
-//! |---|---|---|---|
-//! | window | `W#2026-11-22T13:05Z` | `WINDOW` | every [`WindowRecord`] field, `input_rev`, `claimed_rev`, `ttl`, and while due `due_pk`/`due_sk` |
-//! | file | `W#<window>` | `F#<key>` | `key`, `window`, `window_start`, `account`, `size`, `etag`, `recorded_at`, `ttl` |
-//! | key guard | `K#<key>` | `KEY` | `key`, `window`, `window_start`, `ttl` |
-//!
-//! * Window attributes: `window` (S), `window_start`, `version`, `files`,
-//!   `bytes`, `claimed_files`, `attempts`, `updated_at`, `last_file_at` (N),
-//!   `state` (S: `open`, `running`, ...), `claimed_at` (N), `digest`, `error`
-//!   (S), `counts` (S, JSON text) and `outputs` (L of S); optional fields are
-//!   absent rather than null. `input_rev` counts every change of the input set
-//!   (a file joined or was replaced) and `claimed_rev` is its value at the last
-//!   claim: commit compares the two, so that a file that arrived or changed
-//!   while a run was going leaves the window dirty.
-//! * `due_pk = "DUE"` and `due_sk = <window>` are present exactly while the
-//!   window is `open`, `dirty` or `failed`, so the `due` index holds only
-//!   windows that may need a run and [`Ledger::due`] never scans.
-//! * A key stays in the window it was first recorded under: the key guard
-//!   records that window, so a file reported again (possibly with another
-//!   window, or replaced) is found without knowing its window.
-//! * Files of a window are one `Query` on its `pk` (`begins_with(sk, "F#")`).
-//!   Keys longer than a sort key allows (1024 bytes with the prefix) are
-//!   stored as a prefix plus a SHA-256 of the whole key; the `key` attribute
-//!   always holds the key itself.
-//! * `ttl` is `window_start` plus the retention ([`DynamoLedger::with_retention`],
-//!   30 days by default) on every item of the window; DynamoDB deletes expired
-//!   items within days, not at once. A file arriving for a window whose
-//!   items have expired starts that window anew, so the retention must exceed
-//!   any lateness the pipeline should still merge into existing output.
-//!
-//! # Writes
-//!
-//! Every transition is one conditional write, refused with
-//! [`LedgerError::Conflict`] (reason taken from the item as it was when the
-//! condition failed) or [`LedgerError::NotFound`]:
-//!
-//! * claim: `UpdateItem` on the window, conditioned on the state, the expected
-//!   version and the lease; the input set is then read with a `Query`. A file
-//!   that joins between the two is listed but moves `input_rev` past
-//!   `claimed_rev`, so the commit reports the window dirty and it is re-run.
-//! * commit: `UpdateItem` on `state = running AND version = v`, plus
-//!   `input_rev = claimed_rev` (to `committed`) or `<>` (to `dirty`). Which of
-//!   the two applies is guessed, and on a refusal tried once more the other way.
-//! * fail: `UpdateItem` on `state = running AND version = v`.
-//! * record a file: one `TransactWriteItems` with the guard and file items
-//!   (each conditioned on what was read) and the window (created if missing,
-//!   made `dirty` only if it was `committed`, each conditioned on the state
-//!   read). A condition that no longer holds means a racing writer changed
-//!   something: the items are read again and the transaction rebuilt. Because
-//!   the file and its window change together or not at all, a retried
-//!   delivery of the same file is a duplicate only once the window has
-//!   counted it (and been dirtied).
-//!
-//! Reads of single items and of a window's files are strongly consistent;
-//! [`Ledger::due`] reads a global secondary index, which is eventually
-//! consistent (a window may show up, or stay listed, a moment late; the
-//! claim's conditions keep that safe).
+//! The table layout and how each operation reads and writes it are
+//! documented on [`DynamoLedger`]. Submodules: `items` (keys and attribute
+//! conversion), `expr` (expression names and values), `read` (reads and
+//! listings), `record` (recording files), `ops` (claim, commit, fail),
+//! `table` (creating the table), `error` ([`DynamoError`]).
 
 mod error;
 mod expr;
@@ -89,8 +29,7 @@ use crate::{
 /// How long items are kept after their window by default.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// A [`Ledger`] stored in one DynamoDB table (see the [module docs](self) for
-/// its schema).
+/// A [`Ledger`] stored in one DynamoDB table.
 ///
 /// Cloning is cheap (the SDK client is reference-counted); all methods take
 /// `&self`, and any number of ledgers in any number of processes may share a
@@ -110,6 +49,74 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # Table
+///
+/// One table with a string partition key `pk` and a string sort key `sk`, a
+/// sparse global secondary index `due` (partition key `due_pk`, sort key
+/// `due_sk`, all attributes projected) and TTL on the attribute `ttl`. The CDK
+/// app creates it under these names; [`DynamoLedger::create_table`] does the
+/// same for tests and local setups.
+///
+/// | item | `pk` | `sk` | attributes |
+/// |---|---|---|---|
+/// | window | `W#2026-11-22T13:05Z` | `WINDOW` | every [`WindowRecord`] field, `input_rev`, `claimed_rev`, `ttl`, and while due `due_pk`/`due_sk` |
+/// | file | `W#<window>` | `F#<key>` | `key`, `window`, `window_start`, `account`, `size`, `etag`, `recorded_at`, `ttl` |
+/// | key guard | `K#<key>` | `KEY` | `key`, `window`, `window_start`, `ttl` |
+///
+/// * Window attributes: `window` (S), `window_start`, `version`, `files`,
+///   `bytes`, `claimed_files`, `attempts`, `updated_at`, `last_file_at` (N),
+///   `state` (S: `open`, `running`, ...), `claimed_at` (N), `digest`, `error`
+///   (S), `counts` (S, JSON text) and `outputs` (L of S); optional fields are
+///   absent rather than null. `input_rev` counts every change of the input set
+///   (a file joined or was replaced) and `claimed_rev` is its value at the last
+///   claim: commit compares the two, so that a file that arrived or changed
+///   while a run was going leaves the window dirty.
+/// * `due_pk = "DUE"` and `due_sk = <window>` are present exactly while the
+///   window is `open`, `dirty` or `failed`, so the `due` index holds only
+///   windows that may need a run and [`Ledger::due`] never scans.
+/// * A key stays in the window it was first recorded under: the key guard
+///   records that window, so a file reported again (possibly with another
+///   window, or replaced) is found without knowing its window.
+/// * Files of a window are one `Query` on its `pk` (`begins_with(sk, "F#")`).
+///   Keys longer than a sort key allows (1024 bytes with the prefix) are
+///   stored as a prefix plus a SHA-256 of the whole key; the `key` attribute
+///   always holds the key itself.
+/// * `ttl` is `window_start` plus the retention ([`DynamoLedger::with_retention`],
+///   30 days by default) on every item of the window; DynamoDB deletes expired
+///   items within days, not at once. A file arriving for a window whose
+///   items have expired starts that window anew, so the retention must exceed
+///   any lateness the pipeline should still merge into existing output.
+///
+/// # Writes
+///
+/// Every transition takes effect through one conditional write, refused with
+/// [`LedgerError::Conflict`] (reason taken from the item as it was when the
+/// condition failed) or [`LedgerError::NotFound`]:
+///
+/// * claim: `UpdateItem` on the window, conditioned on the state, the expected
+///   version and the lease; the input set is then read with a `Query`. A file
+///   that joins between the two is listed but moves `input_rev` past
+///   `claimed_rev`, so the commit reports the window dirty and it is re-run.
+/// * commit: `UpdateItem` on `state = running AND version = v`, plus
+///   `input_rev = claimed_rev` (to `committed`) or `<>` (to `dirty`). The
+///   first is tried; when it is refused while the window is still running at
+///   `v`, the input set changed, and the second is sent.
+/// * fail: `UpdateItem` on `state = running AND version = v`. Reasons past
+///   16 KiB are cut (marked `[cut]`) to keep the item within DynamoDB's 400 KB.
+/// * record a file: one `TransactWriteItems` with the guard and file items
+///   (each conditioned on what was read) and the window (created if missing,
+///   made `dirty` only if it was `committed`, each conditioned on the state
+///   read). A condition that no longer holds means a racing writer changed
+///   something: the items are read again and the transaction rebuilt. Because
+///   the file and its window change together or not at all, a retried
+///   delivery of the same file is a duplicate only once the window has
+///   counted it (and been dirtied).
+///
+/// Reads of single items and of a window's files are strongly consistent;
+/// [`Ledger::due`] reads a global secondary index, which is eventually
+/// consistent (a window may show up, or stay listed, a moment late; the
+/// claim's conditions keep that safe).
 #[derive(Debug, Clone)]
 pub struct DynamoLedger {
     client: Client,
@@ -118,8 +125,8 @@ pub struct DynamoLedger {
 }
 
 impl DynamoLedger {
-    /// A ledger in `table`, which must exist with the schema of the
-    /// [module docs](self) (see [`DynamoLedger::create_table`]).
+    /// A ledger in `table`, which must exist with the layout described on
+    /// [`DynamoLedger`] (see [`DynamoLedger::create_table`]).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

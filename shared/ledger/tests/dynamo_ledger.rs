@@ -301,6 +301,19 @@ async fn undecodable_items_are_reported_as_corrupt() {
 }
 
 #[tokio::test]
+async fn very_long_failure_reasons_are_cut() {
+    let Some(tables) = tables().await else { return };
+    let ledger = ledger_with_window(&tables).await;
+    let claim = ledger.claim(W, &opts(LEASE), T).await.unwrap();
+    let reason = "é".repeat(300_000);
+    ledger.fail(W, claim.version, &reason, T + 1).await.unwrap();
+    let error = record(&ledger, W).await.error.unwrap();
+    assert!(error.len() <= 16 * 1024, "{}", error.len());
+    assert!(error.ends_with(" [cut]"));
+    assert!(reason.starts_with(error.trim_end_matches(" [cut]")));
+}
+
+#[tokio::test]
 async fn backend_errors_carry_the_call_and_the_sdk_context() {
     let Some(tables) = tables().await else { return };
     let ledger = DynamoLedger::new(tables.client.clone(), "no-such-table");

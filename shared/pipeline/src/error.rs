@@ -78,7 +78,9 @@ impl PipelineError {
             PipelineError::Store(_) => RETRYABLE,
             PipelineError::Ledger(e) if e.is_conflict() => CONFLICT,
             PipelineError::Ledger(ledger::LedgerError::NotFound { .. }) => INVALID_INPUT,
-            PipelineError::Ledger(_) => RETRYABLE,
+            PipelineError::Ledger(e) if e.is_retryable() => RETRYABLE,
+            // Undecodable ledger data or an unexpected backend error: retrying cannot help.
+            PipelineError::Ledger(_) => INTERNAL,
             PipelineError::Decode { .. } | PipelineError::InvalidRequest(_) => INVALID_INPUT,
             PipelineError::Incomplete { .. } => INCOMPLETE,
             PipelineError::Conservation { .. } | PipelineError::Write(_) => INTERNAL,

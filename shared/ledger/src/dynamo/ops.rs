@@ -100,7 +100,7 @@ pub(crate) async fn claim(
     // claimed_at + lease <= now, rearranged so that nothing can overflow.
     condition.push_str(
         " AND (#state IN (:open, :dirty, :failed) OR (#state = :running AND \
-         (attribute_not_exists(#claimed_at) OR #claimed_at >= :zero_never OR #state = :running))",
+         (attribute_not_exists(#claimed_at) OR #claimed_at <= :lease_start))",
     );
     if opts.force {
         condition.push_str(" OR #state = :committed");
@@ -123,7 +123,6 @@ pub(crate) async fn claim(
             (":committed", s(WindowState::Committed.as_str())),
             (":expected", n(opts.expected_version.unwrap_or_default())),
             (":lease_start", n(now.saturating_sub(opts.lease_secs))),
-            (":zero_never", n(0)),
             (":one", n(1)),
             (":now", n(now)),
         ],
@@ -224,6 +223,25 @@ fn still_ours(old: &Item, version: u64) -> Result<bool, LedgerError> {
     Ok(rec.state == WindowState::Running && rec.version == version)
 }
 
+/// Longest failure reason stored, in bytes: a window item may not exceed
+/// 400 KB, and a `fail` that cannot be written would leave the window
+/// running until its lease ran out.
+const MAX_REASON_BYTES: usize = 16 * 1024;
+
+/// `reason`, cut at a character boundary to [`MAX_REASON_BYTES`] with a
+/// marker when longer.
+fn clip(reason: &str) -> String {
+    const MARK: &str = " [cut]";
+    if reason.len() <= MAX_REASON_BYTES {
+        return reason.to_owned();
+    }
+    let mut end = MAX_REASON_BYTES - MARK.len();
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{MARK}", &reason[..end])
+}
+
 pub(crate) async fn fail(
     ledger: &DynamoLedger,
     window: &str,
@@ -242,7 +260,7 @@ pub(crate) async fn fail(
         values: vec![
             (":failed", s(WindowState::Failed.as_str())),
             (":running", s(WindowState::Running.as_str())),
-            (":reason", s(reason)),
+            (":reason", s(clip(reason))),
             (":version", n(version)),
             (":now", n(now)),
             (":due", s(DUE)),

@@ -781,12 +781,16 @@ pub async fn a_file_racing_a_commit_always_leaves_the_window_dirty(f: &impl Fres
         force: true,
         ..opts(LEASE)
     };
-    for round in 0..10_i64 {
+    for round in 0..20_i64 {
         let now = T + round * 10;
         let claim = ledger.claim(W, &forced, now).await.unwrap();
         let committer = {
             let ledger = Arc::clone(&ledger);
+            // Staggered so that rounds see the commit land before, between
+            // and after the recorder's reads and writes.
+            let delay = std::time::Duration::from_millis(u64::try_from(round % 5).unwrap());
             tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
                 ledger
                     .commit(W, claim.version, &info("r"), now + 1)
                     .await
