@@ -216,6 +216,20 @@ mod tests {
     }
 
     #[test]
+    fn small_and_large_integers_intern_alike() {
+        let mut d = IntDict::default();
+        let codes: Vec<u32> = [70_000, 22, 70_000, 22, 1 << 40, 0]
+            .iter()
+            .map(|&v| d.intern(v))
+            .collect();
+        assert_eq!(codes, [1, 2, 1, 2, 3, 4]);
+        let mut d = Dict::Int(d);
+        let remap = d.sort();
+        let order: Vec<_> = [4u32, 2, 1, 3].iter().map(|&c| remap[c as usize]).collect();
+        assert_eq!(order, [1, 2, 3, 4]);
+    }
+
+    #[test]
     fn invalid_utf8_is_refused() {
         let mut s = StrDict::default();
         assert!(s.intern_checked(&[0xff, 0xfe]).is_err());
