@@ -6,6 +6,7 @@ mod generate;
 mod input;
 mod ledger_home;
 mod report;
+mod status;
 mod units;
 mod verify;
 
@@ -33,6 +34,8 @@ enum Command {
     Generate(generate::Args),
     /// Re-read INPUT and OUTPUT and check conservation per window and account.
     Verify(verify::Args),
+    /// List windows and their states from a local OUTPUT's ledger or the DynamoDB table.
+    Status(status::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Compact(args) => compact::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Status(args) => status::run(args),
     };
     match result {
         Ok(code) => code,

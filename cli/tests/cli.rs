@@ -291,3 +291,23 @@ fn a_file_named_explicitly_is_compacted_whatever_its_name() {
     );
     verify(&file, &out).success();
 }
+
+#[test]
+fn status_lists_every_window_and_flags_failures() {
+    let (_dir, raw, out) = setup();
+    flowmerge().arg("status").arg(&out).assert().code(2);
+    flowmerge()
+        .env("FLOWMERGE_FAILPOINTS", "combine.before-commit=error")
+        .arg("compact")
+        .arg(&raw)
+        .arg(&out)
+        .assert()
+        .code(1);
+    let failed = flowmerge().arg("status").arg(&out).assert().code(1);
+    assert!(stdout(&failed).contains("4 failed"), "{}", stdout(&failed));
+    compact(&raw, &out).success();
+    let ok = flowmerge().args(["status", "--json"]).arg(&out).assert().success();
+    let windows: Vec<serde_json::Value> = serde_json::from_slice(&ok.get_output().stdout).unwrap();
+    assert_eq!(windows.len(), 4);
+    assert!(windows.iter().all(|w| w["state"] == "committed" && w["version"] == 2));
+}
