@@ -306,8 +306,16 @@ fn status_lists_every_window_and_flags_failures() {
     let failed = flowmerge().arg("status").arg(&out).assert().code(1);
     assert!(stdout(&failed).contains("4 failed"), "{}", stdout(&failed));
     compact(&raw, &out).success();
-    let ok = flowmerge().args(["status", "--json"]).arg(&out).assert().success();
+    let ok = flowmerge()
+        .args(["status", "--json"])
+        .arg(&out)
+        .assert()
+        .success();
     let windows: Vec<serde_json::Value> = serde_json::from_slice(&ok.get_output().stdout).unwrap();
     assert_eq!(windows.len(), 4);
-    assert!(windows.iter().all(|w| w["state"] == "committed" && w["version"] == 2));
+    assert!(
+        windows
+            .iter()
+            .all(|w| w["state"] == "committed" && w["version"] == 2)
+    );
 }
