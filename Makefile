@@ -3,7 +3,7 @@ VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 RELEASE := target/release/flowmerge
 
-.PHONY: demo test bench build venv lint clean
+.PHONY: demo test infra-test bench build venv lint clean
 
 ## Build the release binary.
 build:
@@ -34,9 +34,15 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-## Every test: lints, Rust tests (S3 against moto), DuckDB/pyarrow read-back.
+## CDK app: jest (template assertions, cdk-nag, ASL validation) and an offline synth.
+infra-test:
+	cd infra && npm ci --no-audit --no-fund && npm test && npm run synth:offline
+
+## Every test: lints, Rust tests (S3 and DynamoDB against moto), DuckDB/pyarrow
+## read-back, and the CDK app's tests.
 test: venv lint
 	tests/run.sh
+	$(MAKE) infra-test
 
 ## Benchmarks side by side with DuckDB and the igzip decompression floor;
 ## writes bench/out/report.md. SCALE=2 doubles the dataset.

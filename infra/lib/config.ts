@@ -1,0 +1,103 @@
+/**
+ * Deployment configuration: read from CDK context (`-c key=value` or cdk.json),
+ * with the defaults documented here and in the README's configuration table.
+ */
+import * as path from 'path';
+import { Node } from 'constructs';
+
+export interface FlowmergeConfig {
+  /** Existing bucket that receives the flow logs; when absent the stateful stack creates one. */
+  readonly rawBucketName?: string;
+  /** Key prefix of flow log objects in the raw bucket ("" = whole bucket). */
+  readonly rawPrefix: string;
+  /** Key prefix of everything flowmerge writes to the output bucket, concatenated as is ("" or e.g. "flowmerge/"). */
+  readonly outputPrefix: string;
+  /** Seconds after a window ends before the scheduler runs it. */
+  readonly settleSeconds: number;
+  /** Largest gap between the pieces of one flow that still merge (passed through as text, e.g. "60"). */
+  readonly maxGap: string;
+  /** Target size of one output Parquet file in bytes. */
+  readonly targetFileSize: number;
+  /** MaxConcurrency of the Distributed Map (partial merges in flight per window). */
+  readonly mapConcurrency: number;
+  /** Execution type of the Distributed Map's child workflows: EXPRESS (cheaper) or STANDARD. */
+  readonly childExecutionType: 'EXPRESS' | 'STANDARD';
+  /** Directory holding `<function>/bootstrap` as built by `cargo lambda build --release --arm64`. */
+  readonly lambdaAssetDir: string;
+  /** How many times the redrive Lambda retries one failed window before leaving it to a human. */
+  readonly maxRedriveAttempts: number;
+  /** Window lag (seconds) above which the lag alarm fires. */
+  readonly lagAlarmSeconds: number;
+  /** X-Ray tracing on the functions and the state machine. */
+  readonly tracing: boolean;
+  /** Glue database holding the `flowlogs` table. */
+  readonly glueDatabaseName: string;
+}
+
+export const DEFAULTS = {
+  rawPrefix: '',
+  outputPrefix: '',
+  settleSeconds: 600,
+  maxGap: '60',
+  targetFileSize: 268435456,
+  mapConcurrency: 40,
+  childExecutionType: 'EXPRESS',
+  lambdaAssetDir: '../target/lambda',
+  maxRedriveAttempts: 3,
+  lagAlarmSeconds: 1800,
+  tracing: true,
+  glueDatabaseName: 'flowmerge',
+} as const;
+
+function str(node: Node, key: string): string | undefined {
+  const v = node.tryGetContext(key);
+  if (v === undefined || v === null || v === '') return undefined;
+  return String(v);
+}
+
+function int(node: Node, key: string, dflt: number, min: number): number {
+  const raw = str(node, key);
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    throw new Error(`context ${key}=${raw}: expected an integer >= ${min}`);
+  }
+  return n;
+}
+
+function bool(node: Node, key: string, dflt: boolean): boolean {
+  const raw = str(node, key);
+  if (raw === undefined) return dflt;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new Error(`context ${key}=${raw}: expected true or false`);
+}
+
+/** Reads the configuration from the CDK context of `node` (usually the App's). */
+export function readConfig(node: Node, baseDir: string = process.cwd()): FlowmergeConfig {
+  const outputPrefix = str(node, 'outputPrefix') ?? DEFAULTS.outputPrefix;
+  // The prefix is spliced into a States.Format string in the state machine.
+  if (/['{}\\]/.test(outputPrefix)) {
+    throw new Error(`context outputPrefix=${outputPrefix}: must not contain quotes, braces or backslashes`);
+  }
+  const childExecutionType = str(node, 'childExecutionType') ?? DEFAULTS.childExecutionType;
+  if (childExecutionType !== 'EXPRESS' && childExecutionType !== 'STANDARD') {
+    throw new Error(`context childExecutionType=${childExecutionType}: expected EXPRESS or STANDARD`);
+  }
+  const maxGap = str(node, 'maxGap') ?? DEFAULTS.maxGap;
+  return {
+    rawBucketName: str(node, 'rawBucketName'),
+    rawPrefix: str(node, 'rawPrefix') ?? DEFAULTS.rawPrefix,
+    outputPrefix,
+    settleSeconds: int(node, 'settleSeconds', DEFAULTS.settleSeconds, 0),
+    maxGap,
+    targetFileSize: int(node, 'targetFileSize', DEFAULTS.targetFileSize, 1),
+    mapConcurrency: int(node, 'mapConcurrency', DEFAULTS.mapConcurrency, 1),
+    childExecutionType,
+    lambdaAssetDir: path.resolve(baseDir, str(node, 'lambdaAssetDir') ?? DEFAULTS.lambdaAssetDir),
+    maxRedriveAttempts: int(node, 'maxRedriveAttempts', DEFAULTS.maxRedriveAttempts, 0),
+    lagAlarmSeconds: int(node, 'lagAlarmSeconds', DEFAULTS.lagAlarmSeconds, 60),
+    tracing: bool(node, 'tracing', DEFAULTS.tracing),
+    glueDatabaseName: str(node, 'glueDatabaseName') ?? DEFAULTS.glueDatabaseName,
+  };
+}

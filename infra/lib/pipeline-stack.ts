@@ -1,0 +1,512 @@
+/**
+ * Pipeline stack: the stateless part of flowmerge on AWS — the raw-events
+ * queue and its DLQ, the six Rust Lambdas, the per-minute state machine
+ * (statemachines/window.asl.json), schedules, alarms and the redrive loop, a
+ * dashboard, and the Glue table / Athena workgroup over the output.
+ * It can be destroyed and redeployed without losing data.
+ */
+import * as path from 'path';
+import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as athena from 'aws-cdk-lib/aws-athena';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { FlowmergeConfig } from './config';
+import { RustLambda } from './rust-lambda';
+
+/** The state machine definition, relative to this file. */
+export const ASL_PATH = path.join(__dirname, '..', '..', 'statemachines', 'window.asl.json');
+
+/** Namespace of the custom metrics the functions publish. */
+export const METRIC_NAMESPACE = 'flowmerge';
+
+export interface PipelineStackProps extends StackProps {
+  readonly config: FlowmergeConfig;
+  /** Name of the bucket receiving flow logs (created by the stateful stack or imported). */
+  readonly rawBucketName: string;
+  readonly outputBucket: s3.IBucket;
+  readonly queryResultsBucket: s3.IBucket;
+  readonly table: dynamodb.ITable;
+}
+
+/** Columns of AWS's own Parquet flow logs (dashes as underscores), plus `records`. */
+export const FLOWLOG_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['version', 'int'],
+  ['account_id', 'string'],
+  ['interface_id', 'string'],
+  ['srcaddr', 'string'],
+  ['dstaddr', 'string'],
+  ['srcport', 'int'],
+  ['dstport', 'int'],
+  ['protocol', 'int'],
+  ['packets', 'bigint'],
+  ['bytes', 'bigint'],
+  ['start', 'bigint'],
+  ['end', 'bigint'],
+  ['action', 'string'],
+  ['log_status', 'string'],
+  ['vpc_id', 'string'],
+  ['subnet_id', 'string'],
+  ['instance_id', 'string'],
+  ['tcp_flags', 'int'],
+  ['type', 'string'],
+  ['pkt_srcaddr', 'string'],
+  ['pkt_dstaddr', 'string'],
+  ['region', 'string'],
+  ['az_id', 'string'],
+  ['sublocation_type', 'string'],
+  ['sublocation_id', 'string'],
+  ['pkt_src_aws_service', 'string'],
+  ['pkt_dst_aws_service', 'string'],
+  ['flow_direction', 'string'],
+  ['traffic_path', 'int'],
+  ['records', 'bigint'],
+];
+
+export class PipelineStack extends Stack {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly functions: Record<string, RustLambda>;
+  public readonly alarms: cloudwatch.Alarm[];
+  /** The substitutions handed to the state machine (exposed for tests). */
+  public readonly definitionSubstitutions: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const { config, outputBucket, table } = props;
+    const rawBucket = s3.Bucket.fromBucketName(this, 'RawBucket', props.rawBucketName);
+
+    // ---- raw events: S3 -> SQS (with DLQ) -> ingest -------------------------
+    const dlq = new sqs.Queue(this, 'RawEventsDlq', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    NagSuppressions.addResourceSuppressions(dlq, [
+      { id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of RawEvents; it is watched by the DLQ depth alarm.' },
+    ]);
+    const ingestTimeout = Duration.seconds(60);
+    const queue = new sqs.Queue(this, 'RawEvents', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // AWS's advice for SQS event sources: at least six times the function timeout.
+      visibilityTimeout: Duration.seconds(ingestTimeout.toSeconds() * 6),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: dlq, maxReceiveCount: 5 },
+    });
+    rawBucket.addEventNotification(
+      s3.EventType.OBJECT_CREATED,
+      new s3n.SqsDestination(queue),
+      ...(config.rawPrefix ? [{ prefix: config.rawPrefix }] : []),
+    );
+
+    // ---- functions ----------------------------------------------------------
+    const stateMachineName = `${this.stackName}-window`;
+    const stateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const executionsArn = this.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    // Child executions of the Distributed Map are named <parent>/<map run label>:<id>.
+    const mapRunExecutionsArn = this.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}/*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    const common = {
+      RAW_BUCKET: props.rawBucketName,
+      RAW_PREFIX: config.rawPrefix,
+      OUTPUT_BUCKET: outputBucket.bucketName,
+      OUTPUT_PREFIX: config.outputPrefix,
+      TABLE_NAME: table.tableName,
+    };
+    // Functions that publish custom metrics (counts, window lag) in the flowmerge namespace.
+    const publishesMetrics = new Set(['ingest', 'partial-merge', 'combine-commit', 'scheduler', 'redrive']);
+    const fn = (name: string, description: string, memorySize: number, timeout: Duration, environment: Record<string, string>) =>
+      new RustLambda(this, toId(name), {
+        name,
+        metricNamespace: publishesMetrics.has(name) ? METRIC_NAMESPACE : undefined,
+        assetDir: config.lambdaAssetDir,
+        description,
+        memorySize,
+        timeout,
+        environment,
+        tracing: config.tracing,
+      });
+
+    const ingest = fn('ingest', 'Records new flow log files in the ledger under their window', 256, ingestTimeout, {
+      ...common,
+    });
+    const listBatch = fn('list-batch', 'Claims a window and writes its manifest of account groups', 512, Duration.minutes(2), {
+      ...common,
+      TARGET_FILE_SIZE: String(config.targetFileSize),
+    });
+    const partialMerge = fn('partial-merge', 'Merges one account group of a window into a partial Parquet file', 3008, Duration.minutes(15), {
+      ...common,
+      MAX_GAP: config.maxGap,
+      TARGET_FILE_SIZE: String(config.targetFileSize),
+    });
+    const combineCommit = fn('combine-commit', 'Combines partials into the window output and commits it', 3008, Duration.minutes(15), {
+      ...common,
+      MAX_GAP: config.maxGap,
+      TARGET_FILE_SIZE: String(config.targetFileSize),
+    });
+    const scheduler = fn('scheduler', 'Starts an execution for every window that is due', 256, Duration.seconds(55), {
+      ...common,
+      STATE_MACHINE_ARN: stateMachineArn,
+      SETTLE_SECONDS: String(config.settleSeconds),
+    });
+    const redrive = fn('redrive', 'Redrives or restarts failed windows when an alarm fires', 256, Duration.minutes(1), {
+      ...common,
+      STATE_MACHINE_ARN: stateMachineArn,
+      MAX_ATTEMPTS: String(config.maxRedriveAttempts),
+    });
+    this.functions = { ingest, listBatch, partialMerge, combineCommit, scheduler, redrive };
+
+    // ingest: S3 events in batches; a failed record is retried alone.
+    ingest.function.addEventSource(
+      new sources.SqsEventSource(queue, {
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(5),
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    // ---- least-privilege grants ---------------------------------------------
+    const indexArn = `${table.tableArn}/index/due`;
+    const outputObjects = outputBucket.arnForObjects(`${config.outputPrefix}*`);
+    const allow = (target: RustLambda, actions: string[], resources: string[]) =>
+      target.role.addToPolicy(new iam.PolicyStatement({ actions, resources }));
+
+    // Recording a file reads guards/windows with BatchGetItem and writes them in one transaction.
+    allow(ingest, ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:TransactWriteItems', 'dynamodb:ConditionCheckItem'], [table.tableArn]);
+
+    allow(listBatch, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], [table.tableArn]);
+    allow(listBatch, ['s3:PutObject'], [outputObjects]);
+
+    allow(partialMerge, ['s3:GetObject'], [rawBucket.arnForObjects(`${config.rawPrefix}*`)]);
+    // ListBucket only so that a vanished raw file reads as 404 NoSuchKey (an
+    // unreadable file the merge records) instead of 403 AccessDenied.
+    allow(partialMerge, ['s3:ListBucket'], [rawBucket.bucketArn]);
+    // Large partials are multipart uploads; a failed one is aborted.
+    allow(partialMerge, ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], [outputObjects]);
+
+    allow(combineCommit, ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'], [outputObjects]);
+    allow(combineCommit, ['s3:ListBucket'], [outputBucket.bucketArn]);
+    allow(combineCommit, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], [table.tableArn]);
+
+    allow(scheduler, ['dynamodb:Query'], [indexArn]);
+    allow(scheduler, ['dynamodb:GetItem'], [table.tableArn]);
+    allow(scheduler, ['states:StartExecution'], [stateMachineArn]);
+
+    allow(redrive, ['states:ListExecutions', 'states:StartExecution'], [stateMachineArn]);
+    allow(redrive, ['states:DescribeExecution', 'states:RedriveExecution'], [executionsArn]);
+    allow(redrive, ['dynamodb:GetItem'], [table.tableArn]);
+
+    // ---- state machine --------------------------------------------------------
+    this.definitionSubstitutions = {
+      ListBatchFunctionArn: listBatch.function.functionArn,
+      PartialMergeFunctionArn: partialMerge.function.functionArn,
+      CombineCommitFunctionArn: combineCommit.function.functionArn,
+      OutputBucket: outputBucket.bucketName,
+      OutputPrefix: config.outputPrefix,
+      TableName: table.tableName,
+      MapConcurrency: String(config.mapConcurrency),
+      ChildExecutionType: config.childExecutionType,
+    };
+    const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      // Step Functions requires the /aws/vendedlogs/ prefix for large resource policies.
+      logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const smRole = new iam.Role(this, 'StateMachineRole', {
+      assumedBy: new iam.ServicePrincipal('states.amazonaws.com'),
+      description: 'flowmerge window state machine',
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'WindowStateMachine', {
+      stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromFile(ASL_PATH),
+      definitionSubstitutions: this.definitionSubstitutions,
+      role: smRole,
+      logs: { destination: smLogs, level: sfn.LogLevel.ERROR, includeExecutionData: true },
+      tracingEnabled: config.tracing,
+    });
+    const smAllow = (actions: string[], resources: string[]) =>
+      smRole.addToPolicy(new iam.PolicyStatement({ actions, resources }));
+    smAllow(['lambda:InvokeFunction'], [listBatch, partialMerge, combineCommit].map((f) => f.function.functionArn));
+    smAllow(['s3:GetObject'], [outputObjects]);
+    smAllow(['dynamodb:UpdateItem'], [table.tableArn]);
+    // The Distributed Map starts, watches, stops (and on redrive, redrives) its child executions.
+    smAllow(['states:StartExecution'], [stateMachineArn]);
+    smAllow(['states:DescribeExecution', 'states:StopExecution'], [executionsArn]);
+    smAllow(['states:RedriveExecution'], [mapRunExecutionsArn]);
+    // Log delivery to CloudWatch Logs: CDK adds logs:CreateLogDelivery & co. on Resource::*.
+
+    // ---- schedules ------------------------------------------------------------
+    new events.Rule(this, 'EveryMinute', {
+      description: 'flowmerge: start due windows',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(scheduler.function, { retryAttempts: 2 })],
+    });
+
+    // ---- alarms -----------------------------------------------------------------
+    const failed = new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
+      alarmDescription: 'flowmerge: a window execution failed (the redrive Lambda retries it)',
+      metric: this.stateMachine.metricFailed({ period: Duration.minutes(1), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const dlqDepth = new cloudwatch.Alarm(this, 'DlqDepthAlarm', {
+      alarmDescription: 'flowmerge: S3 events the ingest Lambda could not record are in the DLQ',
+      metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const lagMetric = new cloudwatch.Metric({
+      namespace: METRIC_NAMESPACE,
+      metricName: 'WindowLagSeconds',
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    const lag = new cloudwatch.Alarm(this, 'WindowLagAlarm', {
+      alarmDescription: `flowmerge: the oldest due window is more than ${config.lagAlarmSeconds}s behind`,
+      metric: lagMetric,
+      threshold: config.lagAlarmSeconds,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.alarms = [failed, dlqDepth, lag];
+
+    new events.Rule(this, 'AlarmToRedrive', {
+      description: 'flowmerge: an alarm went to ALARM -> redrive failed windows',
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        resources: this.alarms.map((a) => a.alarmArn),
+        detail: { state: { value: ['ALARM'] } },
+      },
+      targets: [new targets.LambdaFunction(redrive.function, { retryAttempts: 2 })],
+    });
+
+    // ---- dashboard ----------------------------------------------------------------
+    const custom = (metricName: string, statistic = 'Sum') =>
+      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, statistic, period: Duration.minutes(1) });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${this.stackName}`,
+      defaultInterval: Duration.hours(6),
+    });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Windows committed / failed', left: [custom('WindowsCommitted'), this.stateMachine.metricSucceeded(), this.stateMachine.metricFailed()] }),
+      new cloudwatch.GraphWidget({ title: 'Window lag (s)', left: [lagMetric], leftAnnotations: [{ value: config.lagAlarmSeconds, label: 'alarm' }] }),
+      new cloudwatch.GraphWidget({ title: 'Records in / rows out', left: [custom('RecordsIn'), custom('RowsOut')] }),
+      new cloudwatch.GraphWidget({ title: 'Bad lines / unreadable files', left: [custom('BadLines'), custom('BadFiles')] }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Execution time (ms)', left: [this.stateMachine.metricTime({ statistic: 'p50' }), this.stateMachine.metricTime({ statistic: 'Maximum' })] }),
+      new cloudwatch.GraphWidget({
+        title: 'Lambda duration p90 (ms)',
+        left: [listBatch, partialMerge, combineCommit, ingest].map((f) => f.function.metricDuration({ statistic: 'p90', label: f.node.id })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Lambda errors / throttles',
+        left: Object.values(this.functions).map((f) => f.function.metricErrors({ label: `${f.node.id} errors` })),
+        right: Object.values(this.functions).map((f) => f.function.metricThrottles({ label: `${f.node.id} throttles` })),
+      }),
+      new cloudwatch.GraphWidget({ title: 'Raw events queue', left: [queue.metricApproximateAgeOfOldestMessage()], right: [dlq.metricApproximateNumberOfMessagesVisible()] }),
+    );
+    dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 3 }));
+
+    // ---- Glue table and Athena ---------------------------------------------------------
+    const database = new glue.CfnDatabase(this, 'GlueDatabase', {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseInput: { name: config.glueDatabaseName, description: 'flowmerge compacted VPC Flow Logs' },
+    });
+    const location = `s3://${outputBucket.bucketName}/${config.outputPrefix}flowlogs/`;
+    const flowlogsTable = new glue.CfnTable(this, 'FlowLogsTable', {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseName: config.glueDatabaseName,
+      tableInput: {
+        name: 'flowlogs',
+        description: 'VPC Flow Logs compacted per minute by flowmerge (Parquet, AWS column names)',
+        tableType: 'EXTERNAL_TABLE',
+        parameters: {
+          classification: 'parquet',
+          EXTERNAL: 'TRUE',
+          'parquet.compression': 'ZSTD',
+          'projection.enabled': 'true',
+          'projection.year.type': 'integer',
+          'projection.year.range': '2020,2100',
+          'projection.year.digits': '4',
+          'projection.month.type': 'integer',
+          'projection.month.range': '1,12',
+          'projection.month.digits': '2',
+          'projection.day.type': 'integer',
+          'projection.day.range': '1,31',
+          'projection.day.digits': '2',
+          'projection.hour.type': 'integer',
+          'projection.hour.range': '0,23',
+          'projection.hour.digits': '2',
+          'storage.location.template': location + 'year=${year}/month=${month}/day=${day}/hour=${hour}/',
+        },
+        partitionKeys: ['year', 'month', 'day', 'hour'].map((name) => ({ name, type: 'string' })),
+        storageDescriptor: {
+          location,
+          columns: FLOWLOG_COLUMNS.map(([name, type]) => ({ name, type })),
+          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+          serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+        },
+      },
+    });
+    flowlogsTable.addResourceDependency(database);
+
+    const workgroup = new athena.CfnWorkGroup(this, 'AthenaWorkGroup', {
+      name: `${this.stackName}`,
+      description: 'flowmerge queries',
+      recursiveDeleteOption: true,
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        resultConfiguration: {
+          outputLocation: `s3://${props.queryResultsBucket.bucketName}/results/`,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+    const table_ = `"${config.glueDatabaseName}"."flowlogs"`;
+    const lastDay = `year = date_format(current_date, '%Y') AND month = date_format(current_date, '%m') AND day = date_format(current_date, '%d')`;
+    const queries: Array<[string, string, string]> = [
+      [
+        'top-talkers',
+        'Top 25 source/destination pairs by bytes today',
+        `SELECT srcaddr, dstaddr, sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records\nFROM ${table_}\nWHERE ${lastDay}\nGROUP BY srcaddr, dstaddr\nORDER BY bytes DESC\nLIMIT 25;`,
+      ],
+      [
+        'rejected-traffic',
+        'Rejected flows today by destination port',
+        `SELECT account_id, vpc_id, dstaddr, dstport, protocol, sum(packets) AS packets, sum(records) AS records\nFROM ${table_}\nWHERE ${lastDay} AND action = 'REJECT'\nGROUP BY account_id, vpc_id, dstaddr, dstport, protocol\nORDER BY packets DESC\nLIMIT 100;`,
+      ],
+      [
+        'traffic-by-account',
+        'Bytes and packets per account today',
+        `SELECT account_id, sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records\nFROM ${table_}\nWHERE ${lastDay}\nGROUP BY account_id\nORDER BY bytes DESC;`,
+      ],
+    ];
+    for (const [name, description, queryString] of queries) {
+      const q = new athena.CfnNamedQuery(this, `Query-${name}`, {
+        name: `flowmerge ${name}`,
+        description,
+        database: config.glueDatabaseName,
+        workGroup: workgroup.name,
+        queryString,
+      });
+      q.addResourceDependency(workgroup);
+      q.addResourceDependency(database);
+    }
+
+    this.suppressions(smRole);
+    if (!config.tracing) {
+      NagSuppressions.addResourceSuppressions(this.stateMachine, [
+        {
+          id: 'AwsSolutions-SF2',
+          reason: 'X-Ray tracing was switched off by the operator (-c tracing=false) to save cost; it is on by default.',
+        },
+      ]);
+    }
+  }
+
+  /** cdk-nag findings that are deliberate, each with its reason. */
+  private suppressions(smRole: iam.Role): void {
+    NagSuppressions.addResourceSuppressions(
+      Object.values(this.functions).map((f) => f.role),
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'Object-level S3 actions are scoped to the configured prefix (<bucket>/<prefix>*): the functions read and write objects whose keys are only known at run time.',
+          appliesTo: [{ regex: '/^Resource::(<OutputBucket[0-9A-F]+\\.Arn>|[A-Za-z0-9-]+:ExportsOutputFnGetAttOutputBucket[0-9A-F]+Arn[0-9A-F]+|arn:<AWS::Partition>:s3:::[^/]+)\\/.*\\*$/g' }],
+        },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'Executions of the window state machine are named per window and version at run time; access is limited to that state machine\'s executions.',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:.*:execution:.*$/g' }],
+        },
+      ],
+      true,
+    );
+    NagSuppressions.addResourceSuppressions(
+      smRole,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'The Distributed Map ItemReader reads item lists whose keys are chosen at run time under the output prefix.',
+          appliesTo: [{ regex: '/^Resource::(<OutputBucket[0-9A-F]+\\.Arn>|[A-Za-z0-9-]+:ExportsOutputFnGetAttOutputBucket[0-9A-F]+Arn[0-9A-F]+)\\/.*\\*$/g' }],
+        },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'The Distributed Map starts, describes, stops and redrives child executions of this state machine, whose names are chosen by Step Functions at run time.',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$/g' }],
+        },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'CloudWatch Logs log delivery (logs:CreateLogDelivery & co.) and X-Ray actions, added by CDK for logging and tracing, support no resource-level permissions.',
+          appliesTo: ['Resource::*'],
+        },
+      ],
+      true,
+    );
+    NagSuppressions.addResourceSuppressions(this.stateMachine, [
+      {
+        id: 'AwsSolutions-SF1',
+        reason:
+          'Logging level ERROR with execution data keeps failures in CloudWatch Logs; every step of every execution is already in the Step Functions execution history (90 days), so ALL would only add log cost at one execution per minute.',
+      },
+    ]);
+    NagSuppressions.addStackSuppressions(this, [
+      {
+        id: 'AwsSolutions-IAM4',
+        reason: 'Only the CDK-provided BucketNotificationsHandler (S3 -> SQS notification custom resource) uses AWSLambdaBasicExecutionRole; it is not our code and runs only at deploy time.',
+        appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+      },
+    ]);
+  }
+}
+
+/** `partial-merge` -> `PartialMerge`. */
+function toId(name: string): string {
+  return name
+    .split('-')
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('');
+}
+

@@ -1,0 +1,109 @@
+/**
+ * RustLambda: the one construct every flowmerge function is made with —
+ * ARM64, `provided.al2023`, handler `bootstrap`, code from
+ * `<lambdaAssetDir>/<name>/` (the layout of `cargo lambda build --release --arm64`),
+ * JSON logs into a log group with retention, and a role of its own that starts
+ * with nothing but writing to that log group; callers grant the rest.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+
+export interface RustLambdaProps {
+  /** Binary name: the folder under `functions/` and under the asset directory. */
+  readonly name: string;
+  /** Directory containing `<name>/bootstrap`. */
+  readonly assetDir: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly environment?: Record<string, string>;
+  /** X-Ray active tracing. */
+  readonly tracing?: boolean;
+  readonly logRetention?: logs.RetentionDays;
+  readonly reservedConcurrentExecutions?: number;
+  /** CloudWatch namespace the function may publish metrics to (PutMetricData), if any. */
+  readonly metricNamespace?: string;
+}
+
+export class RustLambda extends Construct {
+  public readonly function: lambda.Function;
+  public readonly role: iam.Role;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: RustLambdaProps) {
+    super(scope, id);
+    const codeDir = path.join(props.assetDir, props.name);
+    if (!fs.existsSync(path.join(codeDir, 'bootstrap'))) {
+      throw new Error(
+        `${codeDir}/bootstrap not found: build the functions with ` +
+          '`cargo lambda build --release --arm64` or pass -c lambdaAssetDir=<dir>',
+      );
+    }
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // An explicit role instead of AWSLambdaBasicExecutionRole: logs only to
+    // this function's own group.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `flowmerge ${props.name}`,
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.function = new lambda.Function(this, 'Function', {
+      description: props.description,
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'bootstrap',
+      code: lambda.Code.fromAsset(codeDir),
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: this.role,
+      environment: { RUST_LOG: 'info', ...props.environment },
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      logGroup: this.logGroup,
+      tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+    });
+
+    if (props.metricNamespace !== undefined) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'cloudwatch:namespace': props.metricNamespace } },
+        }),
+      );
+    }
+    if (props.tracing || props.metricNamespace !== undefined) {
+      NagSuppressions.addResourceSuppressions(
+        this.role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and cloudwatch:PutMetricData support no resource-level permissions; PutMetricData is limited to one namespace by the cloudwatch:namespace condition.',
+            appliesTo: ['Resource::*'],
+          },
+        ],
+        true,
+      );
+    }
+  }
+}

@@ -1,0 +1,303 @@
+/** Template assertions on the properties that matter for flowmerge. */
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { FLOWLOG_COLUMNS } from '../lib/pipeline-stack';
+import { FUNCTIONS, synthApp } from './helpers';
+
+const built = synthApp();
+const stateful = Template.fromStack(built.stateful);
+const pipeline = Template.fromStack(built.pipeline);
+
+describe('stateful stack', () => {
+  test('ledger table matches the Rust DynamoLedger layout and is retained', () => {
+    stateful.resourceCountIs('AWS::DynamoDB::Table', 1);
+    stateful.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+          { AttributeName: 'due_pk', AttributeType: 'S' },
+          { AttributeName: 'due_sk', AttributeType: 'S' },
+        ]),
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'due',
+            KeySchema: [
+              { AttributeName: 'due_pk', KeyType: 'HASH' },
+              { AttributeName: 'due_sk', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      },
+    });
+  });
+
+  test('every bucket blocks public access, is encrypted, TLS-only and retained', () => {
+    const buckets = stateful.findResources('AWS::S3::Bucket');
+    expect(Object.keys(buckets).sort()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^RawBucket/), expect.stringMatching(/^OutputBucket/)]),
+    );
+    for (const [id, bucket] of Object.entries(buckets)) {
+      expect([id, bucket.DeletionPolicy]).toEqual([id, 'Retain']);
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+      const rules = bucket.Properties.LifecycleConfiguration.Rules;
+      expect(rules.some((r: { AbortIncompleteMultipartUpload?: unknown }) => r.AbortIncompleteMultipartUpload)).toBe(true);
+      // A bucket policy on this bucket denies requests without TLS.
+      const policies = Object.values(stateful.findResources('AWS::S3::BucketPolicy')).filter(
+        (p) => p.Properties.Bucket.Ref === id,
+      );
+      expect(policies).toHaveLength(1);
+      expect(policies[0].Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      );
+    }
+  });
+
+  test('output bucket is unversioned (re-runs overwrite; superseded files are deleted)', () => {
+    const output = Object.entries(stateful.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('OutputBucket'));
+    expect(output).toBeDefined();
+    expect(output![1].Properties.VersioningConfiguration).toBeUndefined();
+  });
+
+  test('an imported raw bucket is not created, and its notification still goes to the queue', () => {
+    const imported = synthApp({ rawBucketName: 'acme-flow-logs', rawPrefix: 'AWSLogs/' }, false);
+    const s = Template.fromStack(imported.stateful);
+    expect(Object.keys(s.findResources('AWS::S3::Bucket')).some((id) => id.startsWith('RawBucket'))).toBe(false);
+    const p = Template.fromStack(imported.pipeline);
+    p.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: 'acme-flow-logs',
+      Managed: false,
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          Match.objectLike({
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'AWSLogs/' }] } },
+          }),
+        ],
+      },
+    });
+    p.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ RAW_BUCKET: 'acme-flow-logs', RAW_PREFIX: 'AWSLogs/' }) },
+    });
+  });
+});
+
+describe('pipeline stack', () => {
+  test('every function is ARM64 provided.al2023 with handler bootstrap and JSON logs', () => {
+    const fns = Object.entries(pipeline.findResources('AWS::Lambda::Function')).filter(
+      ([id]) => !id.startsWith('BucketNotificationsHandler'),
+    );
+    expect(fns).toHaveLength(FUNCTIONS.length);
+    for (const [, f] of fns) {
+      expect(f.Properties.Architectures).toEqual(['arm64']);
+      expect(f.Properties.Runtime).toBe('provided.al2023');
+      expect(f.Properties.Handler).toBe('bootstrap');
+      expect(f.Properties.LoggingConfig).toEqual(expect.objectContaining({ LogFormat: 'JSON', LogGroup: expect.anything() }));
+      expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+    }
+    pipeline.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  test('raw events queue has a DLQ (maxReceiveCount 5) and both queues are encrypted and TLS-only', () => {
+    pipeline.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+      SqsManagedSseEnabled: true,
+    });
+    pipeline.resourceCountIs('AWS::SQS::Queue', 2);
+    pipeline.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    const policies = Object.values(pipeline.findResources('AWS::SQS::QueuePolicy'));
+    expect(policies).toHaveLength(2);
+    for (const p of policies) {
+      expect(p.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      );
+    }
+  });
+
+  test('ingest consumes the queue and reports batch item failures', () => {
+    pipeline.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: Match.stringLikeRegexp('^IngestFunction') },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  test('raw bucket ObjectCreated notifications go to the raw events queue', () => {
+    pipeline.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: {
+        QueueConfigurations: [{ Events: ['s3:ObjectCreated:*'], QueueArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RawEvents[0-9A-F]'), 'Arn'] } }],
+      },
+    });
+  });
+
+  test('state machine: STANDARD, from the ASL file with substitutions, ERROR logs with data, tracing', () => {
+    pipeline.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      DefinitionS3Location: Match.anyValue(),
+      DefinitionSubstitutions: Match.objectLike({ MapConcurrency: '40', ChildExecutionType: 'EXPRESS', OutputPrefix: '' }),
+      LoggingConfiguration: Match.objectLike({ Level: 'ERROR', IncludeExecutionData: true }),
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  test('scheduler runs every minute; redrive listens to ALARM state changes of the pipeline alarms', () => {
+    pipeline.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SchedulerFunction'), 'Arn'] } })],
+    });
+    const rule = Object.values(pipeline.findResources('AWS::Events::Rule')).find((r) => r.Properties.EventPattern);
+    expect(rule).toBeDefined();
+    const pattern = rule!.Properties.EventPattern;
+    expect(pattern['detail-type']).toEqual(['CloudWatch Alarm State Change']);
+    expect(pattern.detail).toEqual({ state: { value: ['ALARM'] } });
+    expect(pattern.resources).toHaveLength(3);
+    expect(rule!.Properties.Targets[0].Arn['Fn::GetAtt'][0]).toMatch(/^RedriveFunction/);
+  });
+
+  test('alarms: failed executions, DLQ depth, window lag', () => {
+    pipeline.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsFailed',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RawEventsDlq'), 'QueueName'] } }],
+      Threshold: 1,
+    });
+    pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'flowmerge', MetricName: 'WindowLagSeconds', Threshold: 1800 });
+    pipeline.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  test('environment variables per function', () => {
+    const env = (prefix: string) => {
+      const f = Object.entries(pipeline.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(prefix));
+      return Object.keys(f![1].Properties.Environment.Variables).sort();
+    };
+    const common = ['OUTPUT_BUCKET', 'OUTPUT_PREFIX', 'RAW_BUCKET', 'RAW_PREFIX', 'RUST_LOG', 'TABLE_NAME'];
+    expect(env('IngestFunction')).toEqual(common);
+    expect(env('SchedulerFunction')).toEqual([...common, 'SETTLE_SECONDS', 'STATE_MACHINE_ARN'].sort());
+    expect(env('RedriveFunction')).toEqual([...common, 'MAX_ATTEMPTS', 'STATE_MACHINE_ARN'].sort());
+    expect(env('PartialMergeFunction')).toEqual([...common, 'MAX_GAP', 'TARGET_FILE_SIZE'].sort());
+  });
+
+  test('least privilege: each role has exactly its intended actions', () => {
+    const actions = (rolePrefix: string) => {
+      const policy = Object.entries(pipeline.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith(rolePrefix));
+      const set = new Set<string>();
+      for (const s of policy![1].Properties.PolicyDocument.Statement) {
+        expect(s.Effect).toBe('Allow');
+        for (const a of [s.Action].flat()) set.add(a);
+      }
+      return [...set].filter((a) => !a.startsWith('xray:') && !a.startsWith('logs:')).sort();
+    };
+    expect(actions('ListBatchRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:PutObject']);
+    expect(actions('PartialMergeRole')).toEqual(['cloudwatch:PutMetricData', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    expect(actions('CombineCommitRole')).toEqual([
+      'cloudwatch:PutMetricData',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      's3:AbortMultipartUpload',
+      's3:DeleteObject',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+    ]);
+    expect(actions('IngestRole')).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'dynamodb:TransactWriteItems', 'sqs:DeleteMessage']));
+    expect(actions('IngestRole').filter((a) => a.startsWith('s3:'))).toEqual([]);
+    expect(actions('SchedulerRole')).toEqual(['cloudwatch:PutMetricData', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']);
+    expect(actions('RedriveRole')).toEqual(
+      ['cloudwatch:PutMetricData', 'dynamodb:GetItem', 'states:DescribeExecution', 'states:ListExecutions', 'states:RedriveExecution', 'states:StartExecution'],
+    );
+    expect(actions('StateMachineRole')).toEqual([
+      'dynamodb:UpdateItem',
+      'lambda:InvokeFunction',
+      's3:GetObject',
+      'states:DescribeExecution',
+      'states:RedriveExecution',
+      'states:StartExecution',
+      'states:StopExecution',
+    ]);
+    // None of our roles may write to or delete from the raw bucket (the CDK
+    // notification handler only manages its notification configuration).
+    const ours = Object.entries(pipeline.findResources('AWS::IAM::Policy')).filter(([id]) => !id.startsWith('RawBucketNotifications'));
+    expect(ours).toHaveLength(7);
+    for (const [, p] of ours) {
+      for (const s of p.Properties.PolicyDocument.Statement) {
+        const acts = [s.Action].flat();
+        if (JSON.stringify(s.Resource).includes('RawBucket')) {
+          expect(acts.filter((a: string) => a.startsWith('s3:') && a !== 's3:GetObject' && a !== 's3:ListBucket')).toEqual([]);
+        }
+      }
+    }
+  });
+
+  test('Glue table: Parquet SerDe, AWS flow log columns, partition projection over the output layout', () => {
+    pipeline.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'flowlogs',
+        PartitionKeys: ['year', 'month', 'day', 'hour'].map((n) => ({ Name: n, Type: 'string' })),
+        StorageDescriptor: Match.objectLike({
+          Columns: FLOWLOG_COLUMNS.map(([Name, Type]) => ({ Name, Type })),
+          SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+        }),
+        Parameters: Match.objectLike({
+          'projection.enabled': 'true',
+          'projection.year.digits': '4',
+          'projection.hour.range': '0,23',
+          'projection.hour.digits': '2',
+        }),
+      }),
+    });
+    const table = Object.values(pipeline.findResources('AWS::Glue::Table'))[0];
+    const template = JSON.stringify(table.Properties.TableInput.Parameters['storage.location.template']);
+    expect(template).toMatch(/flowlogs\/year=\$\{year\}\/month=\$\{month\}\/day=\$\{day\}\/hour=\$\{hour\}\/"/);
+    expect(template).toContain('s3://');
+    expect(FLOWLOG_COLUMNS.map(([n]) => n)).toEqual(expect.arrayContaining(['end', 'records', 'traffic_path', 'flow_direction']));
+  });
+
+  test('output prefix is applied to the Glue location and the state machine substitution', () => {
+    const prefixed = synthApp({ outputPrefix: 'compacted/' }, false);
+    const p = Template.fromStack(prefixed.pipeline);
+    const params = Object.values(p.findResources('AWS::Glue::Table'))[0].Properties.TableInput.Parameters;
+    expect(JSON.stringify(params['storage.location.template'])).toContain('/compacted/flowlogs/year=${year}');
+    p.hasResourceProperties('AWS::StepFunctions::StateMachine', { DefinitionSubstitutions: Match.objectLike({ OutputPrefix: 'compacted/' }) });
+  });
+
+  test('Athena workgroup is enforced and encrypted, with three named queries', () => {
+    pipeline.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({
+        EnforceWorkGroupConfiguration: true,
+        ResultConfiguration: Match.objectLike({ EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } }),
+      }),
+    });
+    pipeline.resourceCountIs('AWS::Athena::NamedQuery', 3);
+  });
+
+  test('bad configuration is refused', () => {
+    expect(() => synthApp({ childExecutionType: 'FAST' }, false)).toThrow(/childExecutionType/);
+    expect(() => synthApp({ mapConcurrency: '0' }, false)).toThrow(/mapConcurrency/);
+    expect(() => synthApp({ outputPrefix: "it's/" }, false)).toThrow(/outputPrefix/);
+    expect(() => synthApp({ lambdaAssetDir: '/nonexistent' }, false)).toThrow(/bootstrap not found/);
+  });
+});
