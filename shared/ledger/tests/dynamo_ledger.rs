@@ -27,11 +27,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use common::contract::{
-    Fresh, LEASE, T, W, W_START, file, info, ledger_contract, ledger_with_window, opts, record,
+    Fresh, LEASE, T, W, W_START, claims_race, file, info, ledger_contract, ledger_with_window,
+    opts, record,
 };
-use ledger::{
-    ClaimOptions, DEFAULT_RETENTION, DynamoError, DynamoLedger, Ledger, LedgerError, WindowState,
-};
+use ledger::{DEFAULT_RETENTION, DynamoError, DynamoLedger, Ledger, LedgerError};
 
 const ENDPOINT_VAR: &str = "FLOWMERGE_TEST_DYNAMODB_ENDPOINT";
 
@@ -338,39 +337,11 @@ async fn racing_claims_across_ledgers_have_one_winner() {
     let Some(tables) = tables().await else { return };
     let first = Arc::new(ledger_with_window(&tables).await);
     // A second ledger with its own client, as in another Lambda.
-    let second = Arc::new(DynamoLedger::new(
+    let second: Arc<dyn Ledger> = Arc::new(DynamoLedger::new(
         Tables::client(&tables.endpoint),
         first.table(),
     ));
-    for round in 0..10_i64 {
-        let now = T + round * 10;
-        let tasks: Vec<_> = [Arc::clone(&first), Arc::clone(&second)]
-            .into_iter()
-            .map(|ledger| {
-                tokio::spawn(async move {
-                    let opts = ClaimOptions {
-                        expected_version: None,
-                        lease_secs: LEASE,
-                        force: true,
-                    };
-                    ledger.claim(W, &opts, now).await
-                })
-            })
-            .collect();
-        let mut winners = Vec::new();
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(claim) => winners.push(claim),
-                Err(err) => assert!(err.is_conflict(), "{err:?}"),
-            }
-        }
-        assert_eq!(winners.len(), 1, "round {round}");
-        assert_eq!(winners[0].files.len(), 2);
-        let state = second
-            .commit(W, winners[0].version, &info("r"), now + 1)
-            .await
-            .unwrap();
-        assert_eq!(state, WindowState::Committed);
-    }
+    let won = claims_race(first.clone(), second, 10, false).await;
+    assert!(won.iter().all(|claim| claim.files.len() == 2));
     assert_eq!(record(first.as_ref(), W).await.version, 10);
 }

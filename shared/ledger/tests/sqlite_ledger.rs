@@ -14,10 +14,10 @@ mod common;
 use std::sync::Arc;
 
 use common::contract::{
-    Fresh, LEASE, T, W, W_START, W2, W2_START, file, info, ledger_contract, ledger_with_window,
-    opts, record,
+    Fresh, LEASE, T, W, W_START, W2, W2_START, claims_race, file, info, ledger_contract,
+    ledger_with_window, opts, record,
 };
-use ledger::{ClaimOptions, Ledger, LedgerError, Recorded, SqliteLedger, WindowState};
+use ledger::{Ledger, LedgerError, Recorded, SqliteLedger, WindowState};
 
 /// In-memory ledgers: each one is private and empty.
 struct InMemory;
@@ -143,41 +143,13 @@ async fn undecodable_rows_are_reported_as_corrupt() {
 async fn racing_claims_across_connections_have_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.sqlite");
-    let first = Arc::new(SqliteLedger::open(&path).unwrap());
+    let first: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&path).unwrap());
     first
         .record_files(&[file("a", W, W_START, 1, None)], T)
         .await
         .unwrap();
-    let second = Arc::new(SqliteLedger::open(&path).unwrap());
-    for round in 0..20_i64 {
-        let now = T + round * 10;
-        let tasks: Vec<_> = [Arc::clone(&first), Arc::clone(&second)]
-            .into_iter()
-            .map(|ledger| {
-                tokio::spawn(async move {
-                    let opts = ClaimOptions {
-                        expected_version: None,
-                        lease_secs: LEASE,
-                        force: true,
-                    };
-                    ledger.claim(W, &opts, now).await
-                })
-            })
-            .collect();
-        let mut winners = Vec::new();
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(claim) => winners.push(claim),
-                Err(err) => assert!(err.is_conflict(), "{err:?}"),
-            }
-        }
-        assert_eq!(winners.len(), 1, "round {round}");
-        let state = second
-            .commit(W, winners[0].version, &info("r"), now + 1)
-            .await
-            .unwrap();
-        assert_eq!(state, WindowState::Committed);
-    }
+    let second: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&path).unwrap());
+    claims_race(Arc::clone(&first), second, 20, false).await;
     assert_eq!(record(first.as_ref(), W).await.version, 20);
 }
 

@@ -12,7 +12,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use ledger::{
-    ClaimOptions, CommitInfo, FileEntry, Ledger, LedgerError, Recorded, WindowRecord, WindowState,
+    Claim, ClaimOptions, CommitInfo, FileEntry, Ledger, LedgerError, Recorded, WindowRecord,
+    WindowState,
 };
 
 /// Makes ledgers for the contract tests.
@@ -690,15 +691,29 @@ pub async fn records_round_trip_through_json(f: &impl Fresh) {
 
 pub async fn racing_claims_on_one_ledger_have_one_winner(f: &impl Fresh) {
     let ledger: Arc<dyn Ledger> = Arc::new(ledger_with_window(f).await);
-    for round in 0..20_u64 {
+    claims_race(Arc::clone(&ledger), ledger, 20, true).await;
+}
+
+/// Two handles on one ledger (the same handle twice, or two connections or
+/// clients) claim the same window at once, `rounds` times: exactly one claim
+/// wins each round, and it commits. With `expected`, each claim also names the
+/// version it saw. Returns the winning claims.
+pub async fn claims_race(
+    first: Arc<dyn Ledger>,
+    second: Arc<dyn Ledger>,
+    rounds: u64,
+    expected: bool,
+) -> Vec<Claim> {
+    let mut won = Vec::new();
+    for round in 0..rounds {
         let now = T + i64::try_from(round).unwrap() * 10;
-        let expected = Some(round);
-        let tasks: Vec<_> = (0..2)
-            .map(|_| {
-                let ledger = Arc::clone(&ledger);
+        let expected_version = expected.then_some(round);
+        let tasks: Vec<_> = [Arc::clone(&first), Arc::clone(&second)]
+            .into_iter()
+            .map(|ledger| {
                 tokio::spawn(async move {
                     let opts = ClaimOptions {
-                        expected_version: expected,
+                        expected_version,
                         lease_secs: LEASE,
                         force: true,
                     };
@@ -714,12 +729,14 @@ pub async fn racing_claims_on_one_ledger_have_one_winner(f: &impl Fresh) {
             }
         }
         assert_eq!(winners.len(), 1, "round {round}");
-        let state = ledger
+        let state = second
             .commit(W, winners[0].version, &info("r"), now + 1)
             .await
             .unwrap();
         assert_eq!(state, WindowState::Committed);
+        won.push(winners.remove(0));
     }
+    won
 }
 
 pub async fn racing_recorders_of_one_key_count_it_once(f: &impl Fresh) {
