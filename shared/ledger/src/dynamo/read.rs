@@ -2,7 +2,6 @@
 //! and the operator's full listing. Every read that can be strongly
 //! consistent is; every listing follows `LastEvaluatedKey` to the end.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
@@ -95,29 +94,24 @@ pub(crate) async fn window(
 pub(crate) async fn windows(ledger: &DynamoLedger) -> Result<Vec<WindowRecord>, LedgerError> {
     const OP: &str = "list windows";
     let filter = "#sk = :window";
-    let mut records = Vec::new();
-    let mut start = None;
-    loop {
-        let out = ledger
-            .client
-            .scan()
-            .table_name(&ledger.table)
-            .filter_expression(filter)
-            .set_expression_attribute_names(names(&[filter]))
-            .set_expression_attribute_values(values(&[filter], [(":window", s(WINDOW_SK))]))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| DynamoError::sdk("Scan", &ledger.table, e).during(OP))?;
-        for item in out.items.unwrap_or_default() {
-            records.push(window_record(&item)?);
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let items = ledger
+        .client
+        .scan()
+        .table_name(&ledger.table)
+        .filter_expression(filter)
+        .set_expression_attribute_names(names(&[filter]))
+        .set_expression_attribute_values(values(&[filter], [(":window", s(WINDOW_SK))]))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| DynamoError::sdk("Scan", &ledger.table, e).during(OP))?;
+    let mut records = items
+        .iter()
+        .map(window_record)
+        .collect::<Result<Vec<_>, _>>()?;
     records.sort_by(|a, b| a.window.cmp(&b.window));
     Ok(records)
 }
@@ -134,38 +128,33 @@ pub(crate) async fn due(
     let cutoff = now.saturating_sub(60).saturating_sub(settle_secs);
     let key = "#due_pk = :due";
     let filter = "#state IN (:open, :dirty) AND #window_start <= :cutoff";
-    let mut records = Vec::new();
-    let mut start = None;
-    loop {
-        let out = ledger
-            .client
-            .query()
-            .table_name(&ledger.table)
-            .index_name(DUE_INDEX)
-            .key_condition_expression(key)
-            .filter_expression(filter)
-            .set_expression_attribute_names(names(&[key, filter]))
-            .set_expression_attribute_values(values(
-                &[key, filter],
-                [
-                    (":due", s(DUE)),
-                    (":open", s(WindowState::Open.as_str())),
-                    (":dirty", s(WindowState::Dirty.as_str())),
-                    (":cutoff", n(cutoff)),
-                ],
-            ))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| DynamoError::sdk("Query", &ledger.table, e).during(OP))?;
-        for item in out.items.unwrap_or_default() {
-            records.push(window_record(&item)?);
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let items = ledger
+        .client
+        .query()
+        .table_name(&ledger.table)
+        .index_name(DUE_INDEX)
+        .key_condition_expression(key)
+        .filter_expression(filter)
+        .set_expression_attribute_names(names(&[key, filter]))
+        .set_expression_attribute_values(values(
+            &[key, filter],
+            [
+                (":due", s(DUE)),
+                (":open", s(WindowState::Open.as_str())),
+                (":dirty", s(WindowState::Dirty.as_str())),
+                (":cutoff", n(cutoff)),
+            ],
+        ))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| DynamoError::sdk("Query", &ledger.table, e).during(OP))?;
+    let mut records = items
+        .iter()
+        .map(window_record)
+        .collect::<Result<Vec<_>, _>>()?;
     // The index sorts by due_sk, the window name; sorting again costs nothing
     // and does not rely on it.
     records.sort_by(|a, b| a.window.cmp(&b.window));
@@ -179,35 +168,30 @@ pub(crate) async fn files(
 ) -> Result<Vec<FileEntry>, LedgerError> {
     const OP: &str = "list files";
     let key = "#pk = :pk AND begins_with(#sk, :prefix)";
-    let mut files = Vec::new();
-    let mut start: Option<HashMap<_, _>> = None;
-    loop {
-        let out = ledger
-            .client
-            .query()
-            .table_name(&ledger.table)
-            .key_condition_expression(key)
-            .set_expression_attribute_names(names(&[key]))
-            .set_expression_attribute_values(values(
-                &[key],
-                [
-                    (":pk", s(window_pk(window))),
-                    (":prefix", s(FILE_SK_PREFIX)),
-                ],
-            ))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| DynamoError::sdk("Query", &ledger.table, e).during(OP))?;
-        for item in out.items.unwrap_or_default() {
-            files.push(file_entry(&item)?);
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let items = ledger
+        .client
+        .query()
+        .table_name(&ledger.table)
+        .key_condition_expression(key)
+        .set_expression_attribute_names(names(&[key]))
+        .set_expression_attribute_values(values(
+            &[key],
+            [
+                (":pk", s(window_pk(window))),
+                (":prefix", s(FILE_SK_PREFIX)),
+            ],
+        ))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| DynamoError::sdk("Query", &ledger.table, e).during(OP))?;
+    let mut files = items
+        .iter()
+        .map(file_entry)
+        .collect::<Result<Vec<_>, _>>()?;
     // Hashed sort keys of very long keys do not sort like the keys.
     files.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(files)
