@@ -208,23 +208,6 @@ impl FlowTable {
         }
     }
 
-    /// An empty table with the same columns and dictionaries.
-    pub fn empty_like(&self) -> FlowTable {
-        FlowTable {
-            dims: self.dims.clone(),
-            metrics: self
-                .metrics
-                .iter()
-                .map(|m| MetricColumn {
-                    def: m.def.clone(),
-                    values: Vec::new(),
-                })
-                .collect(),
-            codes: Vec::new(),
-            rows: 0,
-        }
-    }
-
     /// Appends all rows of another table, widening the schema to the union.
     pub fn append(&mut self, other: &FlowTable) {
         for column in other
@@ -270,20 +253,6 @@ impl FlowTable {
             }
         }
         self.rows += other.rows;
-    }
-
-    /// Keeps only the given rows, in the given order.
-    pub fn select(&self, rows: &[u32]) -> FlowTable {
-        let mut out = self.empty_like();
-        out.codes.reserve(rows.len() * self.dims.len());
-        for &r in rows {
-            out.codes.extend_from_slice(self.row(r as usize));
-        }
-        for (to, from) in out.metrics.iter_mut().zip(&self.metrics) {
-            to.values = rows.iter().map(|&r| from.values[r as usize]).collect();
-        }
-        out.rows = rows.len();
-        out
     }
 
     /// Builds a table from parts; used by the merge and the Parquet reader.
@@ -365,15 +334,12 @@ mod tests {
     }
 
     #[test]
-    fn truncate_and_select() {
+    fn truncate() {
         let mut t = table_with(&["srcport"]);
         for port in [3, 1, 2] {
             let c = t.dict_mut(0).intern_value(Value::Int(port));
             t.push_row(&[c], &[1]);
         }
-        let picked = t.select(&[2, 0]);
-        assert_eq!(picked.dim_value(0, 0), Value::Int(2));
-        assert_eq!(picked.dim_value(0, 1), Value::Int(3));
         t.truncate(1);
         assert_eq!(t.rows(), 1);
         assert_eq!(t.metric("records").unwrap().len(), 1);
