@@ -1,11 +1,14 @@
 //! `flowmerge`: compact AWS VPC Flow Logs into large, sorted, zstd Parquet
 //! files per minute, locally or against S3.
 
+mod backfill;
 mod compact;
+mod deployment;
 mod generate;
 mod input;
 mod ledger_home;
 mod report;
+mod rerun;
 mod status;
 mod units;
 mod verify;
@@ -36,6 +39,10 @@ enum Command {
     Verify(verify::Args),
     /// List windows and their states from a local OUTPUT's ledger or the DynamoDB table.
     Status(status::Args),
+    /// Re-run windows of a deployed pipeline (Step Functions StartExecution).
+    Rerun(rerun::Args),
+    /// Record an existing raw archive in a deployed pipeline's ledger and run its windows.
+    Backfill(backfill::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +53,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Status(args) => status::run(args),
+        Command::Rerun(args) => rerun::run(args),
+        Command::Backfill(args) => backfill::run(args),
     };
     match result {
         Ok(code) => code,

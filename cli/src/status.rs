@@ -16,7 +16,7 @@ pub struct Args {
     /// A compact OUTPUT (directory or s3://bucket/prefix) whose local ledger to read.
     output: Option<String>,
     /// Read the deployed pipeline's DynamoDB ledger table instead.
-    #[arg(long)]
+    #[arg(long, env = "FLOWMERGE_TABLE")]
     table: Option<String>,
     /// Print the windows as JSON.
     #[arg(long)]
@@ -29,13 +29,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn status(args: Args) -> anyhow::Result<ExitCode> {
-    let windows = match (&args.table, &args.output) {
-        (Some(table), _) => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let client = aws_sdk_dynamodb::Client::new(&config);
-            DynamoLedger::new(client, table.clone()).windows().await?
-        }
-        (None, Some(output)) => match Location::parse(output)? {
+    // An OUTPUT named on the command line wins over FLOWMERGE_TABLE.
+    let windows = match (&args.output, &args.table) {
+        (Some(output), _) => match Location::parse(output)? {
             // Read in place: SQLite lets a reader in while a run writes.
             Location::Local(root) => {
                 let path = root.join("_flowmerge/ledger.sqlite");
@@ -55,6 +51,12 @@ async fn status(args: Args) -> anyhow::Result<ExitCode> {
                     .await?
             }
         },
+        (None, Some(table)) => {
+            let sdk = crate::deployment::sdk().await;
+            DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone())
+                .windows()
+                .await?
+        }
         (None, None) => unreachable!("clap requires one source"),
     };
     print(&windows, args.json)?;

@@ -6,7 +6,7 @@
  * It can be destroyed and redeployed without losing data.
  */
 import * as path from 'path';
-import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -139,12 +139,11 @@ export class PipelineStack extends Stack {
       OUTPUT_PREFIX: config.outputPrefix,
       TABLE_NAME: table.tableName,
     };
-    // Functions that publish custom metrics (counts, window lag) in the flowmerge namespace.
-    const publishesMetrics = new Set(['ingest', 'partial-merge', 'combine-commit', 'scheduler', 'redrive']);
+    // combine-commit and scheduler publish the flowmerge/* metrics as embedded
+    // metric format log lines: no cloudwatch:PutMetricData permission needed.
     const fn = (name: string, description: string, memorySize: number, timeout: Duration, environment: Record<string, string>) =>
       new RustLambda(this, toId(name), {
         name,
-        metricNamespace: publishesMetrics.has(name) ? METRIC_NAMESPACE : undefined,
         assetDir: config.lambdaAssetDir,
         description,
         memorySize,
@@ -430,6 +429,12 @@ export class PipelineStack extends Stack {
       q.addResourceDependency(workgroup);
       q.addResourceDependency(database);
     }
+
+    // What `flowmerge rerun | backfill | status` and `aws stepfunctions` need.
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'FLOWMERGE_STATE_MACHINE_ARN' });
+    new CfnOutput(this, 'TableName', { value: table.tableName, description: 'FLOWMERGE_TABLE' });
+    new CfnOutput(this, 'RawLocation', { value: `s3://${props.rawBucketName}/${config.rawPrefix}`, description: 'INPUT of flowmerge backfill' });
+    new CfnOutput(this, 'OutputLocation', { value: `s3://${outputBucket.bucketName}/${config.outputPrefix}` });
 
     this.suppressions(smRole);
     if (!config.tracing) {

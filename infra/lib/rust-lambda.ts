@@ -27,8 +27,6 @@ export interface RustLambdaProps {
   readonly tracing?: boolean;
   readonly logRetention?: logs.RetentionDays;
   readonly reservedConcurrentExecutions?: number;
-  /** CloudWatch namespace the function may publish metrics to (PutMetricData), if any. */
-  readonly metricNamespace?: string;
 }
 
 export class RustLambda extends Construct {
@@ -82,23 +80,14 @@ export class RustLambda extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
     });
 
-    if (props.metricNamespace !== undefined) {
-      this.role.addToPolicy(
-        new iam.PolicyStatement({
-          actions: ['cloudwatch:PutMetricData'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'cloudwatch:namespace': props.metricNamespace } },
-        }),
-      );
-    }
-    if (props.tracing || props.metricNamespace !== undefined) {
+    if (props.tracing) {
       NagSuppressions.addResourceSuppressions(
         this.role,
         [
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and cloudwatch:PutMetricData support no resource-level permissions; PutMetricData is limited to one namespace by the cloudwatch:namespace condition.',
+              'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
             appliesTo: ['Resource::*'],
           },
         ],

@@ -1,4 +1,6 @@
 /** Template assertions on the properties that matter for flowmerge. */
+import * as fs from 'fs';
+import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FLOWLOG_COLUMNS } from '../lib/pipeline-stack';
 import { FUNCTIONS, synthApp } from './helpers';
@@ -188,6 +190,25 @@ describe('pipeline stack', () => {
     pipeline.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
+  test('every flowmerge/* metric the dashboard and alarms read is one the Lambdas publish', () => {
+    const src = path.join(__dirname, '..', '..', 'shared', 'service', 'src');
+    const rust = ['metrics.rs', 'scheduler.rs'].map((f) => fs.readFileSync(path.join(src, f), 'utf8')).join('\n');
+    const published = new Set([...rust.matchAll(/\("([A-Za-z]+)", /g)].map((m) => m[1]));
+    const dashboards = JSON.stringify(pipeline.findResources('AWS::CloudWatch::Dashboard'));
+    const read = new Set([...dashboards.matchAll(/\\"flowmerge\\",\\"([A-Za-z]+)\\"/g)].map((m) => m[1]));
+    for (const alarm of Object.values(pipeline.findResources('AWS::CloudWatch::Alarm'))) {
+      if (alarm.Properties.Namespace === 'flowmerge') read.add(alarm.Properties.MetricName);
+    }
+    expect([...read].sort()).toEqual(expect.arrayContaining(['RecordsIn', 'WindowLagSeconds', 'WindowsCommitted']));
+    for (const name of read) expect(published).toContain(name);
+  });
+
+  test('outputs name what the CLI needs', () => {
+    const outputs = pipeline.toJSON().Outputs;
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['StateMachineArn', 'TableName', 'RawLocation', 'OutputLocation']));
+    expect(outputs.StateMachineArn.Value.Ref).toMatch(/^WindowStateMachine/);
+  });
+
   test('environment variables per function', () => {
     const env = (prefix: string) => {
       const f = Object.entries(pipeline.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(prefix));
@@ -211,9 +232,8 @@ describe('pipeline stack', () => {
       return [...set].filter((a) => !a.startsWith('xray:') && !a.startsWith('logs:')).sort();
     };
     expect(actions('ListBatchRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:PutObject']);
-    expect(actions('PartialMergeRole')).toEqual(['cloudwatch:PutMetricData', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    expect(actions('PartialMergeRole')).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     expect(actions('CombineCommitRole')).toEqual([
-      'cloudwatch:PutMetricData',
       'dynamodb:GetItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
@@ -225,9 +245,9 @@ describe('pipeline stack', () => {
     ]);
     expect(actions('IngestRole')).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'dynamodb:TransactWriteItems', 'sqs:DeleteMessage']));
     expect(actions('IngestRole').filter((a) => a.startsWith('s3:'))).toEqual([]);
-    expect(actions('SchedulerRole')).toEqual(['cloudwatch:PutMetricData', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']);
+    expect(actions('SchedulerRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']);
     expect(actions('RedriveRole')).toEqual(
-      ['cloudwatch:PutMetricData', 'dynamodb:GetItem', 'states:DescribeExecution', 'states:ListExecutions', 'states:RedriveExecution', 'states:StartExecution'],
+      ['dynamodb:GetItem', 'states:DescribeExecution', 'states:ListExecutions', 'states:RedriveExecution', 'states:StartExecution'],
     );
     expect(actions('StateMachineRole')).toEqual([
       'dynamodb:UpdateItem',

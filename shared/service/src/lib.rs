@@ -27,6 +27,8 @@ pub mod config;
 pub mod events;
 pub mod executions;
 pub mod ingest;
+pub mod metrics;
+pub mod operator;
 pub mod redrive;
 pub mod scheduler;
 pub mod steps;

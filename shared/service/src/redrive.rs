@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::executions::{Executions, FailedExecution, Redriven, SfnError, Started};
-use crate::scheduler::execution_name;
+use crate::scheduler::{execution_input, execution_name};
 
 /// How far back failed executions are looked at.
 pub const LOOKBACK_SECS: i64 = 6 * 3600;
@@ -125,12 +125,6 @@ fn target_from_input(input: &str) -> Option<Target> {
         window: request.window,
         expected_version: request.expected_version,
     })
-}
-
-/// The input of a fresh start of `window` at `version`.
-pub fn restart_input(window: &Window, version: u64) -> String {
-    serde_json::json!({ "window": window.to_string(), "expected_version": version, "force": false })
-        .to_string()
 }
 
 /// The Lambda's entry point: acts on an alarm entering `ALARM` (or an event
@@ -242,7 +236,7 @@ async fn retry_one(
     }
     let name = execution_name(&target.window, record.version);
     match executions
-        .start(&name, &restart_input(&target.window, record.version))
+        .start(&name, &execution_input(&target.window, record.version))
         .await
     {
         Ok(Started::Started) => {
@@ -366,7 +360,7 @@ mod tests {
         let input: serde_json::Value = serde_json::from_str(&started[0].1).unwrap();
         assert_eq!(
             input,
-            serde_json::json!({"window": "2026-11-22T13:02Z", "expected_version": 1, "force": false})
+            serde_json::json!({"window": "2026-11-22T13:02Z", "expected_version": 1})
         );
         let skipped: Vec<&str> = summary
             .skipped

@@ -9,12 +9,15 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::executions::{Executions, Started};
+use crate::metrics::{self, Unit};
 
 /// What one scheduler run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ScheduleSummary {
     /// Windows that were due.
     pub due: usize,
+    /// How long the oldest due window has been over, in seconds (0 if none).
+    pub lag_secs: i64,
     /// Execution names started.
     pub started: Vec<String>,
     /// Execution names that existed already.
@@ -45,8 +48,18 @@ pub async fn schedule(
     let due = ledger.due(now, settle_secs).await?;
     let mut summary = ScheduleSummary {
         due: due.len(),
+        lag_secs: due
+            .iter()
+            .map(|w| now - (w.window_start + 60))
+            .max()
+            .unwrap_or(0)
+            .max(0),
         ..ScheduleSummary::default()
     };
+    metrics::publish(&[
+        ("WindowLagSeconds", summary.lag_secs as f64, Unit::Seconds),
+        ("WindowsDue", summary.due as f64, Unit::Count),
+    ]);
     for record in &due {
         let Some(window) = parse_window(record) else {
             continue;
@@ -137,6 +150,7 @@ pub(crate) mod tests {
 
         let first = schedule(&ledger, &executions, 600, now).await.unwrap();
         assert_eq!(first.due, 1);
+        assert_eq!(first.lag_secs, 600);
         assert_eq!(first.started, vec!["20261122T1305Z-v1".to_owned()]);
         let started = executions.started.lock().unwrap().clone();
         assert_eq!(started.len(), 1);

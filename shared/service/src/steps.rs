@@ -66,9 +66,11 @@ pub async fn combine_commit(
     ctx: &Context,
     request: CombineRequest,
 ) -> Result<CombineResponse, StepError> {
-    pipeline::combine_commit(ctx, &request)
+    let response = pipeline::combine_commit(ctx, &request)
         .await
-        .map_err(logged)
+        .map_err(logged)?;
+    crate::metrics::publish(&crate::metrics::committed(&response));
+    Ok(response)
 }
 
 #[cfg(test)]
