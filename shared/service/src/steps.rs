@@ -20,10 +20,21 @@ pub struct StepError {
 }
 
 impl From<PipelineError> for StepError {
+    /// The message carries the whole cause chain ("ledger: ... : connection
+    /// refused"): it is all the execution history shows of the failure.
     fn from(error: PipelineError) -> Self {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+            source = cause.source();
+        }
         StepError {
             error_type: error.error_type(),
-            message: error.to_string(),
+            message,
         }
     }
 }
@@ -132,11 +143,25 @@ mod tests {
             let text = error.to_string();
             let diagnostic = Diagnostic::from(StepError::from(error));
             assert_eq!(diagnostic.error_type, expected, "{text}");
-            assert_eq!(diagnostic.error_message, text);
+            assert!(diagnostic.error_message.starts_with(&text), "{text}");
             // What the Runtime API receives, and what `ErrorEquals` compares.
             let json = serde_json::to_value(&diagnostic).unwrap();
             assert_eq!(json["errorType"], expected);
         }
+    }
+
+    #[test]
+    fn the_message_carries_the_cause_chain() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let error = PipelineError::Ledger(ledger::LedgerError::backend("claim window", refused));
+        let message = StepError::from(error).message;
+        assert!(message.ends_with(": connection refused"), "{message}");
+        assert_eq!(
+            message.matches("connection refused").count(),
+            1,
+            "{message}"
+        );
     }
 
     #[test]
