@@ -4,9 +4,12 @@ session, and (when the test harness started one) a moto S3 endpoint."""
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/truth.py
 
 
 def flowmerge(*args, env=None, check=True):

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import flowmerge, parquet_glob
+from truth import output_rows, truth_rows
 
 # AWS's published Athena DDL for Parquet flow logs (int for INT_32, bigint for
 # INT_64). Our columns must carry these names and physical types.
@@ -25,32 +26,8 @@ AWS_TYPES = {
     "flow_direction": "string", "traffic_path": "int32", "records": "int64",
 }
 
-TOTALS_SQL = """
-    SELECT regexp_extract(filename, '/(\\d{8}T\\d{4}Z)-', 1) AS stamp,
-           account_id,
-           sum(records)::BIGINT, coalesce(sum(packets), 0)::BIGINT, coalesce(sum(bytes), 0)::BIGINT,
-           min(start), max("end")
-    FROM read_parquet(?, filename = true)
-    GROUP BY ALL ORDER BY ALL
-"""
-
-
-def stamp(window: str) -> str:
-    """2026-11-22T13:05Z -> 20261122T1305Z"""
-    return window.replace("-", "").replace(":", "")
-
-
-def truth_rows(truth):
-    return sorted(
-        (stamp(w), account, t["records"], t["packets"], t["bytes"], t["start_min"], t["end_max"])
-        for w, accounts in truth["windows"].items()
-        for account, t in accounts.items()
-    )
-
-
 def test_duckdb_totals_match_the_truth_per_window_and_account(compacted):
-    rows = duckdb.execute(TOTALS_SQL, [parquet_glob(compacted["out"])]).fetchall()
-    assert [tuple(r) for r in rows] == truth_rows(compacted["truth"])
+    assert output_rows(parquet_glob(compacted["out"])) == truth_rows(compacted["truth"])
 
 
 def test_pyarrow_totals_and_row_counts(compacted):
@@ -144,5 +121,4 @@ def test_compact_and_verify_against_s3(s3_endpoint, compacted, tmp_path):
         target = local / obj["Key"]
         target.parent.mkdir(parents=True, exist_ok=True)
         s3.download_file("compacted", obj["Key"], str(target))
-    rows = duckdb.execute(TOTALS_SQL, [str(local / "**" / "*.parquet")]).fetchall()
-    assert [tuple(r) for r in rows] == truth_rows(compacted["truth"])
+    assert output_rows(str(local / "**" / "*.parquet")) == truth_rows(compacted["truth"])

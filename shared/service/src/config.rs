@@ -182,7 +182,7 @@ pub fn build_context(
     config: &ServiceConfig,
 ) -> Result<pipeline::Context, ConfigError> {
     let (raw_bucket, output_bucket) = config.require_buckets()?;
-    let s3 = aws_sdk_s3::Client::new(sdk);
+    let s3 = store::s3_client(sdk);
     Ok(pipeline::Context {
         input: Arc::new(store::S3Store::new(
             s3.clone(),

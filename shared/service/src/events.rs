@@ -3,10 +3,41 @@
 //! body is an SNS notification whose `Message` is the S3 event). The result is
 //! the ledger entries of the flow log files the event announces.
 
-use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use ledger::FileEntry;
 use percent_encoding::percent_decode_str;
+use serde::Deserialize;
 use serde_json::Value;
+
+/// The parts of an S3 event notification that ingest uses. Deliberately
+/// lenient: `aws_lambda_events`' `S3Event` requires fields such as
+/// `userIdentity` that not every producer sends (S3-compatible stores, replays,
+/// hand-written events), and a missing field we never read must not send a
+/// file to the DLQ.
+#[derive(Debug, Deserialize)]
+struct S3Event {
+    #[serde(rename = "Records")]
+    records: Vec<S3EventRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3EventRecord {
+    event_name: Option<String>,
+    s3: S3Entity,
+}
+
+#[derive(Debug, Deserialize)]
+struct S3Entity {
+    object: S3Object,
+}
+
+#[derive(Debug, Deserialize)]
+struct S3Object {
+    key: Option<String>,
+    size: Option<i64>,
+    #[serde(rename = "eTag")]
+    e_tag: Option<String>,
+}
 
 /// What one SQS message body announced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,5 +180,23 @@ mod tests {
             decode_body(sns_garbage, ""),
             Err(DecodeError::NotJson(_))
         ));
+        assert!(matches!(
+            decode_body(r#"{"Records": [{"eventName": "ObjectCreated:Put"}]}"#, ""),
+            Err(DecodeError::NotAnEvent(_))
+        ));
+    }
+
+    #[test]
+    fn only_the_fields_ingest_reads_are_required() {
+        // As moto (and other S3-compatible stores) send it: no userIdentity,
+        // requestParameters or responseElements.
+        let body = r#"{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {
+            "key": "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/22/123456789012_vpcflowlogs_us-east-1_fl-1_20261122T1305Z_fe12.log.gz",
+            "size": 812, "eTag": "ab12"}}}]}"#;
+        let Ok(Decoded::Files(files)) = decode_body(body, "") else {
+            panic!("not decoded")
+        };
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].etag.as_deref(), Some("\"ab12\""));
     }
 }

@@ -36,7 +36,7 @@ use tokio::io::AsyncRead;
 
 pub use error::{KeyFailure, StoreError};
 pub use local::LocalStore;
-pub use location::{Location, open_store, s3_client_from_env};
+pub use location::{Location, open_store, s3_client, s3_client_from_env};
 pub use s3::S3Store;
 
 /// A streaming object body, as returned by [`BlobStore::open`].

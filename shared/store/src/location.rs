@@ -94,10 +94,15 @@ pub async fn open_store(location: &Location) -> Result<Arc<dyn BlobStore>, Store
 /// When an endpoint override is set (moto, MinIO, ...) path-style addressing
 /// is forced, because those servers do not serve `bucket.host` names.
 pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    s3_client(&aws_config::defaults(BehaviorVersion::latest()).load().await)
+}
+
+/// An S3 client from an SDK configuration, path-style when an endpoint
+/// override is set (see [`s3_client_from_env`]).
+pub fn s3_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let overridden = sdk_config.endpoint_url().is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
-    let mut builder = aws_sdk_s3::config::Builder::from(&sdk_config);
+    let mut builder = aws_sdk_s3::config::Builder::from(sdk_config);
     if overridden {
         builder = builder.force_path_style(true);
     }

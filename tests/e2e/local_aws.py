@@ -1,0 +1,318 @@
+"""A local AWS for the end-to-end tests: moto server (S3, SQS, DynamoDB, Step
+Functions executing our ASL), `cargo lambda watch` serving the real Rust
+Lambdas, and router.py between them. Resources get the names and settings
+the CDK app gives them; the state machine is statemachines/window.asl.json
+with its placeholders substituted as text, as `definitionSubstitutions` does.
+
+What AWS would do around the functions, the harness does by hand: the SQS
+event source mapping (`ingest_pending`), the EventBridge schedule
+(`schedule`) and the alarm rule (`redrive`).
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "FlowmergePipeline"
+RAW_BUCKET = "flowmerge-raw"
+OUTPUT_BUCKET = "flowmerge-output"
+OUTPUT_PREFIX = "compacted/"
+TABLE = "flowmerge-ledger"
+QUEUE = "flowmerge-raw-events"
+STATE_MACHINE = f"{STACK}-window"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}"
+# Small groups, so that a window has several partial merges and combine re-merges.
+GROUP_BYTES = 4096
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def substituted_definition(child_execution_type: str) -> str:
+    """The ASL with the CDK app's substitutions. moto runs Distributed Map
+    children only as STANDARD workflows; the deployed default is EXPRESS."""
+    text = (REPO / "statemachines" / "window.asl.json").read_text()
+    values = {
+        "ListBatchFunctionArn": function_arn("list-batch"),
+        "PartialMergeFunctionArn": function_arn("partial-merge"),
+        "CombineCommitFunctionArn": function_arn("combine-commit"),
+        "OutputBucket": OUTPUT_BUCKET,
+        "OutputPrefix": OUTPUT_PREFIX,
+        "TableName": TABLE,
+        "MapConcurrency": "4",
+        "ChildExecutionType": child_execution_type,
+    }
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    assert "${" not in text, "unsubstituted placeholder"
+    json.loads(text)
+    return text
+
+
+def wait_until(what: str, check, timeout: float = 120, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def http_up(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1)
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+class LocalAws:
+    """Starts the processes, creates the resources, drives the pipeline."""
+
+    def __init__(self, workdir: Path, bin_dir: Path):
+        self.workdir = workdir
+        self.bin_dir = bin_dir
+        self.moto_port, self.router_port, self.lambda_port = free_port(), free_port(), free_port()
+        self.moto_url = f"http://127.0.0.1:{self.moto_port}"
+        self.lambda_url = f"http://127.0.0.1:{self.lambda_port}"
+        self.processes = {}
+        self.failpoints = None
+
+    # ---- processes --------------------------------------------------------------
+
+    def spawn(self, name: str, args, env=None):
+        log = open(self.workdir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **CREDENTIALS, **(env or {})}, start_new_session=True,
+        )
+
+    def kill(self, name: str):
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+    def start(self):
+        self.spawn("moto", [str(self.bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)],
+                   env={"MOTO_PORT": str(self.router_port)})
+        self.spawn("router", [str(self.bin_dir / "python"), str(Path(__file__).with_name("router.py")),
+                              str(self.router_port), self.moto_url, self.lambda_url])
+        self.wait_up("moto", f"{self.moto_url}/moto-api/")
+        self.wait_up("router", f"http://127.0.0.1:{self.router_port}/moto-api/")
+        request = urllib.request.Request(
+            f"{self.moto_url}/moto-api/config", method="POST",
+            data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode())
+        urllib.request.urlopen(request, timeout=10)
+        self.create_resources()
+        self.lambdas()
+
+    def wait_up(self, name: str, url: str):
+        """Waits for a started process to answer; fails at once if it died."""
+        def up():
+            if self.processes[name].poll() is not None:
+                log = (self.workdir / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} exited with {self.processes[name].returncode}:\n{log}")
+            return http_up(url)
+        wait_until(name, up, timeout=60)
+
+    def stop(self):
+        for name in list(self.processes):
+            self.kill(name)
+
+    def lambda_env(self, failpoints: str) -> dict:
+        return {
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "RAW_BUCKET": RAW_BUCKET,
+            "RAW_PREFIX": "",
+            "OUTPUT_BUCKET": OUTPUT_BUCKET,
+            "OUTPUT_PREFIX": OUTPUT_PREFIX,
+            "TABLE_NAME": TABLE,
+            "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+            "SETTLE_SECONDS": "0",
+            "GROUP_BYTES": str(GROUP_BYTES),
+            "MAX_ATTEMPTS": "3",
+            "RUST_LOG": "info",
+            "FLOWMERGE_FAILPOINTS": failpoints,
+        }
+
+    def lambdas(self, failpoints: str = ""):
+        """(Re)starts cargo lambda watch with these failpoints, like a deploy
+        with new environment variables (fresh instances, fresh state)."""
+        if failpoints == self.failpoints and "lambdas" in self.processes:
+            return
+        self.kill("lambdas")
+        env = self.lambda_env(failpoints)
+        # The functions inherit watch's environment.
+        args = [str(self.bin_dir / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
+                "-A", "127.0.0.1", "-P", str(self.lambda_port)]
+        self.spawn("lambdas", args, env={"PATH": f"{self.bin_dir}:{os.environ['PATH']}", **env})
+        self.wait_up("lambdas", self.lambda_url)
+        self.failpoints = failpoints
+
+    # ---- resources, as the CDK app creates them ------------------------------------
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def create_resources(self):
+        s3, sqs = self.client("s3"), self.client("sqs")
+        for bucket in (RAW_BUCKET, OUTPUT_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        dlq = sqs.create_queue(QueueName=f"{QUEUE}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_url = sqs.create_queue(QueueName=QUEUE, Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+            "VisibilityTimeout": "1",
+        })["QueueUrl"]
+        self.dlq_url = dlq
+        self.queue_arn = sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.put_bucket_notification_configuration(Bucket=RAW_BUCKET, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": self.queue_arn, "Events": ["s3:ObjectCreated:*"]}],
+        })
+        self.client("dynamodb").create_table(
+            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                                  for n in ("pk", "sk", "due_pk", "due_sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "due",
+                "KeySchema": [{"AttributeName": "due_pk", "KeyType": "HASH"},
+                              {"AttributeName": "due_sk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+        )
+        self.client("stepfunctions").create_state_machine(
+            name=STATE_MACHINE, type="STANDARD",
+            definition=substituted_definition("STANDARD"),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{STACK}-StateMachineRole",
+        )
+
+    # ---- what AWS does around the functions --------------------------------------------
+
+    def invoke(self, function: str, event) -> tuple:
+        """Invokes a function directly; returns (ok, payload)."""
+        request = urllib.request.Request(
+            f"{self.lambda_url}/2015-03-31/functions/{function}/invocations",
+            data=json.dumps(event).encode(), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return True, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return False, json.loads(e.read() or b"null")
+
+    def ingest_pending(self) -> dict:
+        """The SQS event source mapping: batches of up to 10 messages to the
+        ingest Lambda until the queue is empty; messages reported as failed
+        stay (and end in the DLQ after 5 receives). Returns counts."""
+        sqs = self.client("sqs")
+        counts = {"messages": 0, "failed": 0}
+        idle = 0
+        while idle < 3:
+            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                           AttributeNames=["All"]).get("Messages", [])
+            if not messages:
+                idle += 1
+                time.sleep(0.4)
+                continue
+            idle = 0
+            event = {"Records": [{
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs", "eventSourceARN": self.queue_arn, "awsRegion": REGION,
+            } for m in messages]}
+            ok, answer = self.invoke("ingest", event)
+            assert ok, answer
+            failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+            counts["messages"] += len(messages)
+            counts["failed"] += len(failed)
+            for m in messages:
+                if m["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return counts
+
+    def schedule(self) -> dict:
+        """The EventBridge schedule: one scheduler run."""
+        ok, summary = self.invoke("scheduler", {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+        assert ok, summary
+        return summary
+
+    def redrive(self) -> dict:
+        """The alarm rule: the failed-executions alarm went to ALARM."""
+        event = {"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+                 "detail": {"alarmName": f"{STACK}-ExecutionsFailed", "state": {"value": "ALARM"}}}
+        ok, summary = self.invoke("redrive", event)
+        assert ok, summary
+        return summary
+
+    # ---- looking at the result -----------------------------------------------------------
+
+    def executions(self, status=None) -> list:
+        sfn = self.client("stepfunctions")
+        kwargs = {"stateMachineArn": STATE_MACHINE_ARN, **({"statusFilter": status} if status else {})}
+        return [e for page in sfn.get_paginator("list_executions").paginate(**kwargs) for e in page["executions"]]
+
+    def settle(self, timeout: float = 300) -> list:
+        """Waits until no execution runs; returns all executions."""
+        wait_until("executions to finish", lambda: not self.executions("RUNNING"), timeout=timeout, every=0.5)
+        return self.executions()
+
+    def describe(self, execution_arn: str) -> dict:
+        return self.client("stepfunctions").describe_execution(executionArn=execution_arn)
+
+    def keys(self, prefix: str) -> dict:
+        """Key -> ETag of every object under `prefix` in the output bucket."""
+        s3 = self.client("s3")
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=OUTPUT_BUCKET, Prefix=prefix)
+        return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
+
+    def download(self, keys, dest: Path) -> list:
+        s3 = self.client("s3")
+        paths = []
+        for key in keys:
+            path = dest / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(OUTPUT_BUCKET, key, str(path))
+            paths.append(path)
+        return paths
+
+    def cli_env(self) -> dict:
+        return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.moto_url,
+                "FLOWMERGE_TABLE": TABLE, "FLOWMERGE_STATE_MACHINE_ARN": STATE_MACHINE_ARN}

@@ -1,0 +1,235 @@
+"""The deployed pipeline as a whole, on a local AWS: S3 event -> SQS -> ingest
+-> scheduler -> Step Functions running statemachines/window.asl.json ->
+list-batch / partial-merge / combine-commit -> Parquet in S3, ledger in
+DynamoDB; and the same when things fail. Each scenario uses its own hour of
+generated data, so scenarios do not see each other's windows.
+
+Assertions read the output back with DuckDB (tests/truth.py) and the ledger
+with `flowmerge status --table`.
+"""
+
+import json
+
+import pytest
+
+from conftest import (deliver, expected_totals, flowmerge, generate_into, ledger, output_keys, read_totals,
+                      run_pipeline)
+from local_aws import OUTPUT_BUCKET, OUTPUT_PREFIX, RAW_BUCKET
+from truth import stamp
+
+
+def executions_of(aws, window):
+    return [e for e in aws.executions() if e["name"].startswith(stamp(window))]
+
+
+def one_output_set(aws, window):
+    """All Parquet files of a window come from one run: one input digest."""
+    keys = output_keys(aws, window)
+    digests = {k.rsplit("/", 1)[1].split("-")[1] for k in keys}
+    assert len(digests) == 1, keys
+    return keys
+
+
+def committed_keys(record):
+    """Output keys the ledger recorded (relative to the output prefix) as bucket keys."""
+    return {OUTPUT_PREFIX + key for key in record["outputs"]}
+
+
+def no_staging_left(aws, window):
+    staging = aws.keys(f"{OUTPUT_PREFIX}_flowmerge/staging/{stamp(window)}/")
+    assert staging == {}, staging
+
+
+@pytest.fixture(scope="module")
+def happy(aws, tmp_path_factory):
+    """Several windows of multi-account data, delivered and compacted."""
+    dataset = generate_into(tmp_path_factory.mktemp("happy"), "2026-11-22T01:00Z", minutes=3, accounts=10)
+    deliver(aws, dataset)
+    summary = run_pipeline(aws)
+    return dataset, summary
+
+
+def test_happy_path(aws, happy, tmp_path):
+    dataset, summary = happy
+    assert len(dataset.windows) >= 2
+    assert sorted(summary["started"]) == [f"{stamp(w)}-v1" for w in dataset.windows]
+    windows = ledger(aws)
+    for window in dataset.windows:
+        record = windows[window]
+        assert (record["state"], record["version"]) == ("committed", 1), record
+        assert [e["status"] for e in executions_of(aws, window)] == ["SUCCEEDED"]
+        assert committed_keys(record) >= set(one_output_set(aws, window))
+        no_staging_left(aws, window)
+    assert read_totals(aws, dataset.windows, tmp_path) == expected_totals(dataset)
+    # Several account groups per window: the Map ran several partial merges.
+    items = aws.client("s3").get_object(
+        Bucket=OUTPUT_BUCKET, Key=f"{OUTPUT_PREFIX}_flowmerge/manifests/{stamp(dataset.windows[0])}/v000001.items.json")
+    assert len(json.loads(items["Body"].read())) > 1
+    # combine-commit published its metrics as embedded metric format.
+    log = (aws.workdir / "lambdas.log").read_text()
+    assert '"CloudWatchMetrics"' in log and '"WindowsCommitted"' in log
+
+
+def test_manual_rerun_is_byte_identical(aws, happy, tmp_path):
+    dataset, _ = happy
+    window = dataset.windows[0]
+    before, version = output_keys(aws, window), ledger(aws)[window]["version"]
+    result = flowmerge("rerun", "--window", window, env=aws.cli_env())
+    name = result.stdout.split()[-1]
+    aws.settle()
+    assert [e["status"] for e in aws.executions() if e["name"] == name] == ["SUCCEEDED"]
+    record = ledger(aws)[window]
+    assert (record["state"], record["version"]) == ("committed", version + 1)
+    assert output_keys(aws, window) == before, "same keys, same bytes (ETags)"
+    assert read_totals(aws, [window], tmp_path) == expected_totals(dataset, windows=[window])
+
+
+def test_duplicate_delivery_adds_nothing(aws, tmp_path):
+    dataset = generate_into(tmp_path, "2026-11-22T02:00Z", minutes=2, seed=7)
+    deliver(aws, dataset)
+    deliver(aws, dataset)  # the same objects again: every S3 event twice
+    counts = aws.ingest_pending()
+    assert counts["messages"] == 2 * len(dataset.files()) and counts["failed"] == 0
+    aws.schedule()
+    aws.settle()
+    assert read_totals(aws, dataset.windows, tmp_path / "a") == expected_totals(dataset)
+    before = {w: output_keys(aws, w) for w in dataset.windows}
+
+    # Redelivered after the commit: known files, the windows stay committed.
+    deliver(aws, dataset)
+    aws.ingest_pending()
+    assert aws.schedule()["started"] == []
+    windows = ledger(aws)
+    assert all((windows[w]["state"], windows[w]["version"]) == ("committed", 1) for w in dataset.windows)
+    assert {w: output_keys(aws, w) for w in dataset.windows} == before
+
+
+def test_late_file_makes_the_window_dirty_and_the_scheduler_reruns_it(aws, tmp_path):
+    on_time = generate_into(tmp_path, "2026-11-22T03:00Z", seed=11)
+    (window,) = on_time.windows
+    deliver(aws, on_time)
+    run_pipeline(aws)
+    old = output_keys(aws, window)
+    assert ledger(aws)[window]["state"] == "committed"
+
+    late = generate_into(tmp_path, "2026-11-22T03:00Z", seed=12, accounts=2)
+    assert late.windows == [window]
+    deliver(aws, late)
+    aws.ingest_pending()
+    assert ledger(aws)[window]["state"] == "dirty"
+    assert aws.schedule()["started"] == [f"{stamp(window)}-v2"]
+    aws.settle()
+    record = ledger(aws)[window]
+    assert (record["state"], record["version"]) == ("committed", 2)
+    new = one_output_set(aws, window)
+    assert not set(old) & set(new), "the old output is gone"
+    assert read_totals(aws, [window], tmp_path / "out") == expected_totals(on_time, late)
+
+
+def test_transient_fault_is_retried_by_the_state_machine(aws, tmp_path):
+    dataset = generate_into(tmp_path, "2026-11-22T04:00Z", seed=21)
+    (window,) = dataset.windows
+    aws.lambdas(failpoints="partial-merge.start=error-once")
+    try:
+        deliver(aws, dataset)
+        run_pipeline(aws)
+    finally:
+        aws.lambdas()
+    assert [e["status"] for e in executions_of(aws, window)] == ["SUCCEEDED"]
+    record = ledger(aws)[window]
+    assert (record["state"], record["version"], record["attempts"]) == ("committed", 1, 0), record
+    log = (aws.workdir / "lambdas.log").read_text()
+    assert "injected failure at partial-merge.start" in log
+    assert read_totals(aws, [window], tmp_path / "out") == expected_totals(dataset)
+
+
+def test_permanent_fault_fails_the_window_and_the_alarm_redrive_reruns_it(aws, tmp_path):
+    dataset = generate_into(tmp_path, "2026-11-22T05:00Z", seed=31)
+    (window,) = dataset.windows
+    aws.lambdas(failpoints="partial-merge.start=error")
+    try:
+        deliver(aws, dataset)
+        run_pipeline(aws)
+    finally:
+        aws.lambdas()
+    (failed,) = executions_of(aws, window)
+    assert failed["status"] == "FAILED"
+    record = ledger(aws)[window]
+    assert record["state"] == "failed" and record["error"], record
+    assert output_keys(aws, window) == {}
+
+    summary = aws.redrive()
+    assert summary["restarted"] == [f"{stamp(window)}-v2"], summary
+    aws.settle()
+    record = ledger(aws)[window]
+    assert (record["state"], record["version"]) == ("committed", 2), record
+    assert read_totals(aws, [window], tmp_path / "out") == expected_totals(dataset)
+
+
+def test_bad_input_is_quarantined_and_the_rest_committed(aws, tmp_path):
+    dataset = generate_into(tmp_path, "2026-11-22T06:00Z", seed=41, bad_lines=7, bad_files=True)
+    (window,) = dataset.windows
+    deliver(aws, dataset)
+    aws.client("s3").put_object(Bucket=RAW_BUCKET, Key="notes/README.txt", Body=b"not a flow log")
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=aws.queue_url, MessageBody="{not json")  # a poison message
+    counts = aws.ingest_pending()
+    assert counts["failed"] >= 1
+    dead = sqs.receive_message(QueueUrl=aws.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in dead] == ["{not json"]
+    aws.schedule()
+    aws.settle()
+
+    record = ledger(aws)[window]
+    assert record["state"] == "committed"
+    assert record["counts"]["bad_lines"] == dataset.truth["bad_lines"] == 7
+    assert record["counts"]["bad_files"] == dataset.truth["bad_files"] == 2
+    assert record["files"] == len(dataset.files()), "README.txt is not a flow log file"
+    errors = aws.keys(f"{OUTPUT_PREFIX}errors/")
+    quarantined = {}
+    for path in aws.download([k for k in errors if stamp(window) in k], tmp_path / "errors"):
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            assert entry["errorMessage"] and entry["key"]
+            quarantined[entry["errorCode"]] = quarantined.get(entry["errorCode"], 0) + 1
+    assert quarantined == {"parse-failed": 7, "unreadable-file": 2}
+    assert read_totals(aws, [window], tmp_path / "out") == expected_totals(dataset)
+
+
+def test_crash_between_steps_leaves_no_lasting_duplicates(aws, tmp_path):
+    dataset = generate_into(tmp_path, "2026-11-22T07:00Z", seed=51)
+    (window,) = dataset.windows
+    aws.lambdas(failpoints="combine.before-commit=abort")
+    try:
+        deliver(aws, dataset)
+        run_pipeline(aws)
+    finally:
+        aws.lambdas()
+    (crashed,) = executions_of(aws, window)
+    assert crashed["status"] == "FAILED"
+    assert aws.describe(crashed["executionArn"])["error"] == "Runtime.ExitError"
+    assert ledger(aws)[window]["state"] == "failed"
+
+    flowmerge("rerun", "--window", window, env=aws.cli_env())
+    aws.settle()
+    record = ledger(aws)[window]
+    assert record["state"] == "committed", record
+    keys = one_output_set(aws, window)
+    assert committed_keys(record) >= set(keys)
+    no_staging_left(aws, window)
+    assert read_totals(aws, [window], tmp_path / "out") == expected_totals(dataset)
+
+
+def test_backfill_compacts_an_existing_archive(aws, tmp_path):
+    dataset = generate_into(tmp_path, "2026-11-22T08:00Z", minutes=2, seed=61)
+    deliver(aws, dataset)
+    aws.client("sqs").purge_queue(QueueUrl=aws.queue_url)  # there before the pipeline was
+    result = flowmerge("backfill", f"s3://{RAW_BUCKET}/", "--from", "2026-11-22T08:00Z",
+                       "--to", "2026-11-22T08:02Z", "--rate", 5, "--json", env=aws.cli_env())
+    summary = json.loads(result.stdout)
+    assert summary["started"] == [f"{stamp(w)}-v1" for w in dataset.windows]
+    assert summary["files"] == len(dataset.files())
+    aws.settle()
+    windows = ledger(aws)
+    assert all(windows[w]["state"] == "committed" for w in dataset.windows)
+    assert read_totals(aws, dataset.windows, tmp_path / "out") == expected_totals(dataset)
