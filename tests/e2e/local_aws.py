@@ -171,19 +171,23 @@ class LocalAws:
             "FLOWMERGE_FAILPOINTS": failpoints,
         }
 
-    def lambdas(self, failpoints: str = ""):
+    def lambdas(self, failpoints: str = "", timeout: int = 600):
         """(Re)starts cargo lambda watch with these failpoints, like a deploy
-        with new environment variables (fresh instances, fresh state)."""
-        if failpoints == self.failpoints and "lambdas" in self.processes:
+        with new environment variables (fresh instances, fresh state).
+
+        watch does not notice a function process that dies mid-invocation:
+        the invocation hangs until `timeout` seconds, then fails as
+        `Sandbox.Timedout` (router.py), as a Lambda that runs out of time does."""
+        if (failpoints, timeout) == self.failpoints and "lambdas" in self.processes:
             return
         self.kill("lambdas")
         env = self.lambda_env(failpoints)
         # The functions inherit watch's environment.
         args = [str(self.bin_dir / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
-                "-A", "127.0.0.1", "-P", str(self.lambda_port)]
+                "-A", "127.0.0.1", "-P", str(self.lambda_port), "--timeout", str(timeout)]
         self.spawn("lambdas", args, env={"PATH": f"{self.bin_dir}:{os.environ['PATH']}", **env})
         self.wait_up("lambdas", self.lambda_url)
-        self.failpoints = failpoints
+        self.failpoints = (failpoints, timeout)
 
     # ---- resources, as the CDK app creates them ------------------------------------
 
@@ -244,15 +248,14 @@ class LocalAws:
         stay (and end in the DLQ after 5 receives). Returns counts."""
         sqs = self.client("sqs")
         counts = {"messages": 0, "failed": 0}
-        idle = 0
-        while idle < 3:
+        while True:
             messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
                                            AttributeNames=["All"]).get("Messages", [])
             if not messages:
-                idle += 1
-                time.sleep(0.4)
+                if self.queue_depth() == 0:
+                    return counts
+                time.sleep(0.3)  # failed messages come back after the visibility timeout
                 continue
-            idle = 0
             event = {"Records": [{
                 "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                 "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
@@ -266,7 +269,12 @@ class LocalAws:
             for m in messages:
                 if m["MessageId"] not in failed:
                     sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
-        return counts
+
+    def queue_depth(self) -> int:
+        """Messages in the raw events queue, visible or in flight."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = self.client("sqs").get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)
+        return sum(int(attributes["Attributes"][n]) for n in names)
 
     def schedule(self) -> dict:
         """The EventBridge schedule: one scheduler run."""

@@ -11,8 +11,8 @@ watch, by function name (the binary name); everything else goes to moto.
 cargo lambda watch answers a handler error with HTTP 500 and the error body;
 the Lambda Invoke API answers 200 with `X-Amz-Function-Error: Unhandled`, and
 that is what Step Functions turns into the error name its Retry and Catch
-match. A function that died mid-invocation becomes `Runtime.ExitError`, as on
-AWS; an unreachable emulator a Lambda service error.
+match. An invocation watch gave up on (its `--timeout`) becomes
+`Sandbox.Timedout`, as on AWS; an unreachable emulator a Lambda service error.
 """
 
 import http.client
@@ -51,16 +51,18 @@ def forward(url: str, method: str, path: str, body: bytes, headers: dict, timeou
 def lambda_answer(status, body: bytes):
     """Translates cargo lambda watch's answer into the Invoke API's."""
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+    unhandled = {**headers, "X-Amz-Function-Error": "Unhandled"}
     if status == 200:
         return 200, headers, body
     if status == 500:
         try:
             if "errorType" in json.loads(body):
-                return 200, {**headers, "X-Amz-Function-Error": "Unhandled"}, body
+                return 200, unhandled, body
         except ValueError:
             pass
-        died = {"errorType": "Runtime.ExitError", "errorMessage": body.decode("utf-8", "replace")[:1000]}
-        return 200, {**headers, "X-Amz-Function-Error": "Unhandled"}, json.dumps(died).encode()
+    if status == 408:
+        timed_out = {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out"}
+        return 200, unhandled, json.dumps(timed_out).encode()
     error = "ResourceNotFoundException" if status == 404 else "ServiceException"
     message = {"Type": "User" if status == 404 else "Service", "message": f"lambda emulator: {status}: {body[:500]!r}"}
     return 404 if status == 404 else 500, {**headers, "X-Amzn-ErrorType": error}, json.dumps(message).encode()
