@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit, property and integration tests (the S3 store
-# against a moto server started here), then the Python read-back tests that
-# open flowmerge's output with DuckDB and pyarrow. Expects the venv from
+# and DynamoDB ledger against a moto server started here), the Python
+# read-back tests that open flowmerge's output with DuckDB and pyarrow, and
+# the end-to-end tests of the AWS pipeline on a local AWS (tests/e2e starts
+# its own moto, router and cargo lambda watch). Expects the venv from
 # `make venv`. Cleans up the moto server on every exit path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +30,7 @@ export FLOWMERGE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
-cargo build -p flowmerge-cli
+# The CLI and the Lambda binaries, built once (cargo lambda watch runs them).
+cargo build --workspace --bins
 FLOWMERGE_BIN="$PWD/target/debug/flowmerge" "$VENV/bin/python" -m pytest -q tests/readback
+FLOWMERGE_BIN="$PWD/target/debug/flowmerge" "$VENV/bin/python" -m pytest -q tests/e2e

@@ -128,7 +128,9 @@ pub struct Stats {
     pub files_out: u64,
     /// Parquet bytes written.
     pub bytes_out: u64,
-    /// Conservation totals of the input, by account.
+    /// Conservation totals of the input, by account (a group's partial only;
+    /// left empty in a window's commit).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub totals: BTreeMap<String, Totals>,
 }
 

@@ -208,6 +208,18 @@ async fn every_window_conserves_the_truth_and_quarantines_bad_input() {
             done.stats.records_in + done.stats.bad_lines
         );
         assert!(done.stats.rows_out < done.stats.records_in, "flows merged");
+        // Per-account totals stay out of the response and the ledger item,
+        // whose sizes are capped.
+        assert!(done.stats.totals.is_empty());
+        let record = f
+            .ledger
+            .window(&done.window.to_string())
+            .await
+            .unwrap()
+            .unwrap();
+        let counts = record.counts.unwrap();
+        assert_eq!(counts["records_in"], done.stats.records_in);
+        assert!(counts.get("totals").is_none(), "{counts}");
         bad_lines += done.stats.bad_lines;
         bad_files += done.stats.bad_files;
     }
