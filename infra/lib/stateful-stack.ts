@@ -74,7 +74,12 @@ export class StatefulStack extends Stack {
       // never reads them); the ledger (with PITR) records which files are
       // current, and the raw input can always be compacted again.
       versioned: false,
-      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      lifecycleRules: [
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // A window's latest manifest stays for replays from the execution
+        // history, which Step Functions keeps for 90 days; then it goes.
+        { prefix: `${config.outputPrefix}_flowmerge/manifests/`, expiration: Duration.days(90) },
+      ],
     });
 
     this.queryResultsBucket = new s3.Bucket(this, 'QueryResultsBucket', {
