@@ -51,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let sdk = deployment::sdk().await;
         let (_, found) = open_input(&args.input).await?;
         let summary = backfill(
-            &deployment::ledger(&sdk, &args.table),
+            &deployment::ledger(&sdk, &args.table.name),
             &deployment::executions(&sdk, &args.state_machine),
             found.files,
             WindowRange {

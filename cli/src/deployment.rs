@@ -30,7 +30,7 @@ pub fn executions(sdk: &aws_config::SdkConfig, state_machine: &StateMachineArg) 
     SfnExecutions::from_sdk(sdk, state_machine.arn.clone())
 }
 
-/// The DynamoDB ledger.
-pub fn ledger(sdk: &aws_config::SdkConfig, table: &TableArg) -> ledger::DynamoLedger {
-    ledger::DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), table.name.clone())
+/// The DynamoDB ledger in `table`.
+pub fn ledger(sdk: &aws_config::SdkConfig, table: &str) -> ledger::DynamoLedger {
+    ledger::DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), table)
 }

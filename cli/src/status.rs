@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use ledger::{DynamoLedger, Ledger, SqliteLedger, WindowRecord, WindowState};
+use ledger::{Ledger, SqliteLedger, WindowRecord, WindowState};
 use store::{Location, open_store};
 
 use crate::ledger_home::LedgerHome;
@@ -53,9 +53,7 @@ async fn status(args: Args) -> anyhow::Result<ExitCode> {
         },
         (None, Some(table)) => {
             let sdk = crate::deployment::sdk().await;
-            DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone())
-                .windows()
-                .await?
+            crate::deployment::ledger(&sdk, table).windows().await?
         }
         (None, None) => unreachable!("clap requires one source"),
     };

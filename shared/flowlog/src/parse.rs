@@ -62,7 +62,7 @@ pub struct FileReport {
 /// ```
 pub fn parse_object(key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
     if data.starts_with(&[0x1f, 0x8b]) {
-        let reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(data));
+        let reader = BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(data));
         parse_reader(key, reader, table)
     } else {
         parse_reader(key, data, table)
