@@ -79,6 +79,17 @@ def run_pipeline(aws):
     return summary
 
 
+def run_with_faults(aws, dataset: Dataset, failpoints: str, timeout: int = 600):
+    """Delivers and runs `dataset` with the Lambdas redeployed with these
+    failpoints; the fault is removed again whatever happens."""
+    aws.lambdas(failpoints=failpoints, timeout=timeout)
+    try:
+        deliver(aws, dataset)
+        run_pipeline(aws)
+    finally:
+        aws.lambdas()
+
+
 def ledger(aws) -> dict:
     """Window -> record, as `flowmerge status --table` reads the DynamoDB ledger."""
     result = flowmerge("status", "--json", env=aws.cli_env(), check=False)

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from conftest import (deliver, expected_totals, flowmerge, generate_into, ledger, output_keys, read_totals,
-                      run_pipeline)
+                      run_pipeline, run_with_faults)
 from local_aws import OUTPUT_BUCKET, OUTPUT_PREFIX, RAW_BUCKET
 from truth import stamp
 
@@ -130,12 +130,7 @@ def test_late_file_makes_the_window_dirty_and_the_scheduler_reruns_it(aws, tmp_p
 def test_transient_fault_is_retried_by_the_state_machine(aws, tmp_path):
     dataset = generate_into(tmp_path, "2026-11-01T04:00Z", seed=21)
     (window,) = dataset.windows
-    aws.lambdas(failpoints="partial-merge.start=error-once")
-    try:
-        deliver(aws, dataset)
-        run_pipeline(aws)
-    finally:
-        aws.lambdas()
+    run_with_faults(aws, dataset, "partial-merge.start=error-once")
     assert [e["status"] for e in executions_of(aws, window)] == ["SUCCEEDED"]
     record = ledger(aws)[window]
     assert (record["state"], record["version"], record["attempts"]) == ("committed", 1, 0), record
@@ -147,12 +142,7 @@ def test_transient_fault_is_retried_by_the_state_machine(aws, tmp_path):
 def test_permanent_fault_fails_the_window_and_the_alarm_redrive_reruns_it(aws, tmp_path):
     dataset = generate_into(tmp_path, "2026-11-01T05:00Z", seed=31)
     (window,) = dataset.windows
-    aws.lambdas(failpoints="partial-merge.start=error")
-    try:
-        deliver(aws, dataset)
-        run_pipeline(aws)
-    finally:
-        aws.lambdas()
+    run_with_faults(aws, dataset, "partial-merge.start=error")
     (failed,) = executions_of(aws, window)
     assert failed["status"] == "FAILED"
     record = ledger(aws)[window]
@@ -201,12 +191,7 @@ def test_crash_between_steps_leaves_no_lasting_duplicates(aws, tmp_path):
     dataset = generate_into(tmp_path, "2026-11-01T07:00Z", seed=51)
     (window,) = dataset.windows
     # The process dies after writing the output, before committing it.
-    aws.lambdas(failpoints="combine.before-commit=abort", timeout=20)
-    try:
-        deliver(aws, dataset)
-        run_pipeline(aws)
-    finally:
-        aws.lambdas()
+    run_with_faults(aws, dataset, "combine.before-commit=abort", timeout=20)
     (crashed,) = executions_of(aws, window)
     assert crashed["status"] == "FAILED"
     assert aws.describe(crashed["executionArn"])["error"] == "Sandbox.Timedout"
