@@ -3,7 +3,9 @@
 //! name (`Retryable`, `InvalidInput`, `Conflict`, `Incomplete`, `Internal`),
 //! which the state machine's `Retry` and `Catch` match on.
 
-use lambda_runtime::Diagnostic;
+use std::future::Future;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use pipeline::{
     CombineRequest, CombineResponse, Context, ListBatchRequest, ListBatchResponse,
     PartialMergeRequest, PartialMergeResponse, PipelineError,
@@ -48,6 +50,27 @@ impl From<StepError> for Diagnostic {
             error_message: error.message,
         }
     }
+}
+
+/// A step Lambda's `main`: JSON logs, settings and the pipeline context once
+/// at cold start (the context lives as long as the process), then `step` for
+/// every invocation.
+pub async fn serve<Request, Response, Step, Fut>(step: Step) -> Result<(), lambda_runtime::Error>
+where
+    Request: serde::de::DeserializeOwned + Send + 'static,
+    Response: serde::Serialize + Send + 'static,
+    Step: Fn(&'static Context, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, StepError>>,
+{
+    crate::init_tracing();
+    let config = crate::ServiceConfig::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let ctx: &'static Context = Box::leak(Box::new(crate::build_context(&sdk, &config)?));
+    let step = &step;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Request>| {
+        step(ctx, event.payload)
+    }))
+    .await
 }
 
 fn logged(error: PipelineError) -> StepError {
