@@ -57,7 +57,7 @@ pub struct WindowRange {
 }
 
 impl WindowRange {
-    /// Whether `window` lies in the range.
+    /// Whether the window starting at `window_start` lies in the range.
     pub fn contains(&self, window_start: i64) -> bool {
         (self.from.start()..self.to.start()).contains(&window_start)
     }
