@@ -20,9 +20,8 @@
 //! ```
 
 mod gap;
+mod order;
 mod totals;
-
-use std::cmp::Ordering;
 
 use flowlog::{FlowTable, MetricColumn, NULL, Role};
 
@@ -33,110 +32,99 @@ pub use totals::{Totals, totals_by_account};
 /// then `start`; dictionaries are canonical (code order is value order).
 pub fn merge(mut table: FlowTable, gap: MaxGap) -> FlowTable {
     table.canonicalize();
-    let order = sorted_order(&table);
-    let start = table.metric_index("start");
-    let end = table.metric_index("end");
-    let roles: Vec<Role> = table.metrics().iter().map(|m| m.def.role).collect();
-    let width = table.dims().len();
-
-    let (dims, metrics, codes) = table.into_parts();
-    let mut out_codes: Vec<u32> = Vec::new();
-    let mut out: Vec<Vec<i64>> = vec![Vec::new(); metrics.len()];
-    let mut previous: Option<usize> = None;
-    for &row in &order {
-        let row = row as usize;
-        let key = &codes[row * width..(row + 1) * width];
-        let joins = previous.is_some_and(|p| {
-            key == &codes[p * width..(p + 1) * width]
-                && contiguous(&out, start, end, &metrics, row, gap)
-        });
-        if joins {
-            for ((acc, column), role) in out.iter_mut().zip(&metrics).zip(&roles) {
-                if let Some(last) = acc.last_mut() {
-                    *last = fold(*role, *last, column.values[row]);
-                }
-            }
-        } else {
-            out_codes.extend_from_slice(key);
-            for (acc, column) in out.iter_mut().zip(&metrics) {
-                acc.push(column.values[row]);
-            }
-        }
-        previous = Some(row);
-    }
+    let sorted = order::sort(&table);
+    let runs = runs(&table, &sorted, gap);
+    let codes: Vec<u32> = runs
+        .iter()
+        .flat_map(|run| table.row(sorted.rows[run.first] as usize))
+        .copied()
+        .collect();
+    let (dims, metrics, _) = table.into_parts();
     let metrics = metrics
         .into_iter()
-        .zip(out)
-        .map(|(column, values)| MetricColumn {
+        .map(|column| MetricColumn {
+            values: fold_runs(column.def.role, &column.values, &sorted.rows, &runs),
             def: column.def,
-            values,
         })
         .collect();
-    FlowTable::from_parts(dims, metrics, out_codes)
+    FlowTable::from_parts(dims, metrics, codes)
 }
 
-/// Whether `row` continues the run being folded into the last output row.
-fn contiguous(
-    out: &[Vec<i64>],
-    start: Option<usize>,
-    end: Option<usize>,
-    metrics: &[MetricColumn],
-    row: usize,
-    gap: MaxGap,
-) -> bool {
-    match gap {
-        MaxGap::Never => false,
-        MaxGap::Window => true,
-        MaxGap::Seconds(gap) => {
-            let (Some(start), Some(end)) = (start, end) else {
-                return false;
+/// Sorted rows `first..end` that fold into one output row.
+struct Run {
+    first: usize,
+    end: usize,
+}
+
+/// Cuts the sorted rows into runs: a row continues the run before it when its
+/// dimensions are equal and `gap` says it is contiguous with the run so far.
+fn runs(table: &FlowTable, sorted: &order::Sorted, gap: MaxGap) -> Vec<Run> {
+    let column = |name| table.metric(name).unwrap_or(&[]);
+    let (start, end) = (column("start"), column("end"));
+    let mut runs: Vec<Run> = Vec::new();
+    let mut run_end = NULL;
+    for (i, &row) in sorted.rows.iter().enumerate() {
+        let row = row as usize;
+        let continues = sorted.same_flow[i]
+            && match gap {
+                MaxGap::Never => false,
+                MaxGap::Window => true,
+                MaxGap::Seconds(gap) => {
+                    let next_start = start.get(row).copied().unwrap_or(NULL);
+                    next_start != NULL
+                        && run_end != NULL
+                        && next_start <= run_end.saturating_add(gap)
+                }
             };
-            let next_start = metrics[start].values[row];
-            let run_end = out[end].last().copied().unwrap_or(NULL);
-            next_start != NULL && run_end != NULL && next_start <= run_end.saturating_add(gap)
+        match runs.last_mut() {
+            Some(run) if continues => run.end = i + 1,
+            _ => {
+                runs.push(Run {
+                    first: i,
+                    end: i + 1,
+                });
+                run_end = NULL;
+            }
         }
+        run_end = skip_null(i64::max)(run_end, end.get(row).copied().unwrap_or(NULL));
+    }
+    runs
+}
+
+/// One metric column of the output: each run's values folded by the role.
+fn fold_runs(role: Role, values: &[i64], rows: &[u32], runs: &[Run]) -> Vec<i64> {
+    match role {
+        Role::Sum => fold_with(values, rows, runs, skip_null(i64::saturating_add)),
+        Role::Min => fold_with(values, rows, runs, skip_null(i64::min)),
+        Role::Max => fold_with(values, rows, runs, skip_null(i64::max)),
+        Role::Or => fold_with(values, rows, runs, skip_null(|a, b| a | b)),
+        Role::Dimension => fold_with(values, rows, runs, |a, _| a),
     }
 }
 
-/// Folds one metric value into an accumulated one; null is the identity.
-fn fold(role: Role, acc: i64, value: i64) -> i64 {
-    match (acc, value) {
-        (NULL, v) | (v, NULL) => v,
-        (a, v) => match role {
-            Role::Sum => a.saturating_add(v),
-            Role::Min => a.min(v),
-            Role::Max => a.max(v),
-            Role::Or => a | v,
-            Role::Dimension => a,
-        },
-    }
-}
-
-/// Row order: dimension codes, then `start`, `end`, then every other metric, so
-/// the order (and hence the output) does not depend on input order.
-fn sorted_order(table: &FlowTable) -> Vec<u32> {
-    let mut keys: Vec<&[i64]> = Vec::new();
-    for name in ["start", "end"] {
-        if let Some(values) = table.metric(name) {
-            keys.push(values);
-        }
-    }
-    for column in table.metrics() {
-        if column.def.name != "start" && column.def.name != "end" {
-            keys.push(&column.values);
-        }
-    }
-    let mut order: Vec<u32> = (0..table.rows() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        table.row(a).cmp(table.row(b)).then_with(|| {
-            keys.iter()
-                .map(|k| k[a].cmp(&k[b]))
-                .find(|o| o.is_ne())
-                .unwrap_or(Ordering::Equal)
+fn fold_with(
+    values: &[i64],
+    rows: &[u32],
+    runs: &[Run],
+    fold: impl Fn(i64, i64) -> i64,
+) -> Vec<i64> {
+    runs.iter()
+        .map(|run| {
+            rows[run.first + 1..run.end]
+                .iter()
+                .fold(values[rows[run.first] as usize], |acc, &row| {
+                    fold(acc, values[row as usize])
+                })
         })
-    });
-    order
+        .collect()
+}
+
+/// A fold in which null is the identity.
+fn skip_null(fold: impl Fn(i64, i64) -> i64) -> impl Fn(i64, i64) -> i64 {
+    move |acc, value| match (acc, value) {
+        (NULL, v) | (v, NULL) => v,
+        (a, v) => fold(a, v),
+    }
 }
 
 #[cfg(test)]

@@ -187,6 +187,19 @@ proptest! {
     }
 
     #[test]
+    fn rows_sort_by_the_full_order_whatever_the_key_width(lines in arb_lines(), bits in 0u32..=128) {
+        let mut t = table(&lines);
+        t.canonicalize();
+        let sorted = order::sort_with_key_bits(&t, bits);
+        prop_assert_eq!(sorted.rows.len(), t.rows());
+        for (i, pair) in sorted.rows.windows(2).enumerate() {
+            let (a, b) = (pair[0] as usize, pair[1] as usize);
+            prop_assert_ne!(order::compare(&t, a, b), std::cmp::Ordering::Greater);
+            prop_assert_eq!(sorted.same_flow[i + 1], t.row(a) == t.row(b));
+        }
+    }
+
+    #[test]
     fn merged_output_has_no_mergeable_neighbours(lines in arb_lines(), gap in 0i64..200) {
         let merged = merge(table(&lines), MaxGap::Seconds(gap));
         prop_assert_eq!(render(&merge(merged.clone(), MaxGap::Seconds(gap))), render(&merged));

@@ -57,7 +57,8 @@ pub async fn combine_commit(
         }
         _ => {
             let window = manifest.window;
-            tokio::task::spawn_blocking(move || combine(window, bodies, &settings, &expected))
+            ctx.cpu
+                .run(move || combine(window, bodies, &settings, &expected))
                 .await??
         }
     };
