@@ -76,14 +76,47 @@ impl Dict {
     }
 }
 
-/// String dictionary: values packed in one byte arena, looked up by hash
-/// without allocating on a hit.
+/// String dictionary: values packed in one byte arena, looked up without
+/// allocating on a hit. Values of up to [`SHORT`] bytes (accounts, addresses,
+/// actions) are found by their [`short_key`], one integer; longer ones by a
+/// hash of their bytes.
 #[derive(Debug, Clone, Default)]
 pub struct StrDict {
     bytes: Vec<u8>,
     ends: Vec<u32>,
-    index: HashTable<u32>,
+    short: HashMap<u128, u32>,
+    long: HashTable<u32>,
     hasher: DefaultHashBuilder,
+}
+
+/// Longest value with a [`short_key`].
+pub(crate) const SHORT: usize = 15;
+
+/// A value of up to [`SHORT`] bytes as one integer: its bytes and its length.
+/// Never zero (values are never empty where keys are taken). A value of 4 or
+/// more bytes is two overlapping word loads (where they overlap, the bytes
+/// are the same), not a copy, which would stall the reload.
+pub(crate) fn short_key(value: &[u8]) -> Option<u128> {
+    let len = value.len();
+    let bytes = match len {
+        0..=3 => (0..len).fold(0, |key, i| key | u128::from(value[i]) << (8 * i)),
+        4..=7 => word4(value, 0) | word4(value, len - 4) << (8 * (len - 4)),
+        8..=SHORT => word8(value, 0) | word8(value, len - 8) << (8 * (len - 8)),
+        _ => return None,
+    };
+    Some(bytes | (len as u128) << (8 * SHORT))
+}
+
+fn word4(value: &[u8], at: usize) -> u128 {
+    value[at..]
+        .first_chunk()
+        .map_or(0, |b| u32::from_le_bytes(*b).into())
+}
+
+fn word8(value: &[u8], at: usize) -> u128 {
+    value[at..]
+        .first_chunk()
+        .map_or(0, |b| u64::from_le_bytes(*b).into())
 }
 
 impl StrDict {
@@ -101,34 +134,73 @@ impl StrDict {
 
     /// Interns UTF-8 bytes already known to be valid.
     pub fn intern(&mut self, value: &[u8]) -> u32 {
-        let hash = self.hasher.hash_one(value);
-        if let Some(&code) = self.index.find(hash, |&c| self.span_eq(c, value)) {
-            return code;
+        match short_key(value) {
+            Some(key) => match self.short.get(&key) {
+                Some(&code) => code,
+                None => self.insert_short(key, value),
+            },
+            None => self
+                .find_long(value)
+                .unwrap_or_else(|| self.insert_long(value)),
         }
+    }
+
+    /// Interns bytes, checking UTF-8 only for values not seen before.
+    pub fn intern_checked(&mut self, value: &[u8]) -> Result<u32, std::str::Utf8Error> {
+        match short_key(value) {
+            Some(key) => self.intern_short(key, value),
+            None => match self.find_long(value) {
+                Some(code) => Ok(code),
+                None => {
+                    std::str::from_utf8(value)?;
+                    Ok(self.insert_long(value))
+                }
+            },
+        }
+    }
+
+    /// [`StrDict::intern_checked`] of a value whose [`short_key`] is `key`.
+    pub(crate) fn intern_short(
+        &mut self,
+        key: u128,
+        value: &[u8],
+    ) -> Result<u32, std::str::Utf8Error> {
+        if let Some(&code) = self.short.get(&key) {
+            return Ok(code);
+        }
+        std::str::from_utf8(value)?;
+        Ok(self.insert_short(key, value))
+    }
+
+    fn push(&mut self, value: &[u8]) -> u32 {
         self.bytes.extend_from_slice(value);
         self.ends.push(self.bytes.len() as u32);
-        let code = self.ends.len() as u32;
+        self.ends.len() as u32
+    }
+
+    fn insert_short(&mut self, key: u128, value: &[u8]) -> u32 {
+        let code = self.push(value);
+        self.short.insert(key, code);
+        code
+    }
+
+    fn find_long(&self, value: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(value);
+        self.long
+            .find(hash, |&code| self.span(code) == value)
+            .copied()
+    }
+
+    fn insert_long(&mut self, value: &[u8]) -> u32 {
+        let hash = self.hasher.hash_one(value);
+        let code = self.push(value);
         let (bytes, ends, hasher) = (&self.bytes, &self.ends, &self.hasher);
-        self.index.insert_unique(hash, code, |&c| {
+        self.long.insert_unique(hash, code, |&c| {
             let i = c as usize - 1;
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
             hasher.hash_one(&bytes[start..ends[i] as usize])
         });
         code
-    }
-
-    /// Interns bytes, checking UTF-8 only for values not seen before.
-    pub fn intern_checked(&mut self, value: &[u8]) -> Result<u32, std::str::Utf8Error> {
-        let hash = self.hasher.hash_one(value);
-        if let Some(&code) = self.index.find(hash, |&c| self.span_eq(c, value)) {
-            return Ok(code);
-        }
-        std::str::from_utf8(value)?;
-        Ok(self.intern(value))
-    }
-
-    fn span_eq(&self, code: u32, value: &[u8]) -> bool {
-        self.span(code) == value
     }
 
     fn sort(&mut self) -> Vec<u32> {
@@ -144,18 +216,34 @@ impl StrDict {
     }
 }
 
-/// Integer dictionary.
+/// Integer dictionary. Values below [`DENSE`] (ports, protocols, versions)
+/// are looked up by index, larger ones by hash.
 #[derive(Debug, Clone, Default)]
 pub struct IntDict {
     values: Vec<i64>,
-    index: HashMap<i64, u32>,
+    dense: Vec<u32>,
+    sparse: HashMap<i64, u32>,
 }
+
+/// Values looked up by index in an [`IntDict`].
+const DENSE: i64 = 1 << 16;
 
 impl IntDict {
     /// Interns an integer.
     pub fn intern(&mut self, value: i64) -> u32 {
         let next = self.values.len() as u32 + 1;
-        let code = *self.index.entry(value).or_insert(next);
+        let code = if (0..DENSE).contains(&value) {
+            let at = value as usize;
+            if at >= self.dense.len() {
+                self.dense.resize(at + 1, NULL_CODE);
+            }
+            if self.dense[at] == NULL_CODE {
+                self.dense[at] = next;
+            }
+            self.dense[at]
+        } else {
+            *self.sparse.entry(value).or_insert(next)
+        };
         if code == next {
             self.values.push(value);
         }
@@ -227,6 +315,29 @@ mod tests {
         let remap = d.sort();
         let order: Vec<_> = [4u32, 2, 1, 3].iter().map(|&c| remap[c as usize]).collect();
         assert_eq!(order, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn short_keys_tell_every_short_value_apart() {
+        let values: Vec<Vec<u8>> = (0..=SHORT + 1)
+            .flat_map(|len| {
+                (0..len).map(move |at| {
+                    let mut v: Vec<u8> = (1..=len as u8).collect();
+                    v[at] = 0xff;
+                    v
+                })
+            })
+            .collect();
+        let mut keys = std::collections::HashSet::new();
+        for v in &values {
+            match short_key(v) {
+                Some(key) => {
+                    assert!(keys.insert(key), "{v:?}");
+                    assert_eq!(key.to_le_bytes()[..v.len()], v[..]);
+                }
+                None => assert!(v.len() > SHORT),
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::io::{BufRead, BufReader};
 use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
-use crate::dict::{Dict, NULL_CODE};
+mod split;
+
+use crate::dict::{Dict, NULL_CODE, short_key};
 use crate::fields::{self, ColumnDef, Kind};
 use crate::table::{FlowTable, NULL, Slot};
 
@@ -136,7 +138,9 @@ impl FileParser<'_> {
     fn line(&mut self, raw: &[u8], table: &mut FlowTable) -> Result<(), String> {
         self.number += 1;
         let text = trim_line(raw);
-        if text.iter().all(u8::is_ascii_whitespace) {
+        if text.first().is_none_or(u8::is_ascii_whitespace)
+            && text.iter().all(u8::is_ascii_whitespace)
+        {
             return Ok(());
         }
         let format = match &mut self.format {
@@ -196,9 +200,8 @@ fn trim_line(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-fn tokens(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    text.split(|&b| b == b' ' || b == b'\t')
-        .filter(|t| !t.is_empty())
+fn tokens(text: &[u8]) -> split::Fields<'_> {
+    split::Fields::new(text)
 }
 
 /// The field names of a header line, or `None` if the line is data.
@@ -233,8 +236,9 @@ enum Target {
 struct Format {
     names: Vec<String>,
     targets: Vec<Target>,
-    /// Previous line's code per field, to skip interning repeated values.
-    last: Vec<(i64, u32)>,
+    /// Previous line's value per field (an integer, or a string's short key;
+    /// 0 for a long string) and its code, to skip interning repeated values.
+    last: Vec<(u128, u32)>,
     codes: Vec<u32>,
     metrics: Vec<i64>,
     records: usize,
@@ -261,7 +265,7 @@ impl Format {
         Format {
             names: names.iter().map(|n| n.as_ref().to_owned()).collect(),
             targets,
-            last: vec![(NULL, NULL_CODE); names.len()],
+            last: vec![(0, NULL_CODE); names.len()],
             codes: vec![NULL_CODE; table.dims().len()],
             metrics: vec![NULL; table.metrics().len()],
             records: table.metric_index(fields::RECORDS).unwrap_or(0),
@@ -303,32 +307,39 @@ impl Format {
             }
             match target {
                 Target::StrDim(dim) => {
-                    let (_, last) = self.last[i];
                     let Dict::Str(dict) = table.dict_mut(dim) else {
                         unreachable!()
                     };
-                    let code = if last != NULL_CODE && dict.span(last) == token {
-                        last
-                    } else {
-                        let code = dict
-                            .intern_checked(token)
-                            .map_err(|_| format!("{}: invalid UTF-8", self.names[i]))?;
-                        self.last[i] = (NULL, code);
-                        code
+                    let (last_key, last_code) = self.last[i];
+                    let invalid = |_| format!("{}: invalid UTF-8", self.names[i]);
+                    self.codes[dim] = match short_key(token) {
+                        Some(key) if key == last_key => last_code,
+                        Some(key) => {
+                            let code = dict.intern_short(key, token).map_err(invalid)?;
+                            self.last[i] = (key, code);
+                            code
+                        }
+                        None if last_code != NULL_CODE && dict.span(last_code) == token => {
+                            last_code
+                        }
+                        None => {
+                            let code = dict.intern_checked(token).map_err(invalid)?;
+                            self.last[i] = (0, code);
+                            code
+                        }
                     };
-                    self.codes[dim] = code;
                 }
                 Target::IntDim { dim, kind } => {
                     let value = self.number(i, token, kind)?;
                     let (last_value, last_code) = self.last[i];
-                    self.codes[dim] = if last_code != NULL_CODE && last_value == value {
+                    self.codes[dim] = if last_code != NULL_CODE && last_value == value as u128 {
                         last_code
                     } else {
                         let Dict::Int(dict) = table.dict_mut(dim) else {
                             unreachable!()
                         };
                         let code = dict.intern(value);
-                        self.last[i] = (value, code);
+                        self.last[i] = (value as u128, code);
                         code
                     };
                 }
@@ -347,31 +358,59 @@ impl Format {
     }
 
     fn number(&self, field: usize, token: &[u8], kind: Kind) -> Result<i64, String> {
-        let value = parse_unsigned(token).ok_or_else(|| {
-            format!(
-                "{}: {:?} is not a non-negative integer",
-                self.names[field],
-                String::from_utf8_lossy(&token[..token.len().min(64)])
-            )
-        })?;
-        if kind == Kind::Int32 && value > i64::from(i32::MAX) {
-            return Err(format!(
-                "{}: {value} does not fit in int32",
-                self.names[field]
-            ));
+        match parse_unsigned(token) {
+            Some(value) if kind != Kind::Int32 || value <= i64::from(i32::MAX) => Ok(value),
+            value => Err(self.bad_number(field, token, value)),
         }
-        Ok(value)
+    }
+
+    #[cold]
+    fn bad_number(&self, field: usize, token: &[u8], value: Option<i64>) -> String {
+        let name = &self.names[field];
+        match value {
+            Some(value) => format!("{name}: {value} does not fit in int32"),
+            None => format!(
+                "{name}: {:?} is not a non-negative integer",
+                String::from_utf8_lossy(&token[..token.len().min(64)])
+            ),
+        }
     }
 }
 
-/// Parses ASCII digits (at most 18, so the value always fits an i64).
+/// Parses ASCII digits (at most 18, so the value always fits an i64): the
+/// leading `len % 8` one by one, then eight at a time (timestamps are ten).
 fn parse_unsigned(token: &[u8]) -> Option<i64> {
     if token.is_empty() || token.len() > 18 {
         return None;
     }
-    token.iter().try_fold(0i64, |n, &b| {
-        b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
-    })
+    let (head, eights) = token.split_at(token.len() % 8);
+    let mut value = 0;
+    for &b in head {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + i64::from(digit);
+    }
+    for chunk in eights.chunks_exact(8) {
+        let word = u64::from_le_bytes(*chunk.first_chunk()?);
+        value = value * 100_000_000 + eight_digits(word)?;
+    }
+    Some(value)
+}
+
+/// The value of eight ASCII digits read as a little-endian word, if they are
+/// all digits (SWAR: pairs, then quads, then the eight, by multiplication).
+fn eight_digits(word: u64) -> Option<i64> {
+    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    let digits = word & HIGH | (word.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4;
+    if digits != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let pairs = (word & 0x0f0f_0f0f_0f0f_0f0f).wrapping_mul(10 << 8 | 1) >> 8;
+    let quads = (pairs & 0x00ff_00ff_00ff_00ff).wrapping_mul(100 << 16 | 1) >> 16;
+    let eight = (quads & 0x0000_ffff_0000_ffff).wrapping_mul(10_000 << 32 | 1) >> 32;
+    Some(eight as i64)
 }
 
 #[cfg(test)]

@@ -199,10 +199,12 @@ impl FlowTable {
 
     /// Sorts every dictionary so that code order is value order, rewriting codes.
     pub fn canonicalize(&mut self) {
-        let width = self.dims.len();
-        for (dim, column) in self.dims.iter_mut().enumerate() {
-            let remap = column.dict.sort();
-            for code in self.codes.iter_mut().skip(dim).step_by(width) {
+        let remaps: Vec<Vec<u32>> = self.dims.iter_mut().map(|d| d.dict.sort()).collect();
+        if remaps.is_empty() {
+            return;
+        }
+        for row in self.codes.chunks_exact_mut(remaps.len()) {
+            for (code, remap) in row.iter_mut().zip(&remaps) {
                 *code = remap[*code as usize];
             }
         }

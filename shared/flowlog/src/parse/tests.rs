@@ -267,3 +267,13 @@ fn lines_straddling_buffer_fills_are_read_whole() {
         assert_eq!(t.rows(), 3);
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn numbers_parse_like_str_parse(token in "[0-9]{1,20}|[0-9/:]{1,12}|[0-9]{0,10}[ -~][0-9]{0,10}") {
+        let expected = (token.len() <= 18 && token.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| token.parse::<i64>().ok())
+            .flatten();
+        proptest::prop_assert_eq!(parse_unsigned(token.as_bytes()), expected);
+    }
+}
