@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray, UInt32Array};
+use arrow::buffer::NullBuffer;
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use flowlog::{ColumnDef, Dict, FlowTable, Kind, NULL, Value};
+use flowlog::{ColumnDef, Dict, FlowTable, Kind, NULL, NULL_CODE, Value};
 
 /// A column of the table in output order.
 pub(crate) enum Source<'a> {
@@ -94,49 +95,53 @@ fn dim_array(
     range: std::ops::Range<usize>,
 ) -> Result<ArrayRef, ArrowError> {
     let dict = &table.dims()[dim].dict;
-    // Dictionary values (code c lives at index c - 1); code 0 becomes a null index.
-    let indices: UInt32Array = range
-        .map(|row| match table.row(row)[dim] {
-            0 => None,
-            code => Some(code - 1),
-        })
-        .collect();
-    let values: ArrayRef = match (dict, kind) {
-        (Dict::Str(_), _) => Arc::new(StringArray::from_iter_values((1..=dict.len() as u32).map(
-            |c| match dict.value(c) {
-                Value::Str(s) => s,
-                _ => "",
-            },
-        ))),
-        (Dict::Int(_), Kind::Int32) => Arc::new(Int32Array::from_iter_values(
-            (1..=dict.len() as u32).map(|c| int_value(dict, c) as i32),
-        )),
-        (Dict::Int(_), _) => Arc::new(Int64Array::from_iter_values(
-            (1..=dict.len() as u32).map(|c| int_value(dict, c)),
-        )),
-    };
-    take(&values, &indices, None)
-}
-
-fn int_value(dict: &Dict, code: u32) -> i64 {
-    match dict.value(code) {
+    let codes: Vec<u32> = range.map(|row| table.row(row)[dim]).collect();
+    let nulls = null_buffer(&codes, NULL_CODE);
+    let int = |code: u32| match dict.value(code) {
         Value::Int(i) => i,
         _ => 0,
-    }
+    };
+    Ok(match (dict, kind) {
+        (Dict::Str(_), _) => {
+            let values =
+                StringArray::from_iter_values((1..=dict.len() as u32).map(
+                    |c| match dict.value(c) {
+                        Value::Str(s) => s,
+                        _ => "",
+                    },
+                ));
+            // Code c is dictionary value c - 1 (null cells are masked).
+            let indices = codes.iter().map(|&c| c.saturating_sub(1)).collect();
+            take(&values, &UInt32Array::new(indices, nulls), None)?
+        }
+        (Dict::Int(_), Kind::Int32) => Arc::new(Int32Array::new(
+            codes.iter().map(|&c| int(c) as i32).collect(),
+            nulls,
+        )),
+        (Dict::Int(_), _) => Arc::new(Int64Array::new(
+            codes.iter().map(|&c| int(c)).collect(),
+            nulls,
+        )),
+    })
 }
 
 fn metric_array(values: &[i64], kind: Kind) -> ArrayRef {
-    let present = |v: &i64| (*v != NULL).then_some(*v);
+    let nulls = null_buffer(values, NULL);
     match kind {
         // The parser bounds int32 fields, and OR keeps values in range.
-        Kind::Int32 => Arc::new(
-            values
-                .iter()
-                .map(|v| present(v).map(|v| v as i32))
-                .collect::<Int32Array>(),
-        ),
-        Kind::Int64 | Kind::Str => Arc::new(values.iter().map(present).collect::<Int64Array>()),
+        Kind::Int32 => Arc::new(Int32Array::new(
+            values.iter().map(|&v| v as i32).collect(),
+            nulls,
+        )),
+        Kind::Int64 | Kind::Str => Arc::new(Int64Array::new(values.to_vec().into(), nulls)),
     }
+}
+
+/// The validity of `cells` (`null` marks a null), or none if nothing is null.
+fn null_buffer<T: Copy + PartialEq>(cells: &[T], null: T) -> Option<NullBuffer> {
+    cells
+        .contains(&null)
+        .then(|| cells.iter().map(|&c| c != null).collect())
 }
 
 #[cfg(test)]
