@@ -11,7 +11,7 @@ use ledger::{Ledger, Recorded, WindowState};
 use merge::MaxGap;
 use pipeline::failpoint::Failpoints;
 use pipeline::{
-    Config, Context, CpuSlots, ListBatchRequest, MergeSettings, finish_cleanups, now, run_window,
+    Config, Context, ListBatchRequest, MergeSettings, finish_cleanups, now, run_window,
 };
 use store::{BlobStore, Location, open_store};
 
@@ -66,7 +66,7 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let (input, found) = open_input(&args.input).await?;
     let output = open_store(&output_location).await?;
     let home = LedgerHome::open(&output_location, &output).await?;
-    let ctx = context(&args, input, output, &home, threads);
+    let ctx = context(&args, input, output, &home);
 
     let recovered = finish_cleanups(&ctx).await?;
     if recovered > 0 {
@@ -128,7 +128,6 @@ fn context(
     input: Arc<dyn BlobStore>,
     output: Arc<dyn BlobStore>,
     home: &LedgerHome,
-    threads: usize,
 ) -> Context {
     Context {
         input,
@@ -149,7 +148,6 @@ fn context(
             ..Config::default()
         },
         failpoints: Failpoints::from_env(),
-        cpu: CpuSlots::new(threads),
     }
 }
 

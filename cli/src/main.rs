@@ -79,11 +79,12 @@ fn init_tracing(verbose: u8) {
         .init();
 }
 
-/// A multi-thread runtime for I/O; CPU work is bounded separately, by the
-/// pipeline's [`pipeline::CpuSlots`] (and by `verify`'s own concurrency).
+/// A multi-thread runtime whose blocking pool (parsing, merging, encoding)
+/// is bounded by `threads`, so CPU work never oversubscribes the machine.
 fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.clamp(1, 4))
+        .max_blocking_threads(threads.max(1))
         .enable_all()
         .build()?)
 }

@@ -27,7 +27,7 @@ mod run;
 mod steps;
 
 pub use config::{Config, MergeSettings};
-pub use context::{Context, CpuSlots, now};
+pub use context::{Context, now};
 pub use digest::input_digest;
 pub use discover::{Discovered, discover, discover_key};
 pub use error::{PipelineError, error_type};

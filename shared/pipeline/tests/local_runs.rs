@@ -11,8 +11,8 @@ use flowlog::Window;
 use ledger::{Ledger, SqliteLedger, WindowState};
 use pipeline::failpoint::Failpoints;
 use pipeline::{
-    CombineRequest, Config, Context, CpuSlots, ListBatchRequest, PartialMergeRequest,
-    combine_commit, discover, list_batch, now, partial_merge, run_window,
+    CombineRequest, Config, Context, ListBatchRequest, PartialMergeRequest, combine_commit,
+    discover, list_batch, now, partial_merge, run_window,
 };
 use store::LocalStore;
 
@@ -79,7 +79,6 @@ impl Fixture {
                 ..Config::default()
             },
             failpoints: Failpoints::parse(failpoints),
-            cpu: CpuSlots::new(2),
         }
     }
 

@@ -197,7 +197,6 @@ pub fn build_context(
         ledger: build_ledger(sdk, config),
         config: config.pipeline_config(),
         failpoints: config.failpoints.clone(),
-        cpu: pipeline::CpuSlots::per_core(),
     })
 }
 

@@ -57,8 +57,7 @@ pub async fn combine_commit(
         }
         _ => {
             let window = manifest.window;
-            ctx.cpu
-                .run(move || combine(window, bodies, &settings, &expected))
+            tokio::task::spawn_blocking(move || combine(window, bodies, &settings, &expected))
                 .await??
         }
     };

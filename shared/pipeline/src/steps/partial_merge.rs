@@ -43,25 +43,24 @@ pub async fn partial_merge(
 
     let window = manifest.window;
     let mut rx = spawn_fetcher(ctx, group.files);
-    let settings = manifest.settings.clone();
-    // One blocking call parses the files as they arrive and merges them: the
-    // fetcher reads ahead, so the parser rarely waits and never hands off.
-    let outcome = ctx
-        .cpu
-        .run(move || {
-            let mut merged = GroupMerge::new(window);
-            while let Some((file, body)) = rx.blocking_recv() {
-                let body = match body {
-                    Ok(bytes) => Ok(bytes),
-                    // Listed but gone: quarantine with a reason rather than fail the window forever.
-                    Err(StoreError::NotFound { key }) => Err(format!("object not found: {key}")),
-                    Err(e) => return Err(e.into()),
-                };
-                merged.add(file, body);
-            }
-            merged.finish(&settings)
+    let mut merged = GroupMerge::new(window);
+    // Each file is parsed in its own short blocking call: a blocking thread
+    // never waits for I/O, so a bounded blocking pool cannot deadlock.
+    while let Some((file, body)) = rx.recv().await {
+        let body = match body {
+            Ok(bytes) => Ok(bytes),
+            // Listed but gone: quarantine with a reason rather than fail the window forever.
+            Err(StoreError::NotFound { key }) => Err(format!("object not found: {key}")),
+            Err(e) => return Err(e.into()),
+        };
+        merged = tokio::task::spawn_blocking(move || {
+            merged.add(file, body);
+            merged
         })
-        .await??;
+        .await?;
+    }
+    let settings = manifest.settings.clone();
+    let outcome = tokio::task::spawn_blocking(move || merged.finish(&settings)).await??;
 
     let layout = Layout::new(&ctx.config, window);
     let version = manifest.version;
