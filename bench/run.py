@@ -5,7 +5,7 @@ raw gzip vs compacted Parquet, and a scaling check. Writes bench/out/report.md.
 Every number in the report is measured by this script in this run. Outputs are
 checked against the generator's truth, so speed never comes from dropping data.
 
-usage: python bench/run.py [--scale N] [--threads 1,2] [--bin target/release/flowmerge]
+usage: python bench/run.py [--scale N] [--threads 1,2] [--repeat 3] [--bin target/release/flowmerge]
 """
 
 import argparse
@@ -64,6 +64,13 @@ def measure_parallel(commands) -> Run:
     return Run(time.perf_counter() - start, cpu, rss)
 
 
+def median_run(repeat: int, run) -> Run:
+    """Calls `run` (which measures one run) `repeat` times; the run of median wall time.
+    A fraction-of-a-second job on a shared machine varies by ±15 % run to run."""
+    runs = sorted((run() for _ in range(repeat)), key=lambda r: r.wall)
+    return runs[len(runs) // 2]
+
+
 def tree_bytes(root: Path, suffix: str) -> tuple[int, int]:
     files = [p for p in root.rglob(f"*{suffix}") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files)
@@ -99,7 +106,7 @@ def generate(binary: str, raw: Path, minutes: int) -> dict:
     return json.loads((raw / "truth.json").read_text())
 
 
-def compaction(binary: str, raw: Path, truth: dict, threads: list[int]) -> list[dict]:
+def compaction(binary: str, raw: Path, truth: dict, threads: list[int], repeat: int) -> list[dict]:
     files_in, bytes_in = tree_bytes(raw, ".log.gz")
     records = truth["records"]
     expected = truth_totals(truth)
@@ -107,8 +114,12 @@ def compaction(binary: str, raw: Path, truth: dict, threads: list[int]) -> list[
     rows = []
     for n in threads:
         out = OUT / f"flowmerge-{n}"
-        shutil.rmtree(out, ignore_errors=True)
-        run = measure([binary, "compact", raw, out, "--threads", str(n)])
+
+        def flowmerge():
+            shutil.rmtree(out, ignore_errors=True)
+            return measure([binary, "compact", raw, out, "--threads", str(n)])
+
+        run = median_run(repeat, flowmerge)
         subprocess.run([binary, "verify", raw, out], check=True, stdout=subprocess.DEVNULL)
         totals, rows_out = parquet_totals(f"{out}/flowlogs/**/*.parquet", FLOWMERGE_WINDOW)
         rows.append(row("flowmerge", n, run, records, rows_out, files_in, bytes_in,
@@ -122,7 +133,7 @@ def compaction(binary: str, raw: Path, truth: dict, threads: list[int]) -> list[
                         *tree_bytes(out, ".parquet"), totals == expected))
 
         chunks = [gz[i::n] for i in range(n)]
-        run = measure_parallel([["igzip", "-d", "-c", *chunk] for chunk in chunks])
+        run = median_run(repeat, lambda: measure_parallel([["igzip", "-d", "-c", *c] for c in chunks]))
         rows.append(row("igzip -d (floor)", n, run, records, None, files_in, bytes_in, None, None, True))
     return rows
 
@@ -178,14 +189,18 @@ def queries(raw: Path, compacted: Path, truth: dict) -> list[dict]:
     return results
 
 
-def scaling(binary: str, multiples: list[int]) -> list[dict]:
+def scaling(binary: str, multiples: list[int], repeat: int) -> list[dict]:
     rows = []
     for m in multiples:
         raw = OUT / "data" / f"scale-{m}"
         truth = generate(binary, raw, DATASET["minutes"] * m)
         out = OUT / f"scale-{m}-out"
-        shutil.rmtree(out, ignore_errors=True)
-        run = measure([binary, "compact", raw, out, "--threads", "2"])
+
+        def flowmerge():
+            shutil.rmtree(out, ignore_errors=True)
+            return measure([binary, "compact", raw, out, "--threads", "2"])
+
+        run = median_run(repeat, flowmerge)
         rows.append({"scale": m, "records": truth["records"], "wall": run.wall, "rss": run.rss_mib,
                      "us_per_record": run.wall / truth["records"] * 1e6})
         shutil.rmtree(out, ignore_errors=True)
@@ -203,7 +218,8 @@ def report(args, truth, comp, qs, scale) -> str:
         f"DuckDB {duckdb.__version__}; {subprocess.run(['igzip', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}.",
         f"Dataset: `flowmerge generate` with {DATASET | {'minutes': DATASET['minutes'] * args.scale}}: "
         f"{truth['records']:,} records in {truth['files']:,} files ({truth['bytes'] / 2**20:.1f} MiB gzip).",
-        f"Command: `python bench/run.py --scale {args.scale}` (`make bench`).", "",
+        f"Command: `python bench/run.py --scale {args.scale}` (`make bench`). flowmerge and igzip: "
+        f"median of {args.repeat} runs; DuckDB: one run.", "",
         "## Compaction", "",
         "| tool | threads | wall s | CPU s | records/s per core | peak RSS MiB | out ÷ in bytes | out rows ÷ records | files | totals match truth |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -236,14 +252,15 @@ def main():
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--bin", default=str(HERE.parent / "target" / "release" / "flowmerge"))
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of flowmerge and igzip (median reported)")
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     OUT.mkdir(exist_ok=True)
     raw = OUT / "data" / f"scale-{args.scale}"
     truth = generate(args.bin, raw, DATASET["minutes"] * args.scale)
-    comp = compaction(args.bin, raw, truth, args.threads)
+    comp = compaction(args.bin, raw, truth, args.threads, args.repeat)
     qs = queries(raw, OUT / f"flowmerge-{args.threads[-1]}", truth)
-    scale = [] if args.skip_scaling else scaling(args.bin, [1, 2, 4])
+    scale = [] if args.skip_scaling else scaling(args.bin, [1, 2, 4], args.repeat)
     text = report(args, truth, comp, qs, scale)
     (OUT / "report.md").write_text(text)
     print(text)

@@ -62,20 +62,12 @@ pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {
     }
     let mut per_code = vec![Totals::default(); accounts];
     for column in table.metrics() {
-        let (identity, fold): (i64, fn(i64, i64) -> i64) = match column.def.role {
-            Role::Sum => (0, i64::saturating_add),
-            Role::Min => (i64::MAX, i64::min),
-            Role::Max => (i64::MIN + 1, i64::max),
+        let (acc, seen) = match column.def.role {
+            Role::Sum => fold_per_code(&codes, &column.values, accounts, 0, i64::saturating_add),
+            Role::Min => fold_per_code(&codes, &column.values, accounts, i64::MAX, i64::min),
+            Role::Max => fold_per_code(&codes, &column.values, accounts, i64::MIN + 1, i64::max),
             Role::Or | Role::Dimension => continue,
         };
-        let mut acc = vec![identity; accounts];
-        let mut seen = vec![false; accounts];
-        for (&code, &value) in codes.iter().zip(&column.values) {
-            if value != NULL {
-                acc[code] = fold(acc[code], value);
-                seen[code] = true;
-            }
-        }
         for (code, totals) in per_code.iter_mut().enumerate().filter(|(c, _)| seen[*c]) {
             match column.def.role {
                 Role::Min => totals.start_min = Some(acc[code]),
@@ -100,4 +92,24 @@ pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {
         out.entry(name).or_default().add(&totals);
     }
     out
+}
+
+/// Folds a column's non-null values per code: the folded value of each code,
+/// and whether it had any.
+fn fold_per_code(
+    codes: &[usize],
+    values: &[i64],
+    accounts: usize,
+    identity: i64,
+    fold: impl Fn(i64, i64) -> i64,
+) -> (Vec<i64>, Vec<bool>) {
+    let mut acc = vec![identity; accounts];
+    let mut seen = vec![false; accounts];
+    for (&code, &value) in codes.iter().zip(values) {
+        if value != NULL {
+            acc[code] = fold(acc[code], value);
+            seen[code] = true;
+        }
+    }
+    (acc, seen)
 }
