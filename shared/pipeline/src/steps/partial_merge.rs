@@ -44,20 +44,19 @@ pub async fn partial_merge(
     let window = manifest.window;
     let mut rx = spawn_fetcher(ctx, group.files);
     let mut merged = GroupMerge::new(window);
-    // Each file is parsed in its own short blocking call: a blocking thread
-    // never waits for I/O, so a bounded blocking pool cannot deadlock.
-    while let Some((file, body)) = rx.recv().await {
-        let body = match body {
-            Ok(bytes) => Ok(bytes),
-            // Listed but gone: quarantine with a reason rather than fail the window forever.
-            Err(StoreError::NotFound { key }) => Err(format!("object not found: {key}")),
-            Err(e) => return Err(e.into()),
-        };
-        merged = tokio::task::spawn_blocking(move || {
-            merged.add(file, body);
-            merged
+    // A short blocking call parses the files fetched so far, taking each next
+    // one only if it is already there: a blocking thread never waits for I/O,
+    // so a bounded blocking pool cannot deadlock, and files reach it in batches.
+    while let Some(first) = rx.recv().await {
+        (merged, rx) = tokio::task::spawn_blocking(move || {
+            let mut next = Some(first);
+            while let Some((file, body)) = next {
+                merged.add(file, body)?;
+                next = rx.try_recv().ok();
+            }
+            Ok::<_, PipelineError>((merged, rx))
         })
-        .await?;
+        .await??;
     }
     let settings = manifest.settings.clone();
     let outcome = tokio::task::spawn_blocking(move || merged.finish(&settings)).await??;
@@ -159,20 +158,27 @@ impl GroupMerge {
         }
     }
 
-    /// Parses one fetched object (or records why it could not be fetched).
-    fn add(&mut self, file: InputFile, body: Result<Bytes, String>) {
-        self.stats.files_in += 1;
-        self.stats.bytes_in += file.size;
+    /// Parses one fetched object. A listed object that is gone is quarantined
+    /// with a reason rather than failing the window forever; any other store
+    /// error fails the group.
+    fn add(
+        &mut self,
+        file: InputFile,
+        body: Result<Bytes, StoreError>,
+    ) -> Result<(), PipelineError> {
         let report = match body {
             Ok(bytes) => parse_object(&file.key, &bytes, &mut self.table),
-            Err(reason) => FileReport {
+            Err(StoreError::NotFound { key }) => FileReport {
                 bad_file: Some(BadFile {
                     key: file.key,
-                    reason,
+                    reason: format!("object not found: {key}"),
                 }),
                 ..FileReport::default()
             },
+            Err(e) => return Err(e.into()),
         };
+        self.stats.files_in += 1;
+        self.stats.bytes_in += file.size;
         self.stats.lines += report.lines;
         self.stats.records_in += report.records;
         self.stats.bad_lines += report.bad_lines.len() as u64;
@@ -187,6 +193,7 @@ impl GroupMerge {
             self.stats.bad_files += 1;
             self.bad_files.push(ErrorRecord::file(window, bad));
         }
+        Ok(())
     }
 
     /// Merges the group, checks conservation and encodes it as one file with
