@@ -250,9 +250,7 @@ impl Format {
             .iter()
             .map(|n| ColumnDef::for_field(n.as_ref()))
             .collect();
-        for def in &defs {
-            table.ensure_column(def);
-        }
+        table.ensure_columns(&defs);
         let targets = defs
             .iter()
             .map(|def| match (table.slot(&def.name), def.kind) {

@@ -111,37 +111,59 @@ impl FlowTable {
     /// Finds a column, adding it (null in existing rows) if the table lacks it.
     /// Adding a column moves others, so resolve all columns of a format first.
     pub fn ensure_column(&mut self, def: &ColumnDef) -> Slot {
-        if let Some(slot) = self.slot(&def.name) {
-            return slot;
+        self.ensure_columns([def]);
+        self.slot(&def.name)
+            .unwrap_or_else(|| unreachable!("column ensured above"))
+    }
+
+    /// [`FlowTable::ensure_column`] for several columns; existing rows are
+    /// rewritten once, however many dimensions are added.
+    pub fn ensure_columns<'a>(&mut self, defs: impl IntoIterator<Item = &'a ColumnDef>) {
+        let old_width = self.dims.len();
+        // For each dimension, its index in the old rows (None: added now).
+        let mut source: Vec<Option<usize>> = (0..old_width).map(Some).collect();
+        for def in defs {
+            if self.slot(&def.name).is_some() {
+                continue;
+            }
+            if def.is_dimension() {
+                let at = self
+                    .dims
+                    .partition_point(|d| d.def.sort_key() < def.sort_key());
+                let dict = match def.kind {
+                    Kind::Str => Dict::Str(StrDict::default()),
+                    Kind::Int32 | Kind::Int64 => Dict::Int(IntDict::default()),
+                };
+                self.dims.insert(
+                    at,
+                    DimColumn {
+                        def: def.clone(),
+                        dict,
+                    },
+                );
+                source.insert(at, None);
+            } else {
+                let at = self
+                    .metrics
+                    .partition_point(|m| m.def.output_key() < def.output_key());
+                self.metrics.insert(
+                    at,
+                    MetricColumn {
+                        def: def.clone(),
+                        values: vec![NULL; self.rows],
+                    },
+                );
+            }
         }
-        if def.is_dimension() {
-            let at = self
-                .dims
-                .partition_point(|d| d.def.sort_key() < def.sort_key());
-            let dict = match def.kind {
-                Kind::Str => Dict::Str(StrDict::default()),
-                Kind::Int32 | Kind::Int64 => Dict::Int(IntDict::default()),
-            };
-            self.insert_dim(
-                at,
-                DimColumn {
-                    def: def.clone(),
-                    dict,
-                },
-            );
-            Slot::Dim(at)
-        } else {
-            let at = self
-                .metrics
-                .partition_point(|m| m.def.output_key() < def.output_key());
-            self.metrics.insert(
-                at,
-                MetricColumn {
-                    def: def.clone(),
-                    values: vec![NULL; self.rows],
-                },
-            );
-            Slot::Metric(at)
+        if self.dims.len() > old_width && self.rows > 0 {
+            let mut codes = Vec::with_capacity(self.rows * self.dims.len());
+            if old_width == 0 {
+                codes.resize(self.rows * self.dims.len(), NULL_CODE);
+            }
+            for row in self.codes.chunks_exact(old_width.max(1)) {
+                codes.extend(source.iter().map(|s| s.map_or(NULL_CODE, |i| row[i])));
+            }
+            self.codes = codes;
         }
     }
 
@@ -151,21 +173,6 @@ impl FlowTable {
             return Some(Slot::Dim(i));
         }
         self.metric_index(name).map(Slot::Metric)
-    }
-
-    fn insert_dim(&mut self, at: usize, column: DimColumn) {
-        let old = self.dims.len();
-        self.dims.insert(at, column);
-        if self.rows > 0 {
-            let mut codes = Vec::with_capacity(self.rows * (old + 1));
-            for r in 0..self.rows {
-                let row = &self.codes[r * old..(r + 1) * old];
-                codes.extend_from_slice(&row[..at]);
-                codes.push(NULL_CODE);
-                codes.extend_from_slice(&row[at..]);
-            }
-            self.codes = codes;
-        }
     }
 
     /// Mutable access to a dimension's dictionary, for interning.
@@ -212,14 +219,13 @@ impl FlowTable {
 
     /// Appends all rows of another table, widening the schema to the union.
     pub fn append(&mut self, other: &FlowTable) {
-        for column in other
-            .dims
-            .iter()
-            .map(|d| &d.def)
-            .chain(other.metrics.iter().map(|m| &m.def))
-        {
-            self.ensure_column(column);
-        }
+        self.ensure_columns(
+            other
+                .dims
+                .iter()
+                .map(|d| &d.def)
+                .chain(other.metrics.iter().map(|m| &m.def)),
+        );
         let dim_map: Vec<usize> = other
             .dims
             .iter()
@@ -316,6 +322,45 @@ mod tests {
         assert_eq!(t.dims().len(), 2);
         assert_eq!(t.dim_value(0, 0), Value::Null);
         assert_eq!(t.dim_value(1, 0), Value::Int(443));
+    }
+
+    #[test]
+    fn adding_several_dimensions_at_once_keeps_rows_intact() {
+        let mut t = table_with(&["srcport", "dstport"]);
+        let codes: Vec<u32> = [22, 443]
+            .iter()
+            .map(|&p| t.dict_mut(0).intern_value(Value::Int(p)))
+            .collect();
+        t.push_row(&[codes[0], NULL_CODE], &[1]);
+        t.push_row(&[codes[1], NULL_CODE], &[1]);
+        let defs = ["protocol", "account-id", "srcport", "interface-id", "bytes"]
+            .map(ColumnDef::for_field);
+        t.ensure_columns(&defs);
+        let dims: Vec<_> = t.dims().iter().map(|d| d.def.name.as_ref()).collect();
+        assert_eq!(
+            dims,
+            [
+                "account-id",
+                "interface-id",
+                "srcport",
+                "dstport",
+                "protocol"
+            ]
+        );
+        assert_eq!(
+            t.row(1),
+            [NULL_CODE, NULL_CODE, codes[1], NULL_CODE, NULL_CODE]
+        );
+        assert_eq!(t.dim_value(2, 0), Value::Int(22));
+        assert_eq!(t.metric("bytes").unwrap(), [NULL, NULL]);
+    }
+
+    #[test]
+    fn dimensions_added_to_rows_without_any() {
+        let mut t = FlowTable::new();
+        t.push_row(&[], &[1]);
+        t.ensure_column(&ColumnDef::for_field("srcport"));
+        assert_eq!(t.row(0), [NULL_CODE]);
     }
 
     #[test]
