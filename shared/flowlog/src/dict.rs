@@ -107,6 +107,13 @@ pub(crate) fn short_key(value: &[u8]) -> Option<u128> {
     Some(bytes | (len as u128) << (8 * SHORT))
 }
 
+/// The bytes of a non-null code in an arena of values ending at `ends`.
+fn span<'a>(bytes: &'a [u8], ends: &[u32], code: u32) -> &'a [u8] {
+    let i = code as usize - 1;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &bytes[start..ends[i] as usize]
+}
+
 fn word4(value: &[u8], at: usize) -> u128 {
     value[at..]
         .first_chunk()
@@ -121,9 +128,7 @@ fn word8(value: &[u8], at: usize) -> u128 {
 
 impl StrDict {
     pub(crate) fn span(&self, code: u32) -> &[u8] {
-        let i = code as usize - 1;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.bytes[start..self.ends[i] as usize]
+        span(&self.bytes, &self.ends, code)
     }
 
     /// The string of a non-null code.
@@ -195,11 +200,8 @@ impl StrDict {
         let hash = self.hasher.hash_one(value);
         let code = self.push(value);
         let (bytes, ends, hasher) = (&self.bytes, &self.ends, &self.hasher);
-        self.long.insert_unique(hash, code, |&c| {
-            let i = c as usize - 1;
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            hasher.hash_one(&bytes[start..ends[i] as usize])
-        });
+        self.long
+            .insert_unique(hash, code, |&c| hasher.hash_one(span(bytes, ends, c)));
         code
     }
 

@@ -35,8 +35,9 @@ pub(crate) fn sort_with_key_bits(table: &FlowTable, key_bits: u32) -> Sorted {
         .map(|row| (packer.key(table, row), row as u32))
         .collect();
     keyed.sort_unstable();
+    let full = FullOrder::new(table);
     for run in tied_runs(&keyed) {
-        keyed[run].sort_unstable_by(|a, b| compare(table, a.1 as usize, b.1 as usize));
+        keyed[run].sort_unstable_by(|a, b| full.compare(a.1 as usize, b.1 as usize));
     }
     let same_flow = (0..keyed.len())
         .map(|i| {
@@ -69,24 +70,38 @@ fn tied_runs(keyed: &[(u128, u32)]) -> Vec<Range<usize>> {
     runs
 }
 
-/// The full order of two rows.
-pub(crate) fn compare(table: &FlowTable, a: usize, b: usize) -> Ordering {
-    table.row(a).cmp(table.row(b)).then_with(|| {
-        let metric = |name| {
-            table
-                .metric(name)
-                .map_or(Ordering::Equal, |v| v[a].cmp(&v[b]))
-        };
-        metric("start").then_with(|| metric("end")).then_with(|| {
-            table
-                .metrics()
+/// The full order of rows: dimension codes, then `start`, `end`, then every
+/// other metric (columns looked up once, not per comparison).
+pub(crate) struct FullOrder<'a> {
+    table: &'a FlowTable,
+    metrics: Vec<&'a [i64]>,
+}
+
+impl<'a> FullOrder<'a> {
+    pub(crate) fn new(table: &'a FlowTable) -> Self {
+        let named = ["start", "end"]
+            .into_iter()
+            .filter_map(|name| table.metric(name));
+        let others = table
+            .metrics()
+            .iter()
+            .filter(|m| m.def.name != "start" && m.def.name != "end")
+            .map(|m| &m.values[..]);
+        FullOrder {
+            table,
+            metrics: named.chain(others).collect(),
+        }
+    }
+
+    pub(crate) fn compare(&self, a: usize, b: usize) -> Ordering {
+        self.table.row(a).cmp(self.table.row(b)).then_with(|| {
+            self.metrics
                 .iter()
-                .filter(|m| m.def.name != "start" && m.def.name != "end")
-                .map(|m| m.values[a].cmp(&m.values[b]))
+                .map(|values| values[a].cmp(&values[b]))
                 .find(|o| o.is_ne())
                 .unwrap_or(Ordering::Equal)
         })
-    })
+    }
 }
 
 /// How a row's leading fields pack into a key, most significant first.
