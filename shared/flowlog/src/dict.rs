@@ -205,17 +205,39 @@ impl StrDict {
         code
     }
 
+    /// Reorders values by their bytes. Codes change, values do not, so the
+    /// lookup tables keep their places and only their codes are rewritten.
     fn sort(&mut self) -> Vec<u32> {
-        let mut order: Vec<u32> = (1..=self.ends.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| self.span(a).cmp(self.span(b)));
-        let mut sorted = StrDict::default();
+        let mut order: Vec<(u128, u32)> = (1..=self.ends.len() as u32)
+            .map(|code| (order_prefix(self.span(code)), code))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| self.span(a.1).cmp(self.span(b.1)))
+        });
         let mut remap = vec![NULL_CODE; self.ends.len() + 1];
-        for old in order {
-            remap[old as usize] = sorted.intern(self.span(old));
+        let mut bytes = Vec::with_capacity(self.bytes.len());
+        let mut ends = Vec::with_capacity(self.ends.len());
+        for (&(_, old), new) in order.iter().zip(1..) {
+            bytes.extend_from_slice(self.span(old));
+            ends.push(bytes.len() as u32);
+            remap[old as usize] = new;
         }
-        *self = sorted;
+        for code in self.short.values_mut().chain(self.long.iter_mut()) {
+            *code = remap[*code as usize];
+        }
+        (self.bytes, self.ends) = (bytes, ends);
         remap
     }
+}
+
+/// The first 16 bytes of a value, zero-padded, as a big-endian integer: values
+/// whose prefixes differ compare as their prefixes do.
+fn order_prefix(value: &[u8]) -> u128 {
+    let mut prefix = [0u8; 16];
+    let len = value.len().min(16);
+    prefix[..len].copy_from_slice(&value[..len]);
+    u128::from_be_bytes(prefix)
 }
 
 /// Integer dictionary. Values below [`DENSE`] (ports, protocols, versions)
@@ -231,6 +253,11 @@ pub struct IntDict {
 const DENSE: i64 = 1 << 16;
 
 impl IntDict {
+    /// The values in code order: code `c` is `values()[c - 1]`.
+    pub fn values(&self) -> &[i64] {
+        &self.values
+    }
+
     /// Interns an integer.
     pub fn intern(&mut self, value: i64) -> u32 {
         let next = self.values.len() as u32 + 1;
@@ -252,15 +279,18 @@ impl IntDict {
         code
     }
 
+    /// Reorders values numerically, rewriting the codes in the lookup tables.
     fn sort(&mut self) -> Vec<u32> {
-        let mut order: Vec<u32> = (1..=self.values.len() as u32).collect();
-        order.sort_unstable_by_key(|&c| self.values[c as usize - 1]);
-        let mut sorted = IntDict::default();
+        let mut order: Vec<(i64, u32)> = self.values.iter().copied().zip(1..).collect();
+        order.sort_unstable();
         let mut remap = vec![NULL_CODE; self.values.len() + 1];
-        for old in order {
-            remap[old as usize] = sorted.intern(self.values[old as usize - 1]);
+        for (&(_, old), new) in order.iter().zip(1..) {
+            remap[old as usize] = new;
         }
-        *self = sorted;
+        for code in self.dense.iter_mut().chain(self.sparse.values_mut()) {
+            *code = remap[*code as usize];
+        }
+        self.values = order.into_iter().map(|(value, _)| value).collect();
         remap
     }
 }
@@ -303,6 +333,39 @@ mod tests {
             ]
         );
         assert!(remap[codes[1] as usize] < remap[codes[0] as usize]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sorting_orders_values_and_keeps_lookups(
+            strings in proptest::collection::vec("[ab\\x00]{0,20}", 0..40),
+            ints in proptest::collection::vec(proptest::prop_oneof![0i64..70_000, proptest::num::i64::ANY], 0..40),
+        ) {
+            let mut d = Dict::Str(StrDict::default());
+            let before: Vec<u32> = strings.iter().map(|v| d.intern_value(Value::Str(v))).collect();
+            check_sort(d, &before, strings.iter().map(|v| Value::Str(v)).collect())?;
+            let mut d = Dict::Int(IntDict::default());
+            let before: Vec<u32> = ints.iter().map(|&v| d.intern_value(Value::Int(v))).collect();
+            check_sort(d, &before, ints.iter().map(|&v| Value::Int(v)).collect())?;
+        }
+    }
+
+    /// After sorting, codes follow value order, each old code maps to its
+    /// value's new code, and interning a value again finds that code.
+    fn check_sort(
+        mut d: Dict,
+        before: &[u32],
+        values: Vec<Value<'_>>,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let remap = d.sort();
+        let sorted: Vec<Value<'_>> = (1..=d.len() as u32).map(|c| d.value(c)).collect();
+        proptest::prop_assert!(sorted.windows(2).all(|w| w[0] < w[1]), "{:?}", sorted);
+        for (&old, value) in before.iter().zip(values) {
+            let new = remap[old as usize];
+            proptest::prop_assert_eq!(d.value(new), value);
+            proptest::prop_assert_eq!(d.intern_value(value), new);
+        }
+        Ok(())
     }
 
     #[test]

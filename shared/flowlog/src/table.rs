@@ -204,19 +204,6 @@ impl FlowTable {
         self.rows = rows;
     }
 
-    /// Sorts every dictionary so that code order is value order, rewriting codes.
-    pub fn canonicalize(&mut self) {
-        let remaps: Vec<Vec<u32>> = self.dims.iter_mut().map(|d| d.dict.sort()).collect();
-        if remaps.is_empty() {
-            return;
-        }
-        for row in self.codes.chunks_exact_mut(remaps.len()) {
-            for (code, remap) in row.iter_mut().zip(&remaps) {
-                *code = remap[*code as usize];
-            }
-        }
-    }
-
     /// Appends all rows of another table, widening the schema to the union.
     pub fn append(&mut self, other: &FlowTable) {
         self.ensure_columns(

@@ -30,16 +30,15 @@ pub use totals::{Totals, totals_by_account};
 
 /// Merges continuing flows. The result is sorted by dimensions (in sort order),
 /// then `start`; dictionaries are canonical (code order is value order).
-pub fn merge(mut table: FlowTable, gap: MaxGap) -> FlowTable {
-    table.canonicalize();
-    let sorted = order::sort(&table);
-    let runs = runs(&table, &sorted, gap);
-    let codes: Vec<u32> = runs
-        .iter()
-        .flat_map(|run| table.row(sorted.rows[run.first] as usize))
-        .copied()
-        .collect();
-    let (dims, metrics, _) = table.into_parts();
+pub fn merge(table: FlowTable, gap: MaxGap) -> FlowTable {
+    let (mut dims, metrics, codes) = table.into_parts();
+    let remaps: Vec<Vec<u32>> = dims.iter_mut().map(|d| d.dict.sort()).collect();
+    let sorted = order::sort(&codes, &remaps, &metrics);
+    let runs = runs(&metrics, &sorted, gap);
+    let mut codes: Vec<u32> = Vec::with_capacity(runs.len() * remaps.len());
+    for run in &runs {
+        codes.extend_from_slice(sorted.flow_codes(sorted.flow[run.first]));
+    }
     let metrics = metrics
         .into_iter()
         .map(|column| MetricColumn {
@@ -58,14 +57,20 @@ struct Run {
 
 /// Cuts the sorted rows into runs: a row continues the run before it when its
 /// dimensions are equal and `gap` says it is contiguous with the run so far.
-fn runs(table: &FlowTable, sorted: &order::Sorted, gap: MaxGap) -> Vec<Run> {
-    let column = |name| table.metric(name).unwrap_or(&[]);
+fn runs(metrics: &[MetricColumn], sorted: &order::Sorted, gap: MaxGap) -> Vec<Run> {
+    let column = |name| {
+        metrics
+            .iter()
+            .find(|m| m.def.name == name)
+            .map_or(&[][..], |m| &m.values[..])
+    };
     let (start, end) = (column("start"), column("end"));
     let mut runs: Vec<Run> = Vec::new();
     let mut run_end = NULL;
     for (i, &row) in sorted.rows.iter().enumerate() {
         let row = row as usize;
-        let continues = sorted.same_flow[i]
+        let continues = i > 0
+            && sorted.flow[i] == sorted.flow[i - 1]
             && match gap {
                 MaxGap::Never => false,
                 MaxGap::Window => true,

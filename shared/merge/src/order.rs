@@ -1,166 +1,233 @@
-//! The merge's row order: dimension codes, then `start`, `end`, then every
-//! other metric, so the order (and hence the output) does not depend on input
-//! order.
+//! The merge's row order: dimensions in value order, then `start`, `end`, then
+//! every other metric, so the order (and hence the output) does not depend on
+//! input order.
 //!
-//! Comparing rows field by field is most of the cost of a merge, so each row
-//! first gets a packed `u128` key: the codes of the leading dimensions (and
-//! `start`, if they all fit), each in just the bits its dictionary needs. Keys
-//! compare like the fields they pack, and rows whose keys tie are ordered by
-//! the full comparison. With the usual dictionary sizes every dimension fits,
-//! and a tie means an exact duplicate of dimensions and `start`.
+//! Rows are first grouped into flows (equal dimensions) by hashing their
+//! codes, so only one row per flow is translated to canonical codes and
+//! ordered; a flow has a few records, so that is a fraction of the rows. Each
+//! flow gets a packed `u128` key: its canonical codes, each in just the bits
+//! its dictionary needs; flows whose keys tie (when not every dimension fits)
+//! are ordered by all their codes. Rows are then bucketed by their flow's rank
+//! and each flow's rows ordered by their metrics.
 
 use std::cmp::Ordering;
-use std::ops::Range;
+use std::hash::BuildHasher;
 
-use flowlog::{FlowTable, NULL};
+use flowlog::MetricColumn;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 /// Rows in merge order.
 pub(crate) struct Sorted {
     /// Row indices, sorted.
     pub rows: Vec<u32>,
-    /// `same_flow[i]`: `rows[i]` has the dimensions of `rows[i - 1]`.
-    pub same_flow: Vec<bool>,
+    /// The flow (its rank) of each sorted row: a flow's rows are adjacent.
+    pub flow: Vec<u32>,
+    /// Canonical dimension codes of each flow, by rank, `width` per flow.
+    codes: Vec<u32>,
+    width: usize,
 }
 
-/// Sorts a canonical table's rows (code order must be value order).
-pub(crate) fn sort(table: &FlowTable) -> Sorted {
-    sort_with_key_bits(table, u128::BITS)
-}
-
-/// [`sort`] with a key of at most `key_bits` bits (tests use narrow keys to
-/// exercise the tie-breaking path).
-pub(crate) fn sort_with_key_bits(table: &FlowTable, key_bits: u32) -> Sorted {
-    let packer = Packer::new(table, key_bits);
-    let mut keyed: Vec<(u128, u32)> = (0..table.rows())
-        .map(|row| (packer.key(table, row), row as u32))
-        .collect();
-    keyed.sort_unstable();
-    let full = FullOrder::new(table);
-    for run in tied_runs(&keyed) {
-        keyed[run].sort_unstable_by(|a, b| full.compare(a.1 as usize, b.1 as usize));
+impl Sorted {
+    /// The canonical dimension codes of a flow.
+    pub fn flow_codes(&self, flow: u32) -> &[u32] {
+        &self.codes[flow as usize * self.width..][..self.width]
     }
-    let same_flow = (0..keyed.len())
-        .map(|i| {
-            i > 0
-                && match packer.dims_shift {
-                    Some(shift) => {
-                        let dims = |key: u128| key.checked_shr(shift).unwrap_or(0);
-                        dims(keyed[i].0) == dims(keyed[i - 1].0)
-                    }
-                    None => table.row(keyed[i].1 as usize) == table.row(keyed[i - 1].1 as usize),
-                }
-        })
+}
+
+/// Sorts rows given as row-major `codes` (`remaps.len()` per row) and their
+/// metric columns; `remaps[dim][code]` is a code's canonical code (code order
+/// is value order).
+pub(crate) fn sort(codes: &[u32], remaps: &[Vec<u32>], metrics: &[MetricColumn]) -> Sorted {
+    sort_with_key_bits(codes, remaps, metrics, u128::BITS)
+}
+
+/// [`sort`] with a flow key of at most `key_bits` bits (tests use narrow keys
+/// to exercise the tie-breaking path).
+pub(crate) fn sort_with_key_bits(
+    codes: &[u32],
+    remaps: &[Vec<u32>],
+    metrics: &[MetricColumn],
+    key_bits: u32,
+) -> Sorted {
+    let width = remaps.len();
+    let rows = metrics.first().map_or(0, |m| m.values.len());
+    let flows = Flows::group(codes, width, rows);
+    let mut canonical: Vec<u32> = Vec::with_capacity(flows.first.len() * width);
+    for &row in &flows.first {
+        let row = row_codes(codes, width, row as usize);
+        canonical.extend(
+            row.iter()
+                .zip(remaps)
+                .map(|(&code, remap)| remap[code as usize]),
+        );
+    }
+    let rank = rank_flows(&canonical, flows.first.len(), remaps, key_bits);
+
+    // Bucket rows by their flow's rank, then order each flow's rows.
+    let mut offsets = vec![0u32; rank.len() + 1];
+    for &flow in &flows.of_row {
+        offsets[rank[flow as usize] as usize + 1] += 1;
+    }
+    for i in 1..offsets.len() {
+        offsets[i] += offsets[i - 1];
+    }
+    let mut sorted = vec![0u32; rows];
+    let mut next = offsets.clone();
+    for (row, &flow) in flows.of_row.iter().enumerate() {
+        let slot = &mut next[rank[flow as usize] as usize];
+        sorted[*slot as usize] = row as u32;
+        *slot += 1;
+    }
+    let order = MetricOrder::new(metrics);
+    for bucket in offsets.windows(2) {
+        let rows = &mut sorted[bucket[0] as usize..bucket[1] as usize];
+        if rows.len() > 1 {
+            rows.sort_unstable_by(|&a, &b| order.compare(a as usize, b as usize));
+        }
+    }
+
+    let mut by_rank = vec![0u32; canonical.len()];
+    for (flow, &r) in rank.iter().enumerate() {
+        by_rank[r as usize * width..][..width].copy_from_slice(row_codes(&canonical, width, flow));
+    }
+    let flow = sorted
+        .iter()
+        .map(|&row| rank[flows.of_row[row as usize] as usize])
         .collect();
     Sorted {
-        rows: keyed.into_iter().map(|(_, row)| row).collect(),
-        same_flow,
+        rows: sorted,
+        flow,
+        codes: by_rank,
+        width,
     }
 }
 
-/// Ranges of two or more rows with equal keys.
-fn tied_runs(keyed: &[(u128, u32)]) -> Vec<Range<usize>> {
-    let mut runs = Vec::new();
-    let mut start = 0;
-    for chunk in keyed.chunk_by(|a, b| a.0 == b.0) {
-        if chunk.len() > 1 {
-            runs.push(start..start + chunk.len());
+fn row_codes(codes: &[u32], width: usize, row: usize) -> &[u32] {
+    &codes[row * width..][..width]
+}
+
+/// Rows grouped by their dimension codes.
+struct Flows {
+    /// The flow of each row, numbered in order of first appearance.
+    of_row: Vec<u32>,
+    /// The first row of each flow.
+    first: Vec<u32>,
+}
+
+impl Flows {
+    fn group(codes: &[u32], width: usize, rows: usize) -> Flows {
+        let hasher = DefaultHashBuilder::default();
+        let mut table: HashTable<u32> = HashTable::with_capacity(rows);
+        let mut first: Vec<u32> = Vec::new();
+        let mut of_row = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let key = row_codes(codes, width, row);
+            let hash = hasher.hash_one(key);
+            let flow = match table.find(hash, |&f| {
+                row_codes(codes, width, first[f as usize] as usize) == key
+            }) {
+                Some(&flow) => flow,
+                None => {
+                    let flow = first.len() as u32;
+                    first.push(row as u32);
+                    table.insert_unique(hash, flow, |&f| {
+                        hasher.hash_one(row_codes(codes, width, first[f as usize] as usize))
+                    });
+                    flow
+                }
+            };
+            of_row.push(flow);
         }
-        start += chunk.len();
+        Flows { of_row, first }
     }
-    runs
 }
 
-/// The full order of rows: dimension codes, then `start`, `end`, then every
-/// other metric (columns looked up once, not per comparison).
-pub(crate) struct FullOrder<'a> {
-    table: &'a FlowTable,
+/// The rank of each flow (given by its canonical codes) in value order.
+fn rank_flows(canonical: &[u32], flows: usize, remaps: &[Vec<u32>], key_bits: u32) -> Vec<u32> {
+    let width = remaps.len();
+    let packer = Packer::new(remaps, key_bits);
+    let mut keyed: Vec<(u128, u32)> = (0..flows)
+        .map(|flow| (packer.key(row_codes(canonical, width, flow)), flow as u32))
+        .collect();
+    keyed.sort_unstable();
+    if !packer.complete {
+        for tied in keyed.chunk_by_mut(|a, b| a.0 == b.0) {
+            tied.sort_unstable_by(|a, b| {
+                row_codes(canonical, width, a.1 as usize).cmp(row_codes(
+                    canonical,
+                    width,
+                    b.1 as usize,
+                ))
+            });
+        }
+    }
+    let mut rank = vec![0u32; keyed.len()];
+    for (r, &(_, flow)) in keyed.iter().enumerate() {
+        rank[flow as usize] = r as u32;
+    }
+    rank
+}
+
+/// The order of a flow's rows: `start`, `end`, then every other metric
+/// (columns looked up once, not per comparison).
+pub(crate) struct MetricOrder<'a> {
     metrics: Vec<&'a [i64]>,
 }
 
-impl<'a> FullOrder<'a> {
-    pub(crate) fn new(table: &'a FlowTable) -> Self {
+impl<'a> MetricOrder<'a> {
+    pub(crate) fn new(metrics: &'a [MetricColumn]) -> Self {
         let named = ["start", "end"]
             .into_iter()
-            .filter_map(|name| table.metric(name));
-        let others = table
-            .metrics()
+            .filter_map(|name| metrics.iter().find(|m| m.def.name == name));
+        let others = metrics
             .iter()
-            .filter(|m| m.def.name != "start" && m.def.name != "end")
-            .map(|m| &m.values[..]);
-        FullOrder {
-            table,
-            metrics: named.chain(others).collect(),
+            .filter(|m| m.def.name != "start" && m.def.name != "end");
+        MetricOrder {
+            metrics: named.chain(others).map(|m| &m.values[..]).collect(),
         }
     }
 
     pub(crate) fn compare(&self, a: usize, b: usize) -> Ordering {
-        self.table.row(a).cmp(self.table.row(b)).then_with(|| {
-            self.metrics
-                .iter()
-                .map(|values| values[a].cmp(&values[b]))
-                .find(|o| o.is_ne())
-                .unwrap_or(Ordering::Equal)
-        })
+        self.metrics
+            .iter()
+            .map(|values| values[a].cmp(&values[b]))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
     }
 }
 
-/// How a row's leading fields pack into a key, most significant first.
+/// How a flow's leading codes pack into a key, most significant first.
 struct Packer {
     /// Bits of each packed dimension (a prefix of the dimensions).
     dim_bits: Vec<u32>,
-    /// `start` as an offset from its minimum (null = 0), when every
-    /// dimension is packed and it fits too: (column, minimum, bits).
-    start: Option<(usize, i64, u32)>,
-    /// Right shift of a key that leaves only the dimensions, when all are packed.
-    dims_shift: Option<u32>,
+    /// Whether every dimension is packed (then keys never tie).
+    complete: bool,
 }
 
 impl Packer {
-    fn new(table: &FlowTable, key_bits: u32) -> Packer {
+    fn new(remaps: &[Vec<u32>], key_bits: u32) -> Packer {
         let mut used = 0;
         let mut dim_bits = Vec::new();
-        for dim in table.dims() {
-            let bits = bits_for(dim.dict.len() as u64);
+        for remap in remaps {
+            // Codes run from 0 (null) to the dictionary's size.
+            let bits = bits_for(remap.len().saturating_sub(1) as u64);
             if used + bits > key_bits {
                 break;
             }
             used += bits;
             dim_bits.push(bits);
         }
-        let all_dims = dim_bits.len() == table.dims().len();
-        let start = table
-            .metric_index("start")
-            .filter(|_| all_dims)
-            .and_then(|column| {
-                let values = &table.metrics()[column].values;
-                let mut present = values.iter().copied().filter(|&v| v != NULL);
-                let first = present.next().unwrap_or(0);
-                let (min, max) = present.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
-                let bits = bits_for(max.abs_diff(min) + 1);
-                (used + bits <= key_bits).then_some((column, min, bits))
-            });
         Packer {
+            complete: dim_bits.len() == remaps.len(),
             dim_bits,
-            start,
-            dims_shift: all_dims.then_some(u128::BITS - used),
         }
     }
 
-    fn key(&self, table: &FlowTable, row: usize) -> u128 {
+    fn key(&self, codes: &[u32]) -> u128 {
         let mut key = 0u128;
         let mut used = 0;
-        for (&code, &bits) in table.row(row).iter().zip(&self.dim_bits) {
+        for (&code, &bits) in codes.iter().zip(&self.dim_bits) {
             key = key << bits | u128::from(code);
-            used += bits;
-        }
-        if let Some((column, min, bits)) = self.start {
-            let value = table.metrics()[column].values[row];
-            let offset = if value == NULL {
-                0
-            } else {
-                value.abs_diff(min) + 1
-            };
-            key = key << bits | u128::from(offset);
             used += bits;
         }
         // Left-align, so keys of any width compare as their fields do.
