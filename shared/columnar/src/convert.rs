@@ -1,15 +1,17 @@
-//! [`FlowTable`] ⇄ Arrow. Dimension columns are materialised by `take` over
-//! their dictionary values, so each distinct string is converted once.
+//! [`FlowTable`] → Arrow. String dimensions become dictionary arrays over
+//! their dictionary's values, so each distinct string is converted once.
 
+use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray, UInt32Array};
+use arrow::array::{
+    ArrayRef, Int32Array, Int64Array, StringArray, UInt32Array, UInt32DictionaryArray,
+};
 use arrow::buffer::NullBuffer;
-use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use flowlog::{ColumnDef, Dict, FlowTable, Kind, NULL, NULL_CODE, Value};
+use flowlog::{ColumnDef, Dict, FlowTable, Kind, NULL, NULL_CODE};
 
 /// A column of the table in output order.
 pub(crate) enum Source<'a> {
@@ -69,60 +71,110 @@ pub fn arrow_schema(table: &FlowTable) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Converts rows `range` of a table into a record batch with [`arrow_schema`].
-pub fn to_record_batch(
-    table: &FlowTable,
-    range: std::ops::Range<usize>,
-) -> Result<RecordBatch, ArrowError> {
-    let schema = arrow_schema(table);
-    let columns = output_columns(table)
+/// The schema batches are written with: [`arrow_schema`], except that string
+/// dimensions are dictionary arrays of their codes, so no string is copied
+/// per row. The Parquet writer encodes them exactly as plain strings, and
+/// files are written without the Arrow schema, so readers see `Utf8`.
+pub(crate) fn write_schema(table: &FlowTable) -> SchemaRef {
+    let fields: Vec<Field> = arrow_schema(table)
+        .fields()
         .iter()
-        .map(|c| match c {
-            Source::Dim(dim, def) => dim_array(table, *dim, def.kind, range.clone()),
-            Source::Metric(m, def) => Ok(metric_array(
-                &table.metrics()[*m].values[range.clone()],
-                def.kind,
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Dictionary(
+                Box::new(DataType::UInt32),
+                Box::new(DataType::Utf8),
             )),
+            _ => f.as_ref().clone(),
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(schema, columns)
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
-fn dim_array(
-    table: &FlowTable,
-    dim: usize,
-    kind: Kind,
-    range: std::ops::Range<usize>,
-) -> Result<ArrayRef, ArrowError> {
-    let dict = &table.dims()[dim].dict;
-    let codes: Vec<u32> = range.map(|row| table.row(row)[dim]).collect();
-    let nulls = null_buffer(&codes, NULL_CODE);
-    let int = |code: u32| match dict.value(code) {
-        Value::Int(i) => i,
-        _ => 0,
-    };
-    Ok(match (dict, kind) {
-        (Dict::Str(_), _) => {
-            let values =
-                StringArray::from_iter_values((1..=dict.len() as u32).map(
-                    |c| match dict.value(c) {
-                        Value::Str(s) => s,
-                        _ => "",
-                    },
-                ));
-            // Code c is dictionary value c - 1 (null cells are masked).
-            let indices = codes.iter().map(|&c| c.saturating_sub(1)).collect();
-            take(&values, &UInt32Array::new(indices, nulls), None)?
+/// Converts tables into record batches with [`write_schema`]; each
+/// dictionary is converted once, however many batches are taken.
+pub(crate) struct BatchEncoder<'a> {
+    table: &'a FlowTable,
+    schema: SchemaRef,
+    columns: Vec<ColumnSource<'a>>,
+}
+
+/// How one output column is read from the table.
+enum ColumnSource<'a> {
+    /// String dimension: its codes index these values.
+    Strings(usize, ArrayRef),
+    /// Integer dimension: `values[code]` (null code 0 reads 0, masked).
+    Ints(usize, Kind, Vec<i64>),
+    Metric(&'a [i64], Kind),
+}
+
+impl<'a> BatchEncoder<'a> {
+    pub(crate) fn new(table: &'a FlowTable) -> Self {
+        let columns = output_columns(table)
+            .iter()
+            .map(|c| match c {
+                Source::Dim(dim, def) => match &table.dims()[*dim].dict {
+                    dict @ Dict::Str(strings) => {
+                        let values = (1..=dict.len() as u32).map(|code| strings.get(code));
+                        ColumnSource::Strings(*dim, Arc::new(StringArray::from_iter_values(values)))
+                    }
+                    Dict::Int(dict) => {
+                        let values = std::iter::once(0).chain(dict.values().iter().copied());
+                        ColumnSource::Ints(*dim, def.kind, values.collect())
+                    }
+                },
+                Source::Metric(m, def) => {
+                    ColumnSource::Metric(&table.metrics()[*m].values, def.kind)
+                }
+            })
+            .collect();
+        BatchEncoder {
+            table,
+            schema: write_schema(table),
+            columns,
         }
-        (Dict::Int(_), Kind::Int32) => Arc::new(Int32Array::new(
-            codes.iter().map(|&c| int(c) as i32).collect(),
-            nulls,
-        )),
-        (Dict::Int(_), _) => Arc::new(Int64Array::new(
-            codes.iter().map(|&c| int(c)).collect(),
-            nulls,
-        )),
-    })
+    }
+
+    pub(crate) fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows `range` of the table as a record batch.
+    pub(crate) fn batch(&self, range: Range<usize>) -> Result<RecordBatch, ArrowError> {
+        let columns = self
+            .columns
+            .iter()
+            .map(|column| match column {
+                ColumnSource::Strings(dim, values) => {
+                    let codes = self.codes(*dim, range.clone());
+                    let nulls = null_buffer(&codes, NULL_CODE);
+                    // Code c is dictionary value c - 1 (null cells are masked).
+                    let keys = codes.iter().map(|&c| c.saturating_sub(1)).collect();
+                    let keys = UInt32Array::new(keys, nulls);
+                    Ok(Arc::new(UInt32DictionaryArray::try_new(keys, values.clone())?) as ArrayRef)
+                }
+                ColumnSource::Ints(dim, kind, values) => {
+                    let codes = self.codes(*dim, range.clone());
+                    let nulls = null_buffer(&codes, NULL_CODE);
+                    let values = codes.iter().map(|&c| values[c as usize]);
+                    Ok(match kind {
+                        Kind::Int32 => {
+                            Arc::new(Int32Array::new(values.map(|v| v as i32).collect(), nulls))
+                                as ArrayRef
+                        }
+                        _ => Arc::new(Int64Array::new(values.collect(), nulls)),
+                    })
+                }
+                ColumnSource::Metric(values, kind) => {
+                    Ok(metric_array(&values[range.clone()], *kind))
+                }
+            })
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        RecordBatch::try_new(self.schema.clone(), columns)
+    }
+
+    fn codes(&self, dim: usize, range: Range<usize>) -> Vec<u32> {
+        range.map(|row| self.table.row(row)[dim]).collect()
+    }
 }
 
 fn metric_array(values: &[i64], kind: Kind) -> ArrayRef {
@@ -146,7 +198,8 @@ fn null_buffer<T: Copy + PartialEq>(cells: &[T], null: T) -> Option<NullBuffer> 
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::Array;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::UInt32Type;
     use flowlog::parse_object;
 
     use super::*;
@@ -177,21 +230,18 @@ mod tests {
                 ("records", DataType::Int64),
             ]
         );
-        let batch = to_record_batch(&t, 0..1).unwrap();
+        let batch = BatchEncoder::new(&t).batch(0..1).unwrap();
         assert_eq!(batch.num_rows(), 1);
-        let status = batch
-            .column(5)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
-        assert_eq!(status.value(0), "OK");
+        let status = batch.column(5).as_dictionary::<UInt32Type>();
+        let values = status.values().as_string::<i32>();
+        assert_eq!(values.value(status.keys().value(0) as usize), "OK");
     }
 
     #[test]
     fn nulls_survive() {
         let mut t = FlowTable::new();
         parse_object("f", b"account-id srcport packets\n- - -\n1 22 5\n", &mut t);
-        let batch = to_record_batch(&t, 0..2).unwrap();
+        let batch = BatchEncoder::new(&t).batch(0..2).unwrap();
         for column in batch.columns().iter().take(3) {
             assert!(column.is_null(0));
             assert!(!column.is_null(1));

@@ -18,6 +18,6 @@ mod convert;
 mod read;
 mod write;
 
-pub use convert::{arrow_schema, to_record_batch};
+pub use convert::arrow_schema;
 pub use read::{ReadError, read_parquet};
 pub use write::{WriteError, WriteOptions, write_parquet, writer_properties};

@@ -4,12 +4,13 @@
 use bytes::Bytes;
 use flowlog::{FlowTable, Kind, Role};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 
-use crate::convert::{Source, output_columns, to_record_batch};
+use crate::convert::{BatchEncoder, Source, output_columns};
 
 /// Rows converted and handed to the writer at a time.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -118,8 +119,10 @@ fn sorting_columns(table: &FlowTable, columns: &[Source<'_>]) -> Vec<SortingColu
 /// Writes a table (already sorted) into Parquet files of about
 /// `target_file_size` bytes each, in row order. An empty table gives no file.
 pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<Bytes>, WriteError> {
-    let schema = crate::arrow_schema(table);
-    let props = writer_properties(table, options);
+    let encoder = BatchEncoder::new(table);
+    let writer_options = ArrowWriterOptions::new()
+        .with_properties(writer_properties(table, options))
+        .with_skip_arrow_metadata(true);
     let mut files = Vec::new();
     let mut writer: Option<ArrowWriter<Vec<u8>>> = None;
     let mut start = 0;
@@ -127,13 +130,13 @@ pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<By
         let end = (start + BATCH_ROWS).min(table.rows());
         let w = match &mut writer {
             Some(w) => w,
-            None => writer.insert(ArrowWriter::try_new(
+            None => writer.insert(ArrowWriter::try_new_with_options(
                 Vec::new(),
-                schema.clone(),
-                Some(props.clone()),
+                encoder.schema(),
+                writer_options.clone(),
             )?),
         };
-        w.write(&to_record_batch(table, start..end)?)?;
+        w.write(&encoder.batch(start..end)?)?;
         if (w.bytes_written() + w.in_progress_size()) as u64 >= options.target_file_size
             && let Some(full) = writer.take()
         {
