@@ -259,17 +259,29 @@ impl IntDict {
     }
 
     /// Interns an integer.
+    #[inline]
     pub fn intern(&mut self, value: i64) -> u32 {
+        let known = usize::try_from(value)
+            .ok()
+            .and_then(|at| self.dense.get(at))
+            .copied();
+        match known {
+            Some(code) if code != NULL_CODE => code,
+            _ => self.insert(value),
+        }
+    }
+
+    /// Interns a value that is not in the dense table: a new small value, or
+    /// a large one.
+    fn insert(&mut self, value: i64) -> u32 {
         let next = self.values.len() as u32 + 1;
         let code = if (0..DENSE).contains(&value) {
             let at = value as usize;
             if at >= self.dense.len() {
                 self.dense.resize(at + 1, NULL_CODE);
             }
-            if self.dense[at] == NULL_CODE {
-                self.dense[at] = next;
-            }
-            self.dense[at]
+            self.dense[at] = next;
+            next
         } else {
             *self.sparse.entry(value).or_insert(next)
         };

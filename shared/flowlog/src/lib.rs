@@ -24,6 +24,6 @@ mod window;
 pub use dict::{Dict, IntDict, NULL_CODE, StrDict, Value};
 pub use fields::{CATALOGUE, ColumnDef, DEFAULT_FORMAT, Field, Kind, RECORDS, Role, known};
 pub use key::{KeyInfo, parse_key};
-pub use parse::{BadFile, BadLine, FileReport, MAX_RAW, parse_object, parse_reader};
+pub use parse::{BadFile, BadLine, FileReport, MAX_RAW, Parser, parse_object, parse_reader};
 pub use table::{DimColumn, FlowTable, MetricColumn, NULL, Slot};
 pub use window::{BadWindow, Window};

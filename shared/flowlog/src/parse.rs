@@ -4,7 +4,7 @@
 //! dimension values are interned, and a per-field cache skips even the hash
 //! lookup when a value repeats the previous line's (account, ENI, action, ...).
 
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 
 use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
@@ -63,66 +63,103 @@ pub struct FileReport {
 /// assert_eq!((report.records, table.rows()), (1, 1));
 /// ```
 pub fn parse_object(key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
-    if data.starts_with(&[0x1f, 0x8b]) {
-        let reader = BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(data));
-        parse_reader(key, reader, table)
-    } else {
-        parse_reader(key, data, table)
-    }
+    Parser::default().parse_object(key, data, table)
 }
 
 /// Parses decompressed text from a reader into `table`.
-pub fn parse_reader(key: &str, mut reader: impl BufRead, table: &mut FlowTable) -> FileReport {
-    let rows_before = table.rows();
-    let mut file = FileParser {
-        key,
-        report: FileReport::default(),
-        number: 0,
-        format: None,
-    };
-    match for_each_line(&mut reader, |line| file.line(line, table)) {
-        Ok(()) => file.report,
-        Err(reason) => {
-            table.truncate(rows_before);
-            FileReport {
-                bad_file: Some(BadFile {
-                    key: key.to_owned(),
-                    reason,
-                }),
-                ..FileReport::default()
+pub fn parse_reader(key: &str, reader: impl Read, table: &mut FlowTable) -> FileReport {
+    Parser::default().parse_reader(key, reader, table)
+}
+
+/// Parses objects one after another, reusing its text buffer, so that
+/// parsing many small files allocates nothing per file.
+#[derive(Debug, Default)]
+pub struct Parser {
+    buffer: Vec<u8>,
+}
+
+/// Decompressed text read at a time.
+const CHUNK: usize = 256 * 1024;
+
+impl Parser {
+    /// Parses one delivered object (gzip, possibly several members, or plain
+    /// text) into `table`.
+    pub fn parse_object(&mut self, key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
+        if data.starts_with(&[0x1f, 0x8b]) {
+            self.parse_reader(key, MultiGzDecoder::new(data), table)
+        } else {
+            self.parse_reader(key, data, table)
+        }
+    }
+
+    /// Parses decompressed text from a reader into `table`.
+    pub fn parse_reader(
+        &mut self,
+        key: &str,
+        mut reader: impl Read,
+        table: &mut FlowTable,
+    ) -> FileReport {
+        let rows_before = table.rows();
+        let mut file = FileParser {
+            key,
+            report: FileReport::default(),
+            number: 0,
+            format: None,
+        };
+        match for_each_line(&mut reader, &mut self.buffer, |line| file.line(line, table)) {
+            Ok(()) => file.report,
+            Err(reason) => {
+                table.truncate(rows_before);
+                FileReport {
+                    bad_file: Some(BadFile {
+                        key: key.to_owned(),
+                        reason,
+                    }),
+                    ..FileReport::default()
+                }
             }
         }
     }
 }
 
-/// Calls `f` with every line, straight from the reader's buffer; only a line
-/// that straddles two buffer fills is copied. Stops at the first error.
+/// Calls `f` with every line, read into `buffer` a chunk at a time; only the
+/// unfinished line at the end of a chunk is moved, to the buffer's front.
+/// Stops at the first error.
 fn for_each_line(
-    reader: &mut impl BufRead,
+    reader: &mut impl Read,
+    buffer: &mut Vec<u8>,
     mut f: impl FnMut(&[u8]) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut carry: Vec<u8> = Vec::new();
-    loop {
-        let buf = reader.fill_buf().map_err(|e| read_error(&e))?;
-        if buf.is_empty() {
-            break;
-        }
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', buf) {
-            if carry.is_empty() {
-                f(&buf[start..end])?;
-            } else {
-                carry.extend_from_slice(&buf[start..end]);
-                f(&carry)?;
-                carry.clear();
-            }
-            start = end + 1;
-        }
-        carry.extend_from_slice(&buf[start..]);
-        let consumed = buf.len();
-        reader.consume(consumed);
+    if buffer.len() < CHUNK {
+        buffer.resize(CHUNK, 0);
     }
-    if carry.is_empty() { Ok(()) } else { f(&carry) }
+    // Bytes of an unfinished line at the front of the buffer.
+    let mut kept = 0;
+    loop {
+        if kept == buffer.len() {
+            // A line longer than the buffer.
+            buffer.resize(buffer.len() * 2, 0);
+        }
+        let read = match reader.read(&mut buffer[kept..]) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(&e)),
+        };
+        let end = kept + read;
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', &buffer[kept..end]) {
+            f(&buffer[start..kept + newline])?;
+            start = kept + newline + 1;
+        }
+        buffer.copy_within(start..end, 0);
+        kept = end - start;
+    }
+    if kept == 0 {
+        Ok(())
+    } else {
+        f(&buffer[..kept])
+    }
 }
 
 /// The state of one file being parsed.

@@ -277,3 +277,27 @@ proptest::proptest! {
         proptest::prop_assert_eq!(parse_unsigned(token.as_bytes()), expected);
     }
 }
+
+#[test]
+fn a_line_longer_than_the_buffer_is_read_whole() {
+    let long = "x".repeat(CHUNK + 10);
+    let text = format!("{V2}\n{REC}\n{long}\n{REC}\n");
+    let (report, t) = parse(&text);
+    assert_eq!(t.rows(), 2);
+    assert_eq!(report.bad_lines.len(), 1);
+    assert_eq!(report.bad_lines[0].line, 3);
+    assert_eq!(report.bad_lines[0].raw.len(), MAX_RAW);
+}
+
+#[test]
+fn a_parser_reused_across_files_reads_each_alone() {
+    let first = gz(format!("{V2}\n{REC}\n{REC}\nunfinished").as_bytes());
+    let second = gz(format!("{V2}\n{REC}\n").as_bytes());
+    let mut parser = Parser::default();
+    let mut t = FlowTable::new();
+    let a = parser.parse_object("a", &first, &mut t);
+    let b = parser.parse_object("b", &second, &mut t);
+    assert_eq!((a.records, a.bad_lines.len()), (2, 1));
+    assert_eq!(b, parse(&format!("{V2}\n{REC}\n")).0);
+    assert_eq!(t.rows(), 3);
+}

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use columnar::{WriteOptions, write_parquet};
-use flowlog::{BadFile, FileReport, FlowTable, Window, parse_object};
+use flowlog::{BadFile, FileReport, FlowTable, Parser, Window};
 use futures::StreamExt;
 use merge::{merge, totals_by_account};
 use store::StoreError;
@@ -141,6 +141,7 @@ fn spawn_fetcher(
 /// One group's table and counts, built file by file.
 struct GroupMerge {
     window: Window,
+    parser: Parser,
     table: FlowTable,
     stats: Stats,
     bad_lines: Vec<ErrorRecord>,
@@ -151,6 +152,7 @@ impl GroupMerge {
     fn new(window: Window) -> Self {
         GroupMerge {
             window,
+            parser: Parser::default(),
             table: FlowTable::new(),
             stats: Stats::default(),
             bad_lines: Vec::new(),
@@ -167,7 +169,7 @@ impl GroupMerge {
         body: Result<Bytes, StoreError>,
     ) -> Result<(), PipelineError> {
         let report = match body {
-            Ok(bytes) => parse_object(&file.key, &bytes, &mut self.table),
+            Ok(bytes) => self.parser.parse_object(&file.key, &bytes, &mut self.table),
             Err(StoreError::NotFound { key }) => FileReport {
                 bad_file: Some(BadFile {
                     key: file.key,
