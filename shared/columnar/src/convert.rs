@@ -7,11 +7,11 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, Int32Array, Int64Array, StringArray, UInt32Array, UInt32DictionaryArray,
 };
-use arrow::buffer::NullBuffer;
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use flowlog::{ColumnDef, Dict, FlowTable, Kind, NULL, NULL_CODE};
+use flowlog::{ColumnDef, Dict, FlowTable, Kind, NULL, NULL_CODE, StrDict};
 
 /// A column of the table in output order.
 pub(crate) enum Source<'a> {
@@ -108,30 +108,27 @@ enum ColumnSource<'a> {
 }
 
 impl<'a> BatchEncoder<'a> {
-    pub(crate) fn new(table: &'a FlowTable) -> Self {
+    pub(crate) fn new(table: &'a FlowTable) -> Result<Self, ArrowError> {
         let columns = output_columns(table)
             .iter()
             .map(|c| match c {
                 Source::Dim(dim, def) => match &table.dims()[*dim].dict {
-                    dict @ Dict::Str(strings) => {
-                        let values = (1..=dict.len() as u32).map(|code| strings.get(code));
-                        ColumnSource::Strings(*dim, Arc::new(StringArray::from_iter_values(values)))
-                    }
+                    Dict::Str(strings) => Ok(ColumnSource::Strings(*dim, string_values(strings)?)),
                     Dict::Int(dict) => {
                         let values = std::iter::once(0).chain(dict.values().iter().copied());
-                        ColumnSource::Ints(*dim, def.kind, values.collect())
+                        Ok(ColumnSource::Ints(*dim, def.kind, values.collect()))
                     }
                 },
                 Source::Metric(m, def) => {
-                    ColumnSource::Metric(&table.metrics()[*m].values, def.kind)
+                    Ok(ColumnSource::Metric(&table.metrics()[*m].values, def.kind))
                 }
             })
-            .collect();
-        BatchEncoder {
+            .collect::<Result<_, ArrowError>>()?;
+        Ok(BatchEncoder {
             table,
             schema: write_schema(table),
             columns,
-        }
+        })
     }
 
     pub(crate) fn schema(&self) -> SchemaRef {
@@ -175,6 +172,22 @@ impl<'a> BatchEncoder<'a> {
     fn codes(&self, dim: usize, range: Range<usize>) -> Vec<u32> {
         range.map(|row| self.table.row(row)[dim]).collect()
     }
+}
+
+/// A string dictionary's values as one Arrow array over a copy of its arena
+/// (validated as UTF-8 once, not value by value).
+fn string_values(dict: &StrDict) -> Result<ArrayRef, ArrowError> {
+    let (bytes, ends) = dict.arena();
+    let offsets = std::iter::once(Ok(0))
+        .chain(ends.iter().map(|&end| i32::try_from(end)))
+        .collect::<Result<Vec<i32>, _>>()
+        .map_err(|_| ArrowError::ComputeError("dictionary over 2 GiB".to_owned()))?;
+    let array = StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from(bytes),
+        None,
+    )?;
+    Ok(Arc::new(array))
 }
 
 fn metric_array(values: &[i64], kind: Kind) -> ArrayRef {
@@ -230,7 +243,7 @@ mod tests {
                 ("records", DataType::Int64),
             ]
         );
-        let batch = BatchEncoder::new(&t).batch(0..1).unwrap();
+        let batch = BatchEncoder::new(&t).unwrap().batch(0..1).unwrap();
         assert_eq!(batch.num_rows(), 1);
         let status = batch.column(5).as_dictionary::<UInt32Type>();
         let values = status.values().as_string::<i32>();
@@ -241,7 +254,7 @@ mod tests {
     fn nulls_survive() {
         let mut t = FlowTable::new();
         parse_object("f", b"account-id srcport packets\n- - -\n1 22 5\n", &mut t);
-        let batch = BatchEncoder::new(&t).batch(0..2).unwrap();
+        let batch = BatchEncoder::new(&t).unwrap().batch(0..2).unwrap();
         for column in batch.columns().iter().take(3) {
             assert!(column.is_null(0));
             assert!(!column.is_null(1));

@@ -119,7 +119,7 @@ fn sorting_columns(table: &FlowTable, columns: &[Source<'_>]) -> Vec<SortingColu
 /// Writes a table (already sorted) into Parquet files of about
 /// `target_file_size` bytes each, in row order. An empty table gives no file.
 pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<Bytes>, WriteError> {
-    let encoder = BatchEncoder::new(table);
+    let encoder = BatchEncoder::new(table)?;
     let writer_options = ArrowWriterOptions::new()
         .with_properties(writer_properties(table, options))
         .with_skip_arrow_metadata(true);

@@ -131,6 +131,12 @@ impl StrDict {
         span(&self.bytes, &self.ends, code)
     }
 
+    /// All values, concatenated in code order, and where each ends: code `c`
+    /// is `bytes[ends[c - 2]..ends[c - 1]]` (from 0 for code 1). UTF-8.
+    pub fn arena(&self) -> (&[u8], &[u32]) {
+        (&self.bytes, &self.ends)
+    }
+
     /// The string of a non-null code.
     pub fn get(&self, code: u32) -> &str {
         // Values are validated as UTF-8 when interned (see `intern_checked`).
