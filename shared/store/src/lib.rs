@@ -80,6 +80,14 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// the new one, never a partial one. Returns the new object's metadata.
     async fn put(&self, key: &str, body: Bytes) -> Result<ObjectMeta, StoreError>;
 
+    /// [`BlobStore::put`] of a run's scratch object (a manifest, a staged
+    /// partial): as atomic, but a store may skip making it durable. A crashed
+    /// run's scratch is never read again: the next run claims the window
+    /// under a new version, which has scratch keys of its own.
+    async fn put_scratch(&self, key: &str, body: Bytes) -> Result<ObjectMeta, StoreError> {
+        self.put(key, body).await
+    }
+
     /// Deletes the object; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 

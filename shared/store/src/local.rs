@@ -140,7 +140,20 @@ impl BlobStore for LocalStore {
     async fn put(&self, key: &str, body: Bytes) -> Result<ObjectMeta, StoreError> {
         let path = self.path(key)?;
         let key_owned = key.to_owned();
-        blocking("put", key, move || put_atomic(&path, &key_owned, &body)).await
+        blocking("put", key, move || {
+            put_atomic(&path, &key_owned, &body, Durability::Durable)
+        })
+        .await
+    }
+
+    /// Written and renamed into place like any object, without the syncs.
+    async fn put_scratch(&self, key: &str, body: Bytes) -> Result<ObjectMeta, StoreError> {
+        let path = self.path(key)?;
+        let key_owned = key.to_owned();
+        blocking("put", key, move || {
+            put_atomic(&path, &key_owned, &body, Durability::Scratch)
+        })
+        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -269,9 +282,23 @@ fn walk(root: &Path, rel: &str, prefix: &str, out: &mut Vec<ObjectMeta>) -> Resu
     Ok(())
 }
 
-/// Writes `body` to a temp file beside `path`, syncs it, and renames it over
-/// `path`.
-fn put_atomic(path: &Path, key: &str, body: &[u8]) -> Result<ObjectMeta, StoreError> {
+/// Whether a put waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// The file and its rename are synced before the put returns.
+    Durable,
+    /// Neither is: the object survives the process, not a crash of the machine.
+    Scratch,
+}
+
+/// Writes `body` to a temp file beside `path`, syncs it (if durable), and
+/// renames it over `path`.
+fn put_atomic(
+    path: &Path,
+    key: &str,
+    body: &[u8],
+    durability: Durability,
+) -> Result<ObjectMeta, StoreError> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(StoreError::InvalidKey {
             key: key.to_owned(),
@@ -285,7 +312,10 @@ fn put_atomic(path: &Path, key: &str, body: &[u8]) -> Result<ObjectMeta, StoreEr
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let mut file = create_in_dir(dir, &tmp, key)?;
-    let written = file.write_all(body).and_then(|()| file.sync_data());
+    let written = file.write_all(body).and_then(|()| match durability {
+        Durability::Durable => file.sync_data(),
+        Durability::Scratch => Ok(()),
+    });
     drop(file);
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
@@ -296,7 +326,9 @@ fn put_atomic(path: &Path, key: &str, body: &[u8]) -> Result<ObjectMeta, StoreEr
         return Err(StoreError::io("rename", key, e));
     }
     // Make the rename itself durable; best effort (not every platform can).
-    if let Ok(d) = fs::File::open(dir) {
+    if durability == Durability::Durable
+        && let Ok(d) = fs::File::open(dir)
+    {
         let _ = d.sync_all();
     }
     let meta = fs::metadata(path).map_err(|e| StoreError::io("stat", key, e))?;
@@ -453,6 +485,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(all_files(dir.path()), ["p/q.parquet"]);
+        let meta = store
+            .put_scratch("p/q.parquet", Bytes::from(vec![9u8; 3]))
+            .await
+            .unwrap();
+        assert_eq!(meta.size, 3);
+        assert_eq!(all_files(dir.path()), ["p/q.parquet"]);
+        assert_eq!(store.get("p/q.parquet").await.unwrap(), vec![9u8; 3]);
 
         // An in-flight write from another process is invisible to list.
         fs::write(dir.path().join("p/.tmp-r.parquet-1-1"), b"partial").unwrap();

@@ -31,7 +31,7 @@ async fn get_json<T: DeserializeOwned>(
     })
 }
 
-/// Writes a JSON object for a later step.
+/// Writes a JSON object for a later step (scratch: see [`BlobStore::put_scratch`]).
 async fn put_json<T: Serialize>(
     store: &dyn BlobStore,
     key: &str,
@@ -42,6 +42,6 @@ async fn put_json<T: Serialize>(
         key: key.to_owned(),
         message: e.to_string(),
     })?;
-    store.put(key, Bytes::from(body)).await?;
+    store.put_scratch(key, Bytes::from(body)).await?;
     Ok(())
 }

@@ -65,7 +65,7 @@ pub async fn partial_merge(
     let version = manifest.version;
     if let Some(parquet) = outcome.parquet {
         ctx.output
-            .put(&layout.partial(version, request.group, "parquet"), parquet)
+            .put_scratch(&layout.partial(version, request.group, "parquet"), parquet)
             .await?;
     }
     for (kind, records) in [
@@ -76,7 +76,7 @@ pub async fn partial_merge(
             let mut body = Vec::new();
             to_json_lines(records, &mut body);
             let key = layout.partial(version, request.group, &format!("{}.jsonl", kind.as_str()));
-            ctx.output.put(&key, Bytes::from(body)).await?;
+            ctx.output.put_scratch(&key, Bytes::from(body)).await?;
         }
     }
     // The stats object is written last: its presence means the group is complete.
