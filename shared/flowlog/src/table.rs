@@ -43,6 +43,8 @@ pub struct FlowTable {
     metrics: Vec<MetricColumn>,
     codes: Vec<u32>,
     rows: usize,
+    /// Rows that columns are allocated for up front.
+    expected_rows: usize,
 }
 
 impl Default for FlowTable {
@@ -54,14 +56,21 @@ impl Default for FlowTable {
 impl FlowTable {
     /// An empty table with only the `records` column.
     pub fn new() -> Self {
+        Self::with_expected_rows(0)
+    }
+
+    /// An empty table whose columns, also those added later, are allocated
+    /// for about `rows` rows, so that filling it does not regrow them.
+    pub fn with_expected_rows(rows: usize) -> Self {
         FlowTable {
             dims: Vec::new(),
             metrics: vec![MetricColumn {
                 def: ColumnDef::records(),
-                values: Vec::new(),
+                values: Vec::with_capacity(rows),
             }],
             codes: Vec::new(),
             rows: 0,
+            expected_rows: rows,
         }
     }
 
@@ -146,17 +155,19 @@ impl FlowTable {
                 let at = self
                     .metrics
                     .partition_point(|m| m.def.output_key() < def.output_key());
+                let mut values = Vec::with_capacity(self.rows.max(self.expected_rows));
+                values.resize(self.rows, NULL);
                 self.metrics.insert(
                     at,
                     MetricColumn {
                         def: def.clone(),
-                        values: vec![NULL; self.rows],
+                        values,
                     },
                 );
             }
         }
-        if self.dims.len() > old_width && self.rows > 0 {
-            let mut codes = Vec::with_capacity(self.rows * self.dims.len());
+        if self.dims.len() > old_width {
+            let mut codes = Vec::with_capacity(self.rows.max(self.expected_rows) * self.dims.len());
             if old_width == 0 {
                 codes.resize(self.rows * self.dims.len(), NULL_CODE);
             }
@@ -260,6 +271,7 @@ impl FlowTable {
             metrics,
             codes,
             rows,
+            expected_rows: 0,
         }
     }
 
@@ -340,6 +352,19 @@ mod tests {
         );
         assert_eq!(t.dim_value(2, 0), Value::Int(22));
         assert_eq!(t.metric("bytes").unwrap(), [NULL, NULL]);
+    }
+
+    #[test]
+    fn columns_added_later_are_allocated_for_the_expected_rows() {
+        let mut t = FlowTable::with_expected_rows(1000);
+        t.ensure_columns(&["srcport", "packets"].map(ColumnDef::for_field));
+        t.push_row(&[NULL_CODE], &[5, 1]);
+        t.ensure_columns(&["account-id", "bytes"].map(ColumnDef::for_field));
+        assert!(t.codes.capacity() >= 1000 * 2);
+        assert!(t.metrics.iter().all(|m| m.values.capacity() >= 1000));
+        assert_eq!(t.row(0), [NULL_CODE, NULL_CODE]);
+        assert_eq!(t.metric("packets").unwrap(), [5]);
+        assert_eq!(t.metric("bytes").unwrap(), [NULL]);
     }
 
     #[test]

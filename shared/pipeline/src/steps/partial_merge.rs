@@ -42,8 +42,8 @@ pub async fn partial_merge(
     ctx.failpoints.hit("partial-merge.start")?;
 
     let window = manifest.window;
+    let mut merged = GroupMerge::new(window, group.files.iter().map(|f| f.size).sum());
     let mut rx = spawn_fetcher(ctx, group.files);
-    let mut merged = GroupMerge::new(window);
     // A short blocking call parses the files fetched so far, taking each next
     // one only if it is already there: a blocking thread never waits for I/O,
     // so a bounded blocking pool cannot deadlock, and files reach it in batches.
@@ -138,6 +138,12 @@ fn spawn_fetcher(
     rx
 }
 
+/// About how many records `bytes` of gzip flow logs hold (a record takes
+/// 15–20 bytes compressed), so the group's table is allocated once.
+fn expected_records(bytes: u64) -> usize {
+    usize::try_from(bytes / 16).unwrap_or(0)
+}
+
 /// One group's table and counts, built file by file.
 struct GroupMerge {
     window: Window,
@@ -149,11 +155,12 @@ struct GroupMerge {
 }
 
 impl GroupMerge {
-    fn new(window: Window) -> Self {
+    /// A group of `bytes_in` compressed bytes.
+    fn new(window: Window, bytes_in: u64) -> Self {
         GroupMerge {
             window,
             parser: Parser::default(),
-            table: FlowTable::new(),
+            table: FlowTable::with_expected_rows(expected_records(bytes_in)),
             stats: Stats::default(),
             bad_lines: Vec::new(),
             bad_files: Vec::new(),
