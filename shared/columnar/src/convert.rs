@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, Int32Array, Int64Array, StringArray, UInt32Array, UInt32DictionaryArray,
 };
-use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -204,9 +204,11 @@ fn metric_array(values: &[i64], kind: Kind) -> ArrayRef {
 
 /// The validity of `cells` (`null` marks a null), or none if nothing is null.
 fn null_buffer<T: Copy + PartialEq>(cells: &[T], null: T) -> Option<NullBuffer> {
-    cells
-        .contains(&null)
-        .then(|| cells.iter().map(|&c| c != null).collect())
+    cells.contains(&null).then(|| {
+        NullBuffer::new(BooleanBuffer::collect_bool(cells.len(), |i| {
+            cells[i] != null
+        }))
+    })
 }
 
 #[cfg(test)]

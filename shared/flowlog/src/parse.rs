@@ -268,14 +268,21 @@ enum Target {
     Metric { metric: usize, kind: Kind },
 }
 
+/// One field of a format: where its value goes, and the previous line's
+/// value (an integer, or a string's short key; 0 for a long string) with its
+/// code, to skip interning a repeated value.
+#[derive(Debug, Clone, Copy)]
+struct FieldSlot {
+    target: Target,
+    last: u128,
+    last_code: u32,
+}
+
 /// A file's format resolved against the table's columns.
 #[derive(Debug)]
 struct Format {
     names: Vec<String>,
-    targets: Vec<Target>,
-    /// Previous line's value per field (an integer, or a string's short key;
-    /// 0 for a long string) and its code, to skip interning repeated values.
-    last: Vec<(u128, u32)>,
+    fields: Vec<FieldSlot>,
     codes: Vec<u32>,
     metrics: Vec<i64>,
     records: usize,
@@ -288,19 +295,25 @@ impl Format {
             .map(|n| ColumnDef::for_field(n.as_ref()))
             .collect();
         table.ensure_columns(&defs);
-        let targets = defs
+        let fields = defs
             .iter()
-            .map(|def| match (table.slot(&def.name), def.kind) {
-                (Some(Slot::Dim(dim)), Kind::Str) => Target::StrDim(dim),
-                (Some(Slot::Dim(dim)), kind) => Target::IntDim { dim, kind },
-                (Some(Slot::Metric(metric)), kind) => Target::Metric { metric, kind },
-                (None, _) => unreachable!("column ensured above"),
+            .map(|def| {
+                let target = match (table.slot(&def.name), def.kind) {
+                    (Some(Slot::Dim(dim)), Kind::Str) => Target::StrDim(dim),
+                    (Some(Slot::Dim(dim)), kind) => Target::IntDim { dim, kind },
+                    (Some(Slot::Metric(metric)), kind) => Target::Metric { metric, kind },
+                    (None, _) => unreachable!("column ensured above"),
+                };
+                FieldSlot {
+                    target,
+                    last: 0,
+                    last_code: NULL_CODE,
+                }
             })
             .collect();
         Format {
             names: names.iter().map(|n| n.as_ref().to_owned()).collect(),
-            targets,
-            last: vec![(0, NULL_CODE); names.len()],
+            fields,
             codes: vec![NULL_CODE; table.dims().len()],
             metrics: vec![NULL; table.metrics().len()],
             records: table.metric_index(fields::RECORDS).unwrap_or(0),
@@ -312,10 +325,10 @@ impl Format {
         self.fill_row(text, table).map_err(|reason| {
             // A wrong field count explains a misplaced value better than the value does.
             let found = tokens(text).count();
-            if found == self.targets.len() {
+            if found == self.fields.len() {
                 reason
             } else {
-                format!("expected {} fields, found {found}", self.targets.len())
+                format!("expected {} fields, found {found}", self.fields.len())
             }
         })?;
         table.push_row(&self.codes, &self.metrics);
@@ -331,84 +344,84 @@ impl Format {
         self.codes.fill(NULL_CODE);
         self.metrics.fill(NULL);
         self.metrics[self.records] = 1;
-        let mut count = 0;
-        for (i, token) in tokens(text).enumerate() {
-            count += 1;
-            let Some(&target) = self.targets.get(i) else {
-                continue;
-            };
+        let mut tokens = tokens(text);
+        let mut found = 0;
+        for ((field, name), token) in self.fields.iter_mut().zip(&self.names).zip(&mut tokens) {
+            found += 1;
             if token == b"-" {
                 continue;
             }
-            match target {
+            match field.target {
                 Target::StrDim(dim) => {
                     let Dict::Str(dict) = table.dict_mut(dim) else {
                         unreachable!()
                     };
-                    let (last_key, last_code) = self.last[i];
-                    let invalid = |_| format!("{}: invalid UTF-8", self.names[i]);
+                    let invalid = |_| format!("{name}: invalid UTF-8");
                     self.codes[dim] = match short_key(token) {
-                        Some(key) if key == last_key => last_code,
+                        Some(key) if key == field.last => field.last_code,
                         Some(key) => {
                             let code = dict.intern_short(key, token).map_err(invalid)?;
-                            self.last[i] = (key, code);
+                            (field.last, field.last_code) = (key, code);
                             code
                         }
-                        None if last_code != NULL_CODE && dict.span(last_code) == token => {
-                            last_code
+                        None if field.last_code != NULL_CODE
+                            && dict.span(field.last_code) == token =>
+                        {
+                            field.last_code
                         }
                         None => {
                             let code = dict.intern_checked(token).map_err(invalid)?;
-                            self.last[i] = (0, code);
+                            (field.last, field.last_code) = (0, code);
                             code
                         }
                     };
                 }
                 Target::IntDim { dim, kind } => {
-                    let value = self.number(i, token, kind)?;
-                    let (last_value, last_code) = self.last[i];
-                    self.codes[dim] = if last_code != NULL_CODE && last_value == value as u128 {
-                        last_code
+                    let value = number(name, token, kind)?;
+                    self.codes[dim] = if field.last_code != NULL_CODE && field.last == value as u128
+                    {
+                        field.last_code
                     } else {
                         let Dict::Int(dict) = table.dict_mut(dim) else {
                             unreachable!()
                         };
                         let code = dict.intern(value);
-                        self.last[i] = (value as u128, code);
+                        (field.last, field.last_code) = (value as u128, code);
                         code
                     };
                 }
                 Target::Metric { metric, kind } => {
-                    self.metrics[metric] = self.number(i, token, kind)?
+                    self.metrics[metric] = number(name, token, kind)?
                 }
             }
         }
-        if count != self.targets.len() {
+        let found = found + tokens.count();
+        if found != self.fields.len() {
             return Err(format!(
-                "expected {} fields, found {count}",
-                self.targets.len()
+                "expected {} fields, found {found}",
+                self.fields.len()
             ));
         }
         Ok(())
     }
+}
 
-    fn number(&self, field: usize, token: &[u8], kind: Kind) -> Result<i64, String> {
-        match parse_unsigned(token) {
-            Some(value) if kind != Kind::Int32 || value <= i64::from(i32::MAX) => Ok(value),
-            value => Err(self.bad_number(field, token, value)),
-        }
+/// A field's value as an integer of its kind.
+fn number(name: &str, token: &[u8], kind: Kind) -> Result<i64, String> {
+    match parse_unsigned(token) {
+        Some(value) if kind != Kind::Int32 || value <= i64::from(i32::MAX) => Ok(value),
+        value => Err(bad_number(name, token, value)),
     }
+}
 
-    #[cold]
-    fn bad_number(&self, field: usize, token: &[u8], value: Option<i64>) -> String {
-        let name = &self.names[field];
-        match value {
-            Some(value) => format!("{name}: {value} does not fit in int32"),
-            None => format!(
-                "{name}: {:?} is not a non-negative integer",
-                String::from_utf8_lossy(&token[..token.len().min(64)])
-            ),
-        }
+#[cold]
+fn bad_number(name: &str, token: &[u8], value: Option<i64>) -> String {
+    match value {
+        Some(value) => format!("{name}: {value} does not fit in int32"),
+        None => format!(
+            "{name}: {:?} is not a non-negative integer",
+            String::from_utf8_lossy(&token[..token.len().min(64)])
+        ),
     }
 }
 
