@@ -104,6 +104,7 @@ enum ColumnSource<'a> {
     Strings(usize, ArrayRef),
     /// Integer dimension: `values[code]` (null code 0 reads 0, masked).
     Ints(usize, Kind, Vec<i64>),
+    /// Metric column: its values.
     Metric(&'a [i64], Kind),
 }
 
@@ -140,37 +141,39 @@ impl<'a> BatchEncoder<'a> {
         let columns = self
             .columns
             .iter()
-            .map(|column| match column {
-                ColumnSource::Strings(dim, values) => {
-                    let codes = self.codes(*dim, range.clone());
-                    let nulls = null_buffer(&codes, NULL_CODE);
-                    // Code c is dictionary value c - 1 (null cells are masked).
-                    let keys = codes.iter().map(|&c| c.saturating_sub(1)).collect();
-                    let keys = UInt32Array::new(keys, nulls);
-                    Ok(Arc::new(UInt32DictionaryArray::try_new(keys, values.clone())?) as ArrayRef)
-                }
-                ColumnSource::Ints(dim, kind, values) => {
-                    let codes = self.codes(*dim, range.clone());
-                    let nulls = null_buffer(&codes, NULL_CODE);
-                    let values = codes.iter().map(|&c| values[c as usize]);
-                    Ok(match kind {
-                        Kind::Int32 => {
-                            Arc::new(Int32Array::new(values.map(|v| v as i32).collect(), nulls))
-                                as ArrayRef
-                        }
-                        _ => Arc::new(Int64Array::new(values.collect(), nulls)),
-                    })
-                }
-                ColumnSource::Metric(values, kind) => {
-                    Ok(metric_array(&values[range.clone()], *kind))
-                }
-            })
+            .map(|column| column.array(self.table, range.clone()))
             .collect::<Result<Vec<_>, ArrowError>>()?;
         RecordBatch::try_new(self.schema.clone(), columns)
     }
+}
 
-    fn codes(&self, dim: usize, range: Range<usize>) -> Vec<u32> {
-        range.map(|row| self.table.row(row)[dim]).collect()
+impl ColumnSource<'_> {
+    /// Rows `range` of this column.
+    fn array(&self, table: &FlowTable, range: Range<usize>) -> Result<ArrayRef, ArrowError> {
+        let codes =
+            |dim: usize| -> Vec<u32> { range.clone().map(|row| table.row(row)[dim]).collect() };
+        Ok(match self {
+            ColumnSource::Strings(dim, values) => {
+                let codes = codes(*dim);
+                let nulls = null_buffer(&codes, NULL_CODE);
+                // Code c is dictionary value c - 1 (null cells are masked).
+                let keys = codes.iter().map(|&c| c.saturating_sub(1)).collect();
+                let keys = UInt32Array::new(keys, nulls);
+                Arc::new(UInt32DictionaryArray::try_new(keys, values.clone())?)
+            }
+            ColumnSource::Ints(dim, kind, values) => {
+                let codes = codes(*dim);
+                let nulls = null_buffer(&codes, NULL_CODE);
+                let values = codes.iter().map(|&c| values[c as usize]);
+                match kind {
+                    Kind::Int32 => {
+                        Arc::new(Int32Array::new(values.map(|v| v as i32).collect(), nulls))
+                    }
+                    _ => Arc::new(Int64Array::new(values.collect(), nulls)),
+                }
+            }
+            ColumnSource::Metric(values, kind) => metric_array(&values[range], *kind),
+        })
     }
 }
 

@@ -52,54 +52,49 @@ pub(crate) fn sort_with_key_bits(
     let width = remaps.len();
     let rows = metrics.first().map_or(0, |m| m.values.len());
     let flows = Flows::group(codes, width, rows);
-    let mut canonical: Vec<u32> = Vec::with_capacity(flows.first.len() * width);
-    for &row in &flows.first {
-        let row = row_codes(codes, width, row as usize);
-        canonical.extend(
-            row.iter()
-                .zip(remaps)
-                .map(|(&code, remap)| remap[code as usize]),
-        );
-    }
+    let canonical = flows.canonical_codes(codes, remaps);
     let rank = rank_flows(&canonical, flows.first.len(), remaps, key_bits);
+    let rank_of_row: Vec<u32> = flows.of_row.iter().map(|&f| rank[f as usize]).collect();
+    let sorted = bucket_rows(&rank_of_row, rank.len(), &MetricOrder::new(metrics));
+    let mut by_rank = vec![0u32; canonical.len()];
+    for (flow, &r) in rank.iter().enumerate() {
+        by_rank[r as usize * width..][..width].copy_from_slice(row_codes(&canonical, width, flow));
+    }
+    Sorted {
+        flow: sorted
+            .iter()
+            .map(|&row| rank_of_row[row as usize])
+            .collect(),
+        rows: sorted,
+        codes: by_rank,
+        width,
+    }
+}
 
-    // Bucket rows by their flow's rank, then order each flow's rows.
-    let mut offsets = vec![0u32; rank.len() + 1];
-    for &flow in &flows.of_row {
-        offsets[rank[flow as usize] as usize + 1] += 1;
+/// Rows ordered by their flow's rank (a counting sort), each flow's rows
+/// then by `order`.
+fn bucket_rows(rank_of_row: &[u32], flows: usize, order: &MetricOrder<'_>) -> Vec<u32> {
+    let mut offsets = vec![0u32; flows + 1];
+    for &rank in rank_of_row {
+        offsets[rank as usize + 1] += 1;
     }
     for i in 1..offsets.len() {
         offsets[i] += offsets[i - 1];
     }
-    let mut sorted = vec![0u32; rows];
+    let mut sorted = vec![0u32; rank_of_row.len()];
     let mut next = offsets.clone();
-    for (row, &flow) in flows.of_row.iter().enumerate() {
-        let slot = &mut next[rank[flow as usize] as usize];
+    for (row, &rank) in rank_of_row.iter().enumerate() {
+        let slot = &mut next[rank as usize];
         sorted[*slot as usize] = row as u32;
         *slot += 1;
     }
-    let order = MetricOrder::new(metrics);
     for bucket in offsets.windows(2) {
         let rows = &mut sorted[bucket[0] as usize..bucket[1] as usize];
         if rows.len() > 1 {
             rows.sort_unstable_by(|&a, &b| order.compare(a as usize, b as usize));
         }
     }
-
-    let mut by_rank = vec![0u32; canonical.len()];
-    for (flow, &r) in rank.iter().enumerate() {
-        by_rank[r as usize * width..][..width].copy_from_slice(row_codes(&canonical, width, flow));
-    }
-    let flow = sorted
-        .iter()
-        .map(|&row| rank[flows.of_row[row as usize] as usize])
-        .collect();
-    Sorted {
-        rows: sorted,
-        flow,
-        codes: by_rank,
-        width,
-    }
+    sorted
 }
 
 fn row_codes(codes: &[u32], width: usize, row: usize) -> &[u32] {
@@ -139,6 +134,21 @@ impl Flows {
             of_row.push(flow);
         }
         Flows { of_row, first }
+    }
+
+    /// The canonical codes of each flow's dimensions, `remaps.len()` per flow.
+    fn canonical_codes(&self, codes: &[u32], remaps: &[Vec<u32>]) -> Vec<u32> {
+        let width = remaps.len();
+        let mut canonical = Vec::with_capacity(self.first.len() * width);
+        for &row in &self.first {
+            let row = row_codes(codes, width, row as usize);
+            canonical.extend(
+                row.iter()
+                    .zip(remaps)
+                    .map(|(&code, remap)| remap[code as usize]),
+            );
+        }
+        canonical
     }
 }
 

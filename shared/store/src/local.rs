@@ -81,6 +81,20 @@ impl LocalStore {
         validate_key(key)?;
         Ok(self.root.join(key))
     }
+
+    async fn put_with(
+        &self,
+        key: &str,
+        body: Bytes,
+        durability: Durability,
+    ) -> Result<ObjectMeta, StoreError> {
+        let path = self.path(key)?;
+        let key_owned = key.to_owned();
+        blocking("put", key, move || {
+            put_atomic(&path, &key_owned, &body, durability)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -138,22 +152,12 @@ impl BlobStore for LocalStore {
     }
 
     async fn put(&self, key: &str, body: Bytes) -> Result<ObjectMeta, StoreError> {
-        let path = self.path(key)?;
-        let key_owned = key.to_owned();
-        blocking("put", key, move || {
-            put_atomic(&path, &key_owned, &body, Durability::Durable)
-        })
-        .await
+        self.put_with(key, body, Durability::Durable).await
     }
 
     /// Written and renamed into place like any object, without the syncs.
     async fn put_scratch(&self, key: &str, body: Bytes) -> Result<ObjectMeta, StoreError> {
-        let path = self.path(key)?;
-        let key_owned = key.to_owned();
-        blocking("put", key, move || {
-            put_atomic(&path, &key_owned, &body, Durability::Scratch)
-        })
-        .await
+        self.put_with(key, body, Durability::Scratch).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
