@@ -49,6 +49,14 @@ pub fn merge(table: FlowTable, gap: MaxGap) -> FlowTable {
     FlowTable::from_parts(dims, metrics, codes)
 }
 
+/// The values of a metric column by field name.
+fn metric<'a>(metrics: &'a [MetricColumn], name: &str) -> Option<&'a [i64]> {
+    metrics
+        .iter()
+        .find(|m| m.def.name == name)
+        .map(|m| &m.values[..])
+}
+
 /// Sorted rows `first..end` that fold into one output row.
 struct Run {
     first: usize,
@@ -58,12 +66,7 @@ struct Run {
 /// Cuts the sorted rows into runs: a row continues the run before it when its
 /// dimensions are equal and `gap` says it is contiguous with the run so far.
 fn runs(metrics: &[MetricColumn], sorted: &order::Sorted, gap: MaxGap) -> Vec<Run> {
-    let column = |name| {
-        metrics
-            .iter()
-            .find(|m| m.def.name == name)
-            .map_or(&[][..], |m| &m.values[..])
-    };
+    let column = |name| metric(metrics, name).unwrap_or(&[]);
     let (start, end) = (column("start"), column("end"));
     let mut runs: Vec<Run> = Vec::new();
     let mut run_end = NULL;

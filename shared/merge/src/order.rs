@@ -188,12 +188,13 @@ impl<'a> MetricOrder<'a> {
     pub(crate) fn new(metrics: &'a [MetricColumn]) -> Self {
         let named = ["start", "end"]
             .into_iter()
-            .filter_map(|name| metrics.iter().find(|m| m.def.name == name));
+            .filter_map(|name| crate::metric(metrics, name));
         let others = metrics
             .iter()
-            .filter(|m| m.def.name != "start" && m.def.name != "end");
+            .filter(|m| m.def.name != "start" && m.def.name != "end")
+            .map(|m| &m.values[..]);
         MetricOrder {
-            metrics: named.chain(others).map(|m| &m.values[..]).collect(),
+            metrics: named.chain(others).collect(),
         }
     }
 
