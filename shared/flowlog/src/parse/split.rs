@@ -1,36 +1,41 @@
-//! Splits a line into its fields at runs of spaces and tabs, eight bytes at a
-//! time: each word of the line becomes a mask of its separator bytes, and the
-//! fields end where the mask's bits are. No per-byte branch.
+//! Splits a line into its fields at runs of spaces and tabs, 64 bytes at a
+//! time: each block of the line becomes a mask of its separator bytes (16-byte
+//! SIMD compares: SSE2 on x86-64, NEON on arm64), and the fields end where the
+//! mask's bits are. No per-byte branch.
 
-/// One high bit per byte of `x` that is zero.
-const fn zero_bytes(x: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    !(((x & LOW7) + LOW7) | x | LOW7)
-}
+use wide::u8x16;
 
-/// One high bit per byte of `x` that is a space or a tab.
-const fn separators(x: u64) -> u64 {
-    zero_bytes(x ^ 0x2020_2020_2020_2020) | zero_bytes(x ^ 0x0909_0909_0909_0909)
-}
+/// Bytes whose separators one mask holds.
+const BLOCK: usize = 64;
 
-/// The eight bytes of `text` from `at`, zero past its end (zero is no separator).
-fn word(text: &[u8], at: usize) -> u64 {
-    match text[at..].first_chunk::<8>() {
-        Some(bytes) => u64::from_le_bytes(*bytes),
+/// One bit per byte of the 64 bytes of `text` from `at` that is a space or a
+/// tab; bytes past the end of `text` are no separators.
+fn separators(text: &[u8], at: usize) -> u64 {
+    let rest = &text[at..];
+    let block = match rest.first_chunk::<BLOCK>() {
+        Some(block) => *block,
         None => {
-            let mut bytes = [0u8; 8];
-            bytes[..text.len() - at].copy_from_slice(&text[at..]);
-            u64::from_le_bytes(bytes)
+            let mut block = [0u8; BLOCK];
+            block[..rest.len()].copy_from_slice(rest);
+            block
         }
+    };
+    let (space, tab) = (u8x16::splat(b' '), u8x16::splat(b'\t'));
+    let mut mask = 0;
+    for (i, lane) in block.as_chunks::<16>().0.iter().enumerate() {
+        let bytes = u8x16::new(*lane);
+        let found = (bytes.simd_eq(space) | bytes.simd_eq(tab)).to_bitmask();
+        mask |= u64::from(found) << (16 * i);
     }
+    mask
 }
 
 /// The non-empty fields of a line.
 pub(super) struct Fields<'a> {
     text: &'a [u8],
-    /// Offset of the word after the one `mask` is from.
-    next_word: usize,
-    /// Separators of the current word not yet returned.
+    /// Offset of the block after the one `mask` is from.
+    next_block: usize,
+    /// Separators of the current block not yet returned.
     mask: u64,
     /// Where the field being scanned starts; past the end once all is returned.
     start: usize,
@@ -40,7 +45,7 @@ impl<'a> Fields<'a> {
     pub(super) fn new(text: &'a [u8]) -> Self {
         Fields {
             text,
-            next_word: 0,
+            next_block: 0,
             mask: 0,
             start: 0,
         }
@@ -53,15 +58,15 @@ impl<'a> Iterator for Fields<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         loop {
             while self.mask == 0 {
-                if self.next_word >= self.text.len() {
+                if self.next_block >= self.text.len() {
                     let field = self.text.get(self.start..).unwrap_or_default();
                     self.start = self.text.len() + 1;
                     return (!field.is_empty()).then_some(field);
                 }
-                self.mask = separators(word(self.text, self.next_word));
-                self.next_word += 8;
+                self.mask = separators(self.text, self.next_block);
+                self.next_block += BLOCK;
             }
-            let end = self.next_word - 8 + (self.mask.trailing_zeros() / 8) as usize;
+            let end = self.next_block - BLOCK + self.mask.trailing_zeros() as usize;
             self.mask &= self.mask - 1;
             let field = &self.text[self.start..end];
             self.start = end + 1;
@@ -92,13 +97,16 @@ mod tests {
         assert_eq!(Fields::new(b"   \t ").count(), 0);
         assert_eq!(Fields::new(b"12345678").collect::<Vec<_>>(), [b"12345678"]);
         assert_eq!(Fields::new(b" 1234567 ").collect::<Vec<_>>(), [b"1234567"]);
+        // Fields across block boundaries, and a separator as a block's last byte.
+        let long = [&[b'a'; 63][..], b" ", &[b'b'; 70], b"\t c"].concat();
+        assert_eq!(Fields::new(&long).collect::<Vec<_>>(), naive(&long));
     }
 
     proptest! {
         #[test]
         fn splits_like_the_naive_split(line in proptest::collection::vec(
             prop_oneof![Just(b' '), Just(b'\t'), Just(b'a'), Just(b'-'), Just(0u8), Just(0xa0u8), Just(0x89u8)],
-            0..40,
+            0..200,
         )) {
             prop_assert_eq!(Fields::new(&line).collect::<Vec<_>>(), naive(&line));
         }
