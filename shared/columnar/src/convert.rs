@@ -1,17 +1,13 @@
-//! [`FlowTable`] → Arrow. String dimensions become dictionary arrays over
-//! their dictionary's values, so each distinct string is converted once.
+//! [`FlowTable`] → Arrow: the output schema, the output column order, and
+//! metric columns as Arrow arrays (dimension columns are encoded from their
+//! codes, see [`crate::dims`]).
 
-use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, Int32Array, Int64Array, StringArray, UInt32Array, UInt32DictionaryArray,
-};
-use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::array::{ArrayRef, Int32Array, Int64Array};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::error::ArrowError;
-use arrow::record_batch::RecordBatch;
-use flowlog::{ColumnDef, Dict, FlowTable, Kind, NULL, NULL_CODE, StrDict};
+use flowlog::{ColumnDef, FlowTable, Kind, NULL};
 
 /// A column of the table in output order.
 pub(crate) enum Source<'a> {
@@ -71,129 +67,8 @@ pub fn arrow_schema(table: &FlowTable) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The schema batches are written with: [`arrow_schema`], except that string
-/// dimensions are dictionary arrays of their codes, so no string is copied
-/// per row. The Parquet writer encodes them exactly as plain strings, and
-/// files are written without the Arrow schema, so readers see `Utf8`.
-pub(crate) fn write_schema(table: &FlowTable) -> SchemaRef {
-    let fields: Vec<Field> = arrow_schema(table)
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Dictionary(
-                Box::new(DataType::UInt32),
-                Box::new(DataType::Utf8),
-            )),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Arc::new(Schema::new(fields))
-}
-
-/// Converts tables into record batches with [`write_schema`]; each
-/// dictionary is converted once, however many batches are taken.
-pub(crate) struct BatchEncoder<'a> {
-    table: &'a FlowTable,
-    schema: SchemaRef,
-    columns: Vec<ColumnSource<'a>>,
-}
-
-/// How one output column is read from the table.
-enum ColumnSource<'a> {
-    /// String dimension: its codes index these values.
-    Strings(usize, ArrayRef),
-    /// Integer dimension: `values[code]` (null code 0 reads 0, masked).
-    Ints(usize, Kind, Vec<i64>),
-    /// Metric column: its values.
-    Metric(&'a [i64], Kind),
-}
-
-impl<'a> BatchEncoder<'a> {
-    pub(crate) fn new(table: &'a FlowTable) -> Result<Self, ArrowError> {
-        let columns = output_columns(table)
-            .iter()
-            .map(|c| match c {
-                Source::Dim(dim, def) => match &table.dims()[*dim].dict {
-                    Dict::Str(strings) => Ok(ColumnSource::Strings(*dim, string_values(strings)?)),
-                    Dict::Int(dict) => {
-                        let values = std::iter::once(0).chain(dict.values().iter().copied());
-                        Ok(ColumnSource::Ints(*dim, def.kind, values.collect()))
-                    }
-                },
-                Source::Metric(m, def) => {
-                    Ok(ColumnSource::Metric(&table.metrics()[*m].values, def.kind))
-                }
-            })
-            .collect::<Result<_, ArrowError>>()?;
-        Ok(BatchEncoder {
-            table,
-            schema: write_schema(table),
-            columns,
-        })
-    }
-
-    pub(crate) fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    /// Rows `range` of the table as a record batch.
-    pub(crate) fn batch(&self, range: Range<usize>) -> Result<RecordBatch, ArrowError> {
-        let columns = self
-            .columns
-            .iter()
-            .map(|column| column.array(self.table, range.clone()))
-            .collect::<Result<Vec<_>, ArrowError>>()?;
-        RecordBatch::try_new(self.schema.clone(), columns)
-    }
-}
-
-impl ColumnSource<'_> {
-    /// Rows `range` of this column.
-    fn array(&self, table: &FlowTable, range: Range<usize>) -> Result<ArrayRef, ArrowError> {
-        let codes =
-            |dim: usize| -> Vec<u32> { range.clone().map(|row| table.row(row)[dim]).collect() };
-        Ok(match self {
-            ColumnSource::Strings(dim, values) => {
-                let codes = codes(*dim);
-                let nulls = null_buffer(&codes, NULL_CODE);
-                // Code c is dictionary value c - 1 (null cells are masked).
-                let keys = codes.iter().map(|&c| c.saturating_sub(1)).collect();
-                let keys = UInt32Array::new(keys, nulls);
-                Arc::new(UInt32DictionaryArray::try_new(keys, values.clone())?)
-            }
-            ColumnSource::Ints(dim, kind, values) => {
-                let codes = codes(*dim);
-                let nulls = null_buffer(&codes, NULL_CODE);
-                let values = codes.iter().map(|&c| values[c as usize]);
-                match kind {
-                    Kind::Int32 => {
-                        Arc::new(Int32Array::new(values.map(|v| v as i32).collect(), nulls))
-                    }
-                    _ => Arc::new(Int64Array::new(values.collect(), nulls)),
-                }
-            }
-            ColumnSource::Metric(values, kind) => metric_array(&values[range], *kind),
-        })
-    }
-}
-
-/// A string dictionary's values as one Arrow array over a copy of its arena
-/// (validated as UTF-8 once, not value by value).
-fn string_values(dict: &StrDict) -> Result<ArrayRef, ArrowError> {
-    let (bytes, ends) = dict.arena();
-    let offsets = std::iter::once(Ok(0))
-        .chain(ends.iter().map(|&end| i32::try_from(end)))
-        .collect::<Result<Vec<i32>, _>>()
-        .map_err(|_| ArrowError::ComputeError("dictionary over 2 GiB".to_owned()))?;
-    let array = StringArray::try_new(
-        OffsetBuffer::new(ScalarBuffer::from(offsets)),
-        Buffer::from(bytes),
-        None,
-    )?;
-    Ok(Arc::new(array))
-}
-
-fn metric_array(values: &[i64], kind: Kind) -> ArrayRef {
+/// A metric column's values as an Arrow array of its type.
+pub(crate) fn metric_array(values: &[i64], kind: Kind) -> ArrayRef {
     let nulls = null_buffer(values, NULL);
     match kind {
         // The parser bounds int32 fields, and OR keeps values in range.
@@ -217,7 +92,6 @@ fn null_buffer<T: Copy + PartialEq>(cells: &[T], null: T) -> Option<NullBuffer> 
 #[cfg(test)]
 mod tests {
     use arrow::array::{Array, AsArray};
-    use arrow::datatypes::UInt32Type;
     use flowlog::parse_object;
 
     use super::*;
@@ -248,21 +122,15 @@ mod tests {
                 ("records", DataType::Int64),
             ]
         );
-        let batch = BatchEncoder::new(&t).unwrap().batch(0..1).unwrap();
-        assert_eq!(batch.num_rows(), 1);
-        let status = batch.column(5).as_dictionary::<UInt32Type>();
-        let values = status.values().as_string::<i32>();
-        assert_eq!(values.value(status.keys().value(0) as usize), "OK");
     }
 
     #[test]
-    fn nulls_survive() {
-        let mut t = FlowTable::new();
-        parse_object("f", b"account-id srcport packets\n- - -\n1 22 5\n", &mut t);
-        let batch = BatchEncoder::new(&t).unwrap().batch(0..2).unwrap();
-        for column in batch.columns().iter().take(3) {
-            assert!(column.is_null(0));
-            assert!(!column.is_null(1));
-        }
+    fn metric_nulls_survive() {
+        let array = metric_array(&[NULL, 5], Kind::Int32);
+        assert!(array.is_null(0));
+        assert_eq!(
+            array.as_primitive::<arrow::datatypes::Int32Type>().value(1),
+            5
+        );
     }
 }

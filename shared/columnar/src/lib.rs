@@ -15,6 +15,8 @@
 //! ```
 
 mod convert;
+mod dims;
+mod hybrid;
 mod read;
 mod write;
 

@@ -1,0 +1,369 @@
+//! Dimension column chunks encoded as Parquet pages straight from a table's
+//! codes, without the Arrow writer's per-cell work (hashing each value into
+//! its own dictionary, comparing each for statistics).
+//!
+//! A cell is already a code into its column's dictionary. A chunk gives each
+//! code it meets the next index of its own dictionary (a lookup in a
+//! code-indexed table), its data pages hold those indices hybrid-encoded, and
+//! its dictionary page holds the values in index order. Statistics compare
+//! codes by rank in value order: a merged table's codes are in value order
+//! already, so ranks are only sorted for tables that were not merged.
+
+use bytes::Bytes;
+use parquet::basic::{BoundaryOrder, Compression, CompressionCodec, Encoding, ZstdLevel};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::ByteArray;
+use parquet::errors::{ParquetError, Result};
+use parquet::file::metadata::{ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder};
+use parquet::file::statistics::Statistics;
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+use flowlog::{Dict, Kind, NULL_CODE, Value};
+
+use crate::hybrid;
+
+/// One dimension column of a table, as its chunks are written.
+#[derive(Debug)]
+pub(crate) struct RankedDict<'a> {
+    dict: &'a Dict,
+    kind: Kind,
+    /// Each code's rank in value order (null first).
+    rank: Vec<u32>,
+    /// The code of each rank.
+    code: Vec<u32>,
+}
+
+impl<'a> RankedDict<'a> {
+    pub(crate) fn new(dict: &'a Dict, kind: Kind) -> Self {
+        let mut code: Vec<u32> = (0..=dict.len() as u32).collect();
+        if !code.is_sorted_by_key(|&c| dict.value(c)) {
+            code.sort_by_key(|&c| dict.value(c));
+        }
+        let mut rank = vec![0; code.len()];
+        for (r, &c) in code.iter().enumerate() {
+            rank[c as usize] = r as u32;
+        }
+        RankedDict {
+            dict,
+            kind,
+            rank,
+            code,
+        }
+    }
+
+    /// The plain encoding of the value of rank `rank`: as in a dictionary
+    /// page (strings with their length) or as in statistics (without).
+    fn encode(&self, rank: u32, with_length: bool, out: &mut Vec<u8>) {
+        match (self.dict.value(self.code[rank as usize]), self.kind) {
+            (Value::Str(s), _) => {
+                if with_length {
+                    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                }
+                out.extend_from_slice(s.as_bytes());
+            }
+            (Value::Int(i), Kind::Int64) => out.extend_from_slice(&i.to_le_bytes()),
+            // The parser bounds int32 fields.
+            (Value::Int(i), _) => out.extend_from_slice(&(i as i32).to_le_bytes()),
+            (Value::Null, _) => {}
+        }
+    }
+
+    fn bytes(&self, rank: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(rank, false, &mut out);
+        out
+    }
+
+    /// Chunk statistics from the smallest and largest rank.
+    fn statistics(&self, bounds: Bounds, nulls: u64) -> Statistics {
+        let value = |rank: u32| self.dict.value(self.code[rank as usize]);
+        let (min, max) = bounds.0.map(|(lo, hi)| (value(lo), value(hi))).unzip();
+        let nulls = Some(nulls);
+        match self.kind {
+            Kind::Str => {
+                let bytes = |v: Value<'_>| match v {
+                    Value::Str(s) => ByteArray::from(s.as_bytes().to_vec()),
+                    _ => ByteArray::new(),
+                };
+                Statistics::byte_array(min.map(bytes), max.map(bytes), None, nulls, false)
+            }
+            Kind::Int64 => Statistics::int64(min.map(int), max.map(int), None, nulls, false),
+            Kind::Int32 => {
+                let int32 = |v| int(v) as i32;
+                Statistics::int32(min.map(int32), max.map(int32), None, nulls, false)
+            }
+        }
+    }
+}
+
+fn int(value: Value<'_>) -> i64 {
+    match value {
+        Value::Int(i) => i,
+        _ => 0,
+    }
+}
+
+/// The smallest and largest rank of a page's or chunk's values; `None` if
+/// they are all null.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bounds(Option<(u32, u32)>);
+
+impl Bounds {
+    fn merge(self, other: Bounds) -> Bounds {
+        match (self.0, other.0) {
+            (Some((a, b)), Some((c, d))) => Bounds(Some((a.min(c), b.max(d)))),
+            (one, other) => Bounds(one.or(other)),
+        }
+    }
+}
+
+/// A data page encoded and compressed, waiting for the dictionary page that
+/// must precede it in the chunk.
+struct DataPage {
+    page: CompressedPage,
+    rows: usize,
+    nulls: u64,
+    bounds: Bounds,
+}
+
+/// One column chunk being written: cells are added in row order, and a page
+/// is cut every `page_rows` rows.
+pub(crate) struct DimChunk<'c, 'a> {
+    column: &'c RankedDict<'a>,
+    descr: ColumnDescPtr,
+    zstd: (Compression, zstd::bulk::Compressor<'static>),
+    page_rows: usize,
+    /// `index[code]` is the code's index in the chunk's dictionary, plus one
+    /// (zero: not in it yet).
+    index: Vec<u32>,
+    /// The chunk's dictionary: ranks in index order.
+    values: Vec<u32>,
+    /// The current page's cells.
+    codes: Vec<u32>,
+    pages: Vec<DataPage>,
+    /// Compressed bytes of the pages so far.
+    bytes: usize,
+}
+
+impl std::fmt::Debug for DimChunk<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DimChunk")
+            .field("column", &self.descr.path())
+            .field("pages", &self.pages.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c, 'a> DimChunk<'c, 'a> {
+    pub(crate) fn new(
+        column: &'c RankedDict<'a>,
+        descr: ColumnDescPtr,
+        zstd_level: i32,
+        page_rows: usize,
+    ) -> Result<Self> {
+        if descr.max_def_level() != 1 || descr.max_rep_level() != 0 {
+            return Err(ParquetError::General(format!(
+                "dimension column {} must be optional and flat",
+                descr.path()
+            )));
+        }
+        let level = ZstdLevel::try_new(zstd_level)?;
+        Ok(DimChunk {
+            column,
+            descr,
+            zstd: (
+                Compression::ZSTD(level),
+                zstd::bulk::Compressor::new(zstd_level)?,
+            ),
+            page_rows: page_rows.max(1),
+            index: vec![0; column.rank.len()],
+            values: Vec::new(),
+            codes: Vec::with_capacity(page_rows),
+            pages: Vec::new(),
+            bytes: 0,
+        })
+    }
+
+    /// Adds cells in row order.
+    pub(crate) fn extend(&mut self, codes: impl IntoIterator<Item = u32>) -> Result<()> {
+        for code in codes {
+            self.codes.push(code);
+            if self.codes.len() == self.page_rows {
+                self.flush_page()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// About how many bytes the chunk will take.
+    pub(crate) fn estimated_size(&self) -> usize {
+        self.bytes + self.codes.len() + self.values.len() * 8
+    }
+
+    /// Encodes the current page: definition levels (1 for a value, 0 for a
+    /// null) after their length, then the indices' bit width and the indices.
+    fn flush_page(&mut self) -> Result<()> {
+        if self.codes.is_empty() {
+            return Ok(());
+        }
+        let rank = &self.column.rank;
+        let (mut lo, mut hi) = (u32::MAX, 0);
+        let mut levels = Vec::with_capacity(self.codes.len());
+        let mut indices = Vec::with_capacity(self.codes.len());
+        for &code in &self.codes {
+            levels.push(u32::from(code != NULL_CODE));
+            if code == NULL_CODE {
+                continue;
+            }
+            let r = rank[code as usize];
+            (lo, hi) = (lo.min(r), hi.max(r));
+            let slot = &mut self.index[code as usize];
+            if *slot == 0 {
+                self.values.push(r);
+                *slot = self.values.len() as u32;
+            }
+            indices.push(*slot - 1);
+        }
+        let mut body = vec![0; 4];
+        hybrid::encode(&levels, 1, &mut body);
+        let levels_len = (body.len() - 4) as u32;
+        body[..4].copy_from_slice(&levels_len.to_le_bytes());
+        let width = hybrid::bit_width(indices.iter().copied().max().unwrap_or(0));
+        body.push(width);
+        hybrid::encode(&indices, width, &mut body);
+        let page = Page::DataPage {
+            buf: Bytes::from(self.zstd.1.compress(&body)?),
+            num_values: self.codes.len() as u32,
+            encoding: Encoding::RLE_DICTIONARY,
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        };
+        self.bytes += page.buffer().len();
+        self.pages.push(DataPage {
+            page: CompressedPage::new(page, body.len()),
+            rows: self.codes.len(),
+            nulls: (self.codes.len() - indices.len()) as u64,
+            bounds: Bounds((!indices.is_empty()).then_some((lo, hi))),
+        });
+        self.codes.clear();
+        Ok(())
+    }
+
+    /// The chunk's bytes (dictionary page, then data pages) and what a row
+    /// group writer needs to append them: metadata, statistics, page indexes.
+    pub(crate) fn close(mut self) -> Result<(Bytes, ColumnCloseResult)> {
+        self.flush_page()?;
+        let column = self.column;
+        let mut plain = Vec::new();
+        for &rank in &self.values {
+            column.encode(rank, true, &mut plain);
+        }
+        let dictionary = Page::DictionaryPage {
+            buf: Bytes::from(self.zstd.1.compress(&plain)?),
+            num_values: self.values.len() as u32,
+            encoding: Encoding::PLAIN,
+            is_sorted: false,
+        };
+
+        let mut sink = TrackedWrite::new(Vec::new());
+        let mut writer = SerializedPageWriter::new(&mut sink);
+        let first = writer.write_page(CompressedPage::new(dictionary, plain.len()))?;
+        let (mut compressed, mut uncompressed) = (first.compressed_size, first.uncompressed_size);
+        let mut column_index = ColumnIndexBuilder::new(self.descr.physical_type());
+        let mut offset_index = OffsetIndexBuilder::new();
+        let mut order = PageOrder::default();
+        let (mut bounds, mut rows, mut nulls) = (Bounds::default(), 0, 0);
+        let mut data_offset = None;
+        for page in std::mem::take(&mut self.pages) {
+            let spec = writer.write_page(page.page)?;
+            data_offset.get_or_insert(spec.offset);
+            compressed += spec.compressed_size;
+            uncompressed += spec.uncompressed_size;
+            offset_index.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
+            offset_index.append_row_count(page.rows as i64);
+            match page.bounds.0 {
+                None => column_index.append(true, vec![], vec![], page.nulls as i64, None),
+                Some((lo, hi)) => {
+                    column_index.append(
+                        false,
+                        column.bytes(lo),
+                        column.bytes(hi),
+                        page.nulls as i64,
+                        None,
+                    );
+                    order.add(lo, hi);
+                }
+            }
+            bounds = bounds.merge(page.bounds);
+            rows += page.rows;
+            nulls += page.nulls;
+        }
+        writer.close()?;
+        column_index.set_boundary_order(order.boundary_order());
+        let bytes = Bytes::from(sink.into_inner()?);
+
+        let metadata = ColumnChunkMetaData::builder(self.descr.clone())
+            .set_compression_codec(CompressionCodec::from(self.zstd.0))
+            .set_encodings(vec![
+                Encoding::PLAIN,
+                Encoding::RLE,
+                Encoding::RLE_DICTIONARY,
+            ])
+            .set_num_values(rows as i64)
+            .set_total_compressed_size(compressed as i64)
+            .set_total_uncompressed_size(uncompressed as i64)
+            .set_dictionary_page_offset(Some(first.offset as i64))
+            .set_data_page_offset(data_offset.unwrap_or(first.offset) as i64)
+            .set_statistics(column.statistics(bounds, nulls))
+            .build()?;
+        let close = ColumnCloseResult {
+            bytes_written: compressed as u64,
+            rows_written: rows as u64,
+            metadata,
+            bloom_filter: None,
+            column_index: Some(column_index.build()?),
+            offset_index: Some(offset_index.build()),
+        };
+        Ok((bytes, close))
+    }
+}
+
+/// Whether pages' bounds only rise or only fall, page after page (readers
+/// may then binary-search the page index).
+#[derive(Debug)]
+struct PageOrder {
+    last: Option<(u32, u32)>,
+    ascending: bool,
+    descending: bool,
+}
+
+impl Default for PageOrder {
+    fn default() -> Self {
+        PageOrder {
+            last: None,
+            ascending: true,
+            descending: true,
+        }
+    }
+}
+
+impl PageOrder {
+    fn add(&mut self, lo: u32, hi: u32) {
+        if let Some((last_lo, last_hi)) = self.last {
+            self.ascending &= last_lo <= lo && last_hi <= hi;
+            self.descending &= last_lo >= lo && last_hi >= hi;
+        }
+        self.last = Some((lo, hi));
+    }
+
+    fn boundary_order(&self) -> BoundaryOrder {
+        match (self.ascending, self.descending) {
+            (true, _) => BoundaryOrder::ASCENDING,
+            (_, true) => BoundaryOrder::DESCENDING,
+            _ => BoundaryOrder::UNORDERED,
+        }
+    }
+}
