@@ -16,6 +16,7 @@
 
 mod convert;
 mod dims;
+mod file;
 mod hybrid;
 mod read;
 mod write;

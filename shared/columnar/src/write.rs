@@ -3,21 +3,15 @@
 
 use bytes::Bytes;
 use flowlog::{FlowTable, Kind, Role};
-use std::ops::Range;
-
-use arrow::datatypes::{FieldRef, SchemaRef};
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{
-    ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
-};
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
-use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use crate::convert::{Source, arrow_schema, metric_array, output_columns};
-use crate::dims::{DimChunk, RankedDict};
+use crate::convert::{Source, arrow_schema, output_columns};
+use crate::dims::RankedDict;
+use crate::file::{OpenFile, RowGroup};
 
 /// Rows converted and handed to the writer at a time.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -148,149 +142,33 @@ pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<By
             Some(open) => open,
             None => file.insert(OpenFile::new(&schema, writer_options.clone())?),
         };
-        let rows = match &mut group {
-            Some(rows) => rows,
+        let current = match &mut group {
+            Some(current) => current,
             None => group.insert(open.row_group(&columns, &dicts, start, options.zstd_level)?),
         };
         let end = (start + BATCH_ROWS)
-            .min(rows.first + options.row_group_rows.max(1))
+            .min(current.first + options.row_group_rows.max(1))
             .min(table.rows());
-        rows.write(table, start..end)?;
+        current.write(table, start..end)?;
         start = end;
-        let full = (open.writer.bytes_written() + rows.estimated_size()) as u64
-            >= options.target_file_size;
-        if (full || end - rows.first >= options.row_group_rows)
-            && let Some(rows) = group.take()
+        let full =
+            (open.bytes_written() + current.estimated_size()) as u64 >= options.target_file_size;
+        if (full || end - current.first >= options.row_group_rows)
+            && let Some(done) = group.take()
         {
-            open.append(rows)?;
+            open.append(done)?;
         }
-        if full && let Some(open) = file.take() {
-            files.push(open.finish()?);
+        if full && let Some(done) = file.take() {
+            files.push(done.finish()?);
         }
     }
     if let Some(mut open) = file {
-        if let Some(rows) = group {
-            open.append(rows)?;
+        if let Some(done) = group {
+            open.append(done)?;
         }
         files.push(open.finish()?);
     }
     Ok(files)
-}
-
-/// An output file being written.
-struct OpenFile {
-    writer: SerializedFileWriter<Vec<u8>>,
-    columns: ArrowRowGroupWriterFactory,
-    columns_schema: SchemaRef,
-    row_groups: usize,
-}
-
-impl OpenFile {
-    fn new(schema: &SchemaRef, options: ArrowWriterOptions) -> Result<Self, WriteError> {
-        let (writer, columns) =
-            ArrowWriter::try_new_with_options(Vec::new(), schema.clone(), options)?
-                .into_serialized_writer()?;
-        Ok(OpenFile {
-            writer,
-            columns,
-            columns_schema: schema.clone(),
-            row_groups: 0,
-        })
-    }
-
-    /// A row group starting at row `first`, with a writer per column.
-    fn row_group<'c, 'a>(
-        &mut self,
-        columns: &[Source<'_>],
-        dicts: &'c [RankedDict<'a>],
-        first: usize,
-        zstd_level: i32,
-    ) -> Result<RowGroup<'c, 'a>, WriteError> {
-        let arrow = self.columns.create_column_writers(self.row_groups)?;
-        let page_rows = self.writer.properties().data_page_row_count_limit();
-        let fields = self.columns_schema.fields();
-        let writers = columns
-            .iter()
-            .zip(arrow)
-            .enumerate()
-            .map(|(i, (column, arrow))| match column {
-                Source::Dim(dim, _) => {
-                    let descr = self.writer.schema_descr().column(i);
-                    let chunk = DimChunk::new(&dicts[*dim], descr, zstd_level, page_rows)?;
-                    Ok(ColumnWriter::Dim(*dim, chunk))
-                }
-                Source::Metric(metric, _) => Ok(ColumnWriter::Metric(
-                    *metric,
-                    fields[i].clone(),
-                    Box::new(arrow),
-                )),
-            })
-            .collect::<Result<_, WriteError>>()?;
-        self.row_groups += 1;
-        Ok(RowGroup { first, writers })
-    }
-
-    fn append(&mut self, rows: RowGroup<'_, '_>) -> Result<(), WriteError> {
-        let mut group = self.writer.next_row_group()?;
-        for writer in rows.writers {
-            match writer {
-                ColumnWriter::Dim(_, chunk) => {
-                    let (bytes, close) = chunk.close()?;
-                    group.append_column(&bytes, close)?;
-                }
-                ColumnWriter::Metric(_, _, arrow) => {
-                    arrow.close()?.append_to_row_group(&mut group)?;
-                }
-            }
-        }
-        group.close()?;
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Bytes, WriteError> {
-        Ok(Bytes::from(self.writer.into_inner()?))
-    }
-}
-
-/// The rows of a row group written so far, column by column.
-struct RowGroup<'c, 'a> {
-    first: usize,
-    writers: Vec<ColumnWriter<'c, 'a>>,
-}
-
-enum ColumnWriter<'c, 'a> {
-    Dim(usize, DimChunk<'c, 'a>),
-    Metric(usize, FieldRef, Box<ArrowColumnWriter>),
-}
-
-impl RowGroup<'_, '_> {
-    fn write(&mut self, table: &FlowTable, rows: Range<usize>) -> Result<(), WriteError> {
-        for writer in &mut self.writers {
-            match writer {
-                ColumnWriter::Dim(dim, chunk) => {
-                    chunk.extend(rows.clone().map(|row| table.row(row)[*dim]))?;
-                }
-                ColumnWriter::Metric(metric, field, arrow) => {
-                    let column = &table.metrics()[*metric];
-                    let array = metric_array(&column.values[rows.clone()], column.def.kind);
-                    for leaf in compute_leaves(field, &array)? {
-                        arrow.write(&leaf)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn estimated_size(&self) -> usize {
-        self.writers
-            .iter()
-            .map(|writer| match writer {
-                ColumnWriter::Dim(_, chunk) => chunk.estimated_size(),
-                ColumnWriter::Metric(_, _, arrow) => arrow.get_estimated_total_bytes(),
-            })
-            .sum()
-    }
 }
 
 #[cfg(test)]
@@ -300,6 +178,7 @@ mod tests {
     use arrow::array::{ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
     use arrow::compute::concat_batches;
     use flowlog::{Value, parse_object};
+    use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
     use parquet::basic::Encoding;
     use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
@@ -307,6 +186,7 @@ mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     use super::*;
+    use crate::convert::metric_array;
 
     fn sample(rows: usize) -> FlowTable {
         let mut text =
