@@ -20,7 +20,7 @@ use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
-use flowlog::{Dict, Kind, NULL_CODE, Value};
+use flowlog::{Dict, IntDict, Kind, NULL_CODE};
 
 use crate::hybrid;
 
@@ -56,17 +56,18 @@ impl<'a> RankedDict<'a> {
     /// The plain encoding of the value of rank `rank`: as in a dictionary
     /// page (strings with their length) or as in statistics (without).
     fn encode(&self, rank: u32, with_length: bool, out: &mut Vec<u8>) {
-        match (self.dict.value(self.code[rank as usize]), self.kind) {
-            (Value::Str(s), _) => {
+        let code = self.code[rank as usize];
+        match (self.dict, self.kind) {
+            (Dict::Str(d), _) => {
+                let bytes = d.span(code);
                 if with_length {
-                    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
                 }
-                out.extend_from_slice(s.as_bytes());
+                out.extend_from_slice(bytes);
             }
-            (Value::Int(i), Kind::Int64) => out.extend_from_slice(&i.to_le_bytes()),
+            (Dict::Int(d), Kind::Int64) => out.extend_from_slice(&int(d, code).to_le_bytes()),
             // The parser bounds int32 fields.
-            (Value::Int(i), _) => out.extend_from_slice(&(i as i32).to_le_bytes()),
-            (Value::Null, _) => {}
+            (Dict::Int(d), _) => out.extend_from_slice(&(int(d, code) as i32).to_le_bytes()),
         }
     }
 
@@ -78,31 +79,36 @@ impl<'a> RankedDict<'a> {
 
     /// Chunk statistics from the smallest and largest rank.
     fn statistics(&self, bounds: Bounds, nulls: u64) -> Statistics {
-        let value = |rank: u32| self.dict.value(self.code[rank as usize]);
-        let (min, max) = bounds.0.map(|(lo, hi)| (value(lo), value(hi))).unzip();
+        let codes = bounds
+            .0
+            .map(|(lo, hi)| (self.code[lo as usize], self.code[hi as usize]));
         let nulls = Some(nulls);
-        match self.kind {
-            Kind::Str => {
-                let bytes = |v: Value<'_>| match v {
-                    Value::Str(s) => ByteArray::from(s.as_bytes().to_vec()),
-                    _ => ByteArray::new(),
-                };
-                Statistics::byte_array(min.map(bytes), max.map(bytes), None, nulls, false)
+        match self.dict {
+            Dict::Str(d) => {
+                let value = |code| ByteArray::from(d.span(code).to_vec());
+                let (min, max) = codes.map(|(lo, hi)| (value(lo), value(hi))).unzip();
+                Statistics::byte_array(min, max, None, nulls, false)
             }
-            Kind::Int64 => Statistics::int64(min.map(int), max.map(int), None, nulls, false),
-            Kind::Int32 => {
-                let int32 = |v| int(v) as i32;
-                Statistics::int32(min.map(int32), max.map(int32), None, nulls, false)
+            Dict::Int(d) => {
+                let (min, max) = codes.map(|(lo, hi)| (int(d, lo), int(d, hi))).unzip();
+                match self.kind {
+                    Kind::Int64 => Statistics::int64(min, max, None, nulls, false),
+                    _ => Statistics::int32(
+                        min.map(|v| v as i32),
+                        max.map(|v| v as i32),
+                        None,
+                        nulls,
+                        false,
+                    ),
+                }
             }
         }
     }
 }
 
-fn int(value: Value<'_>) -> i64 {
-    match value {
-        Value::Int(i) => i,
-        _ => 0,
-    }
+/// The value of a non-null code.
+fn int(dict: &IntDict, code: u32) -> i64 {
+    dict.values()[code as usize - 1]
 }
 
 /// The smallest and largest rank of a page's or chunk's values; `None` if

@@ -2,7 +2,7 @@
 //! sorted table into as many files as the target size needs.
 
 use bytes::Bytes;
-use flowlog::{FlowTable, Kind, Role};
+use flowlog::{FlowTable, Kind, RECORDS, Role};
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
@@ -52,9 +52,11 @@ pub enum WriteError {
 }
 
 /// Writer properties for a table's output: zstd, dictionary encoding for
-/// dimensions (values repeat: accounts, ENIs, addresses, ports), plain for
-/// high-cardinality metrics, page statistics on dimensions for pruning, the
-/// sort order declared, and optional footer metadata. No timestamps or random
+/// dimensions (values repeat: accounts, ENIs, addresses, ports) and for the
+/// times and record counts of a window (a few hundred distinct values), plain
+/// for packet and byte counters (nearly one value per row), page statistics
+/// on dimensions for pruning, the sort order declared, and optional footer
+/// metadata. No timestamps or random
 /// ids, so the same rows give the same bytes.
 pub fn writer_properties(table: &FlowTable, options: &WriteOptions) -> WriterProperties {
     let zstd = ZstdLevel::try_new(options.zstd_level).unwrap_or_default();
@@ -70,12 +72,11 @@ pub fn writer_properties(table: &FlowTable, options: &WriteOptions) -> WriterPro
         if let Source::Metric(_, def) = column
             && def.kind == Kind::Int64
         {
-            builder = builder
-                .set_column_dictionary_enabled(ColumnPath::from(def.column_name()), false)
-                .set_column_statistics_enabled(
-                    ColumnPath::from(def.column_name()),
-                    EnabledStatistics::Chunk,
-                );
+            let path = ColumnPath::from(def.column_name());
+            builder = builder.set_column_statistics_enabled(path.clone(), EnabledStatistics::Chunk);
+            if def.role == Role::Sum && def.name != RECORDS {
+                builder = builder.set_column_dictionary_enabled(path, false);
+            }
         }
     }
     if !options.metadata.is_empty() {
@@ -220,7 +221,8 @@ mod tests {
         ));
         assert!(props.dictionary_enabled(&col("srcaddr")));
         assert!(props.dictionary_enabled(&col("srcport")));
-        assert!(!props.dictionary_enabled(&col("start")));
+        assert!(props.dictionary_enabled(&col("start")));
+        assert!(!props.dictionary_enabled(&col("bytes")));
         assert_eq!(
             props.statistics_enabled(&col("account_id")),
             EnabledStatistics::Page

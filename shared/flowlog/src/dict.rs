@@ -127,7 +127,8 @@ fn word8(value: &[u8], at: usize) -> u128 {
 }
 
 impl StrDict {
-    pub(crate) fn span(&self, code: u32) -> &[u8] {
+    /// The bytes of a non-null code (UTF-8, see [`StrDict::get`]).
+    pub fn span(&self, code: u32) -> &[u8] {
         span(&self.bytes, &self.ends, code)
     }
 
