@@ -10,7 +10,7 @@
 //! already, so ranks are only sorted for tables that were not merged.
 
 use bytes::Bytes;
-use parquet::basic::{BoundaryOrder, Compression, CompressionCodec, Encoding, ZstdLevel};
+use parquet::basic::{BoundaryOrder, Compression, CompressionCodec, Encoding};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
@@ -23,6 +23,10 @@ use parquet::schema::types::ColumnDescPtr;
 use flowlog::{Dict, IntDict, Kind, NULL_CODE};
 
 use crate::hybrid;
+
+/// Compresses pages (with the level the file's properties name); one is
+/// shared by a file's chunks, so its tables are set up once.
+pub(crate) type Compressor = zstd::bulk::Compressor<'static>;
 
 /// One dimension column of a table, as its chunks are written.
 #[derive(Debug)]
@@ -38,8 +42,9 @@ pub(crate) struct RankedDict<'a> {
 impl<'a> RankedDict<'a> {
     pub(crate) fn new(dict: &'a Dict, kind: Kind) -> Self {
         let mut code: Vec<u32> = (0..=dict.len() as u32).collect();
-        if !code.is_sorted_by_key(|&c| dict.value(c)) {
-            code.sort_by_key(|&c| dict.value(c));
+        match dict {
+            Dict::Str(d) => sort_codes(&mut code[1..], |c| d.span(c)),
+            Dict::Int(d) => sort_codes(&mut code[1..], |c| int(d, c)),
         }
         let mut rank = vec![0; code.len()];
         for (r, &c) in code.iter().enumerate() {
@@ -106,6 +111,14 @@ impl<'a> RankedDict<'a> {
     }
 }
 
+/// Orders codes by their values, unless they are in value order already
+/// (as in a merged table).
+fn sort_codes<K: Ord>(codes: &mut [u32], value: impl Fn(u32) -> K) {
+    if !codes.is_sorted_by_key(|&c| value(c)) {
+        codes.sort_by_key(|&c| value(c));
+    }
+}
+
 /// The value of a non-null code.
 fn int(dict: &IntDict, code: u32) -> i64 {
     dict.values()[code as usize - 1]
@@ -139,7 +152,7 @@ struct DataPage {
 pub(crate) struct DimChunk<'c, 'a> {
     column: &'c RankedDict<'a>,
     descr: ColumnDescPtr,
-    zstd: (Compression, zstd::bulk::Compressor<'static>),
+    compression: Compression,
     page_rows: usize,
     /// `index[code]` is the code's index in the chunk's dictionary, plus one
     /// (zero: not in it yet).
@@ -166,7 +179,7 @@ impl<'c, 'a> DimChunk<'c, 'a> {
     pub(crate) fn new(
         column: &'c RankedDict<'a>,
         descr: ColumnDescPtr,
-        zstd_level: i32,
+        compression: Compression,
         page_rows: usize,
     ) -> Result<Self> {
         if descr.max_def_level() != 1 || descr.max_rep_level() != 0 {
@@ -175,14 +188,10 @@ impl<'c, 'a> DimChunk<'c, 'a> {
                 descr.path()
             )));
         }
-        let level = ZstdLevel::try_new(zstd_level)?;
         Ok(DimChunk {
             column,
             descr,
-            zstd: (
-                Compression::ZSTD(level),
-                zstd::bulk::Compressor::new(zstd_level)?,
-            ),
+            compression,
             page_rows: page_rows.max(1),
             index: vec![0; column.rank.len()],
             values: Vec::new(),
@@ -193,11 +202,15 @@ impl<'c, 'a> DimChunk<'c, 'a> {
     }
 
     /// Adds cells in row order.
-    pub(crate) fn extend(&mut self, codes: impl IntoIterator<Item = u32>) -> Result<()> {
+    pub(crate) fn extend(
+        &mut self,
+        codes: impl IntoIterator<Item = u32>,
+        zstd: &mut Compressor,
+    ) -> Result<()> {
         for code in codes {
             self.codes.push(code);
             if self.codes.len() == self.page_rows {
-                self.flush_page()?;
+                self.flush_page(zstd)?;
             }
         }
         Ok(())
@@ -210,7 +223,7 @@ impl<'c, 'a> DimChunk<'c, 'a> {
 
     /// Encodes the current page: definition levels (1 for a value, 0 for a
     /// null) after their length, then the indices' bit width and the indices.
-    fn flush_page(&mut self) -> Result<()> {
+    fn flush_page(&mut self, zstd: &mut Compressor) -> Result<()> {
         if self.codes.is_empty() {
             return Ok(());
         }
@@ -240,7 +253,7 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         body.push(width);
         hybrid::encode(&indices, width, &mut body);
         let page = Page::DataPage {
-            buf: Bytes::from(self.zstd.1.compress(&body)?),
+            buf: Bytes::from(zstd.compress(&body)?),
             num_values: self.codes.len() as u32,
             encoding: Encoding::RLE_DICTIONARY,
             def_level_encoding: Encoding::RLE,
@@ -260,15 +273,15 @@ impl<'c, 'a> DimChunk<'c, 'a> {
 
     /// The chunk's bytes (dictionary page, then data pages) and what a row
     /// group writer needs to append them: metadata, statistics, page indexes.
-    pub(crate) fn close(mut self) -> Result<(Bytes, ColumnCloseResult)> {
-        self.flush_page()?;
+    pub(crate) fn close(mut self, zstd: &mut Compressor) -> Result<(Bytes, ColumnCloseResult)> {
+        self.flush_page(zstd)?;
         let column = self.column;
         let mut plain = Vec::new();
         for &rank in &self.values {
             column.encode(rank, true, &mut plain);
         }
         let dictionary = Page::DictionaryPage {
-            buf: Bytes::from(self.zstd.1.compress(&plain)?),
+            buf: Bytes::from(zstd.compress(&plain)?),
             num_values: self.values.len() as u32,
             encoding: Encoding::PLAIN,
             is_sorted: false,
@@ -312,7 +325,7 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         let bytes = Bytes::from(sink.into_inner()?);
 
         let metadata = ColumnChunkMetaData::builder(self.descr.clone())
-            .set_compression_codec(CompressionCodec::from(self.zstd.0))
+            .set_compression_codec(CompressionCodec::from(self.compression))
             .set_encodings(vec![
                 Encoding::PLAIN,
                 Encoding::RLE,

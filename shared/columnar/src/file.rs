@@ -11,28 +11,35 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
     ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
 };
+use parquet::errors::ParquetError;
 use parquet::file::writer::SerializedFileWriter;
 
 use crate::convert::{Source, metric_array};
-use crate::dims::{DimChunk, RankedDict};
+use crate::dims::{Compressor, DimChunk, RankedDict};
 use crate::write::WriteError;
 
 /// An output file being written.
 pub(crate) struct OpenFile {
     writer: SerializedFileWriter<Vec<u8>>,
     columns: ArrowRowGroupWriterFactory,
+    zstd: Compressor,
     columns_schema: SchemaRef,
     row_groups: usize,
 }
 
 impl OpenFile {
-    pub(crate) fn new(schema: &SchemaRef, options: ArrowWriterOptions) -> Result<Self, WriteError> {
+    pub(crate) fn new(
+        schema: &SchemaRef,
+        options: ArrowWriterOptions,
+        zstd_level: i32,
+    ) -> Result<Self, WriteError> {
         let (writer, columns) =
             ArrowWriter::try_new_with_options(Vec::new(), schema.clone(), options)?
                 .into_serialized_writer()?;
         Ok(OpenFile {
             writer,
             columns,
+            zstd: Compressor::new(zstd_level).map_err(ParquetError::from)?,
             columns_schema: schema.clone(),
             row_groups: 0,
         })
@@ -44,7 +51,6 @@ impl OpenFile {
         columns: &[Source<'_>],
         dicts: &'c [RankedDict<'a>],
         first: usize,
-        zstd_level: i32,
     ) -> Result<RowGroup<'c, 'a>, WriteError> {
         let arrow = self.columns.create_column_writers(self.row_groups)?;
         let page_rows = self.writer.properties().data_page_row_count_limit();
@@ -56,7 +62,8 @@ impl OpenFile {
             .map(|(i, (column, arrow))| match column {
                 Source::Dim(dim, _) => {
                     let descr = self.writer.schema_descr().column(i);
-                    let chunk = DimChunk::new(&dicts[*dim], descr, zstd_level, page_rows)?;
+                    let compression = self.writer.properties().compression(descr.path());
+                    let chunk = DimChunk::new(&dicts[*dim], descr, compression, page_rows)?;
                     Ok(ColumnWriter::Dim(*dim, chunk))
                 }
                 Source::Metric(metric, _) => Ok(ColumnWriter::Metric(
@@ -75,7 +82,7 @@ impl OpenFile {
         for writer in rows.writers {
             match writer {
                 ColumnWriter::Dim(_, chunk) => {
-                    let (bytes, close) = chunk.close()?;
+                    let (bytes, close) = chunk.close(&mut self.zstd)?;
                     group.append_column(&bytes, close)?;
                 }
                 ColumnWriter::Metric(_, _, arrow) => {
@@ -108,15 +115,18 @@ enum ColumnWriter<'c, 'a> {
 }
 
 impl RowGroup<'_, '_> {
+    /// Adds rows `rows` of `table`, compressing full pages with `file`'s compressor.
     pub(crate) fn write(
         &mut self,
         table: &FlowTable,
         rows: Range<usize>,
+        file: &mut OpenFile,
     ) -> Result<(), WriteError> {
         for writer in &mut self.writers {
             match writer {
                 ColumnWriter::Dim(dim, chunk) => {
-                    chunk.extend(rows.clone().map(|row| table.row(row)[*dim]))?;
+                    let codes = rows.clone().map(|row| table.row(row)[*dim]);
+                    chunk.extend(codes, &mut file.zstd)?;
                 }
                 ColumnWriter::Metric(metric, field, arrow) => {
                     let column = &table.metrics()[*metric];

@@ -141,16 +141,20 @@ pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<By
     while start < table.rows() {
         let open = match &mut file {
             Some(open) => open,
-            None => file.insert(OpenFile::new(&schema, writer_options.clone())?),
+            None => file.insert(OpenFile::new(
+                &schema,
+                writer_options.clone(),
+                options.zstd_level,
+            )?),
         };
         let current = match &mut group {
             Some(current) => current,
-            None => group.insert(open.row_group(&columns, &dicts, start, options.zstd_level)?),
+            None => group.insert(open.row_group(&columns, &dicts, start)?),
         };
         let end = (start + BATCH_ROWS)
             .min(current.first + options.row_group_rows.max(1))
             .min(table.rows());
-        current.write(table, start..end)?;
+        current.write(table, start..end, open)?;
         start = end;
         let full =
             (open.bytes_written() + current.estimated_size()) as u64 >= options.target_file_size;
