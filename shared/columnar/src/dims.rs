@@ -229,10 +229,8 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         }
         let rank = &self.column.rank;
         let (mut lo, mut hi) = (u32::MAX, 0);
-        let mut levels = Vec::with_capacity(self.codes.len());
         let mut indices = Vec::with_capacity(self.codes.len());
         for &code in &self.codes {
-            levels.push(u32::from(code != NULL_CODE));
             if code == NULL_CODE {
                 continue;
             }
@@ -246,7 +244,16 @@ impl<'c, 'a> DimChunk<'c, 'a> {
             indices.push(*slot - 1);
         }
         let mut body = vec![0; 4];
-        hybrid::encode(&levels, 1, &mut body);
+        if indices.len() == self.codes.len() {
+            hybrid::run_length(1, indices.len(), 1, &mut body);
+        } else {
+            let levels: Vec<u32> = self
+                .codes
+                .iter()
+                .map(|&c| u32::from(c != NULL_CODE))
+                .collect();
+            hybrid::encode(&levels, 1, &mut body);
+        }
         let levels_len = (body.len() - 4) as u32;
         body[..4].copy_from_slice(&levels_len.to_le_bytes());
         let width = hybrid::bit_width(indices.iter().copied().max().unwrap_or(0));

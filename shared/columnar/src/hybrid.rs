@@ -27,7 +27,8 @@ pub(crate) fn bit_width(max: u32) -> u8 {
     (u32::BITS - max.leading_zeros()) as u8
 }
 
-fn run_length(value: u32, count: usize, bit_width: u8, out: &mut Vec<u8>) {
+/// Appends `count` times `value` as one run.
+pub(crate) fn run_length(value: u32, count: usize, bit_width: u8, out: &mut Vec<u8>) {
     uleb128((count as u64) << 1, out);
     let bytes = usize::from(bit_width).div_ceil(8);
     out.extend_from_slice(&value.to_le_bytes()[..bytes]);

@@ -78,13 +78,15 @@ impl Dict {
 
 /// String dictionary: values packed in one byte arena, looked up without
 /// allocating on a hit. Values of up to [`SHORT`] bytes (accounts, addresses,
-/// actions) are found by their [`short_key`], one integer; longer ones by a
-/// hash of their bytes.
+/// actions) are found by their [`short_key`], one integer; of up to
+/// [`MEDIUM`] bytes (ENI, VPC, subnet and instance ids, IPv6 addresses) by
+/// their [`medium_key`], two; longer ones by a hash of their bytes.
 #[derive(Debug, Clone, Default)]
 pub struct StrDict {
     bytes: Vec<u8>,
     ends: Vec<u32>,
     short: HashMap<u128, u32>,
+    medium: HashMap<(u128, u128), u32>,
     long: HashTable<u32>,
     hasher: DefaultHashBuilder,
 }
@@ -105,6 +107,19 @@ pub(crate) fn short_key(value: &[u8]) -> Option<u128> {
         _ => return None,
     };
     Some(bytes | (len as u128) << (8 * SHORT))
+}
+
+/// Longest value with a [`medium_key`].
+const MEDIUM: usize = 16 + SHORT;
+
+/// A value of more than [`SHORT`] and up to [`MEDIUM`] bytes as two integers:
+/// its first 16 bytes, and the [`short_key`] of the rest.
+fn medium_key(value: &[u8]) -> Option<(u128, u128)> {
+    if value.len() > MEDIUM {
+        return None;
+    }
+    let (head, rest) = value.split_first_chunk::<16>()?;
+    Some((u128::from_le_bytes(*head), short_key(rest)?))
 }
 
 /// The bytes of a non-null code in an arena of values ending at `ends`.
@@ -196,19 +211,28 @@ impl StrDict {
         code
     }
 
+    /// A value longer than [`SHORT`] bytes, if present.
     fn find_long(&self, value: &[u8]) -> Option<u32> {
+        if let Some(key) = medium_key(value) {
+            return self.medium.get(&key).copied();
+        }
         let hash = self.hasher.hash_one(value);
         self.long
             .find(hash, |&code| self.span(code) == value)
             .copied()
     }
 
+    /// Adds a value longer than [`SHORT`] bytes, not present yet.
     fn insert_long(&mut self, value: &[u8]) -> u32 {
-        let hash = self.hasher.hash_one(value);
         let code = self.push(value);
+        if let Some(key) = medium_key(value) {
+            self.medium.insert(key, code);
+            return code;
+        }
         let (bytes, ends, hasher) = (&self.bytes, &self.ends, &self.hasher);
-        self.long
-            .insert_unique(hash, code, |&c| hasher.hash_one(span(bytes, ends, c)));
+        self.long.insert_unique(hasher.hash_one(value), code, |&c| {
+            hasher.hash_one(span(bytes, ends, c))
+        });
         code
     }
 
@@ -230,7 +254,8 @@ impl StrDict {
             ends.push(bytes.len() as u32);
             remap[old as usize] = new;
         }
-        for code in self.short.values_mut().chain(self.long.iter_mut()) {
+        let tables = self.short.values_mut().chain(self.medium.values_mut());
+        for code in tables.chain(self.long.iter_mut()) {
             *code = remap[*code as usize];
         }
         (self.bytes, self.ends) = (bytes, ends);
@@ -421,6 +446,26 @@ mod tests {
                 }
                 None => assert!(v.len() > SHORT),
             }
+        }
+    }
+
+    #[test]
+    fn values_of_every_length_intern_once() {
+        let values: Vec<Vec<u8>> = (1..=MEDIUM + 3)
+            .flat_map(|len| {
+                (0..len).map(move |at| {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b'b';
+                    v
+                })
+            })
+            .collect();
+        let mut d = StrDict::default();
+        let codes: Vec<u32> = values.iter().map(|v| d.intern(v)).collect();
+        assert_eq!(codes, (1..=values.len() as u32).collect::<Vec<_>>());
+        for (v, &code) in values.iter().zip(&codes) {
+            assert_eq!(d.intern_checked(v), Ok(code));
+            assert_eq!(d.span(code), &v[..]);
         }
     }
 
