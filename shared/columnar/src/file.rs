@@ -21,9 +21,10 @@ use crate::write::WriteError;
 /// An output file being written.
 pub(crate) struct OpenFile {
     writer: SerializedFileWriter<Vec<u8>>,
-    columns: ArrowRowGroupWriterFactory,
+    /// Arrow column writers for each row group (used for metric columns).
+    arrow: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
     zstd: Compressor,
-    columns_schema: SchemaRef,
     row_groups: usize,
 }
 
@@ -33,14 +34,14 @@ impl OpenFile {
         options: ArrowWriterOptions,
         zstd_level: i32,
     ) -> Result<Self, WriteError> {
-        let (writer, columns) =
+        let (writer, arrow) =
             ArrowWriter::try_new_with_options(Vec::new(), schema.clone(), options)?
                 .into_serialized_writer()?;
         Ok(OpenFile {
             writer,
-            columns,
+            arrow,
+            schema: schema.clone(),
             zstd: Compressor::new(zstd_level).map_err(ParquetError::from)?,
-            columns_schema: schema.clone(),
             row_groups: 0,
         })
     }
@@ -52,9 +53,9 @@ impl OpenFile {
         dicts: &'c [RankedDict<'a>],
         first: usize,
     ) -> Result<RowGroup<'c, 'a>, WriteError> {
-        let arrow = self.columns.create_column_writers(self.row_groups)?;
+        let arrow = self.arrow.create_column_writers(self.row_groups)?;
         let page_rows = self.writer.properties().data_page_row_count_limit();
-        let fields = self.columns_schema.fields();
+        let fields = self.schema.fields();
         let writers = columns
             .iter()
             .zip(arrow)

@@ -1,7 +1,8 @@
 //! Columnar output: the Arrow schema of a window (AWS's Parquet column names and
-//! types plus `records`), conversion between [`FlowTable`] and Arrow, the one
-//! tested function that builds [`WriterProperties`], a writer that rolls files
-//! at a target size, and the reader used to combine partial results.
+//! types plus `records`), the one tested function that builds
+//! [`WriterProperties`], a writer that rolls files at a target size (dimension
+//! columns encoded as pages straight from the table's codes, metrics through
+//! the Arrow column writer), and the reader used to combine partial results.
 //!
 //! ```
 //! use flowlog::{FlowTable, parse_object};
