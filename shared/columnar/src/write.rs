@@ -187,7 +187,7 @@ mod tests {
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
     use parquet::basic::Encoding;
     use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
-    use parquet::file::page_index::column_index::ColumnIndexMetaData;
+    use parquet::file::page_index::column_index::{ColumnIndexMetaData, PrimitiveColumnIndex};
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     use super::*;
@@ -300,37 +300,35 @@ mod tests {
     type IndexPage = (bool, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
     fn index_pages(index: &ColumnIndexMetaData) -> Vec<IndexPage> {
-        let pages = |n: u64, f: &dyn Fn(usize) -> IndexPage| (0..n as usize).map(f).collect();
         match index {
-            ColumnIndexMetaData::BYTE_ARRAY(i) => pages(i.num_pages(), &|p| {
-                let v = |x: Option<&[u8]>| x.map(<[u8]>::to_vec);
-                (
-                    i.is_null_page(p),
-                    v(i.min_value(p)),
-                    v(i.max_value(p)),
-                    i.null_count(p),
-                )
-            }),
-            ColumnIndexMetaData::INT32(i) => pages(i.num_pages(), &|p| {
-                let v = |x: Option<&i32>| x.map(|x| x.to_le_bytes().to_vec());
-                (
-                    i.is_null_page(p),
-                    v(i.min_value(p)),
-                    v(i.max_value(p)),
-                    i.null_count(p),
-                )
-            }),
-            ColumnIndexMetaData::INT64(i) => pages(i.num_pages(), &|p| {
-                let v = |x: Option<&i64>| x.map(|x| x.to_le_bytes().to_vec());
-                (
-                    i.is_null_page(p),
-                    v(i.min_value(p)),
-                    v(i.max_value(p)),
-                    i.null_count(p),
-                )
-            }),
+            ColumnIndexMetaData::BYTE_ARRAY(i) => (0..i.num_pages() as usize)
+                .map(|p| {
+                    let (min, max) = (i.min_value(p), i.max_value(p));
+                    let v = |x: Option<&[u8]>| x.map(<[u8]>::to_vec);
+                    (i.is_null_page(p), v(min), v(max), i.null_count(p))
+                })
+                .collect(),
+            ColumnIndexMetaData::INT32(i) => primitive_pages(i, |v| v.to_le_bytes().to_vec()),
+            ColumnIndexMetaData::INT64(i) => primitive_pages(i, |v| v.to_le_bytes().to_vec()),
             other => panic!("unexpected index {other:?}"),
         }
+    }
+
+    fn primitive_pages<T>(
+        index: &PrimitiveColumnIndex<T>,
+        bytes: impl Fn(&T) -> Vec<u8>,
+    ) -> Vec<IndexPage> {
+        (0..index.num_pages() as usize)
+            .map(|p| {
+                let (min, max) = (index.min_value(p), index.max_value(p));
+                (
+                    index.is_null_page(p),
+                    min.map(&bytes),
+                    max.map(&bytes),
+                    index.null_count(p),
+                )
+            })
+            .collect()
     }
 
     fn read(file: &Bytes) -> (RecordBatch, Arc<ParquetMetaData>) {
