@@ -58,21 +58,28 @@ impl<'a> RankedDict<'a> {
         }
     }
 
+    /// The value of a non-null rank.
+    fn value(&self, rank: u32) -> Plain<'a> {
+        let code = self.code[rank as usize];
+        match self.dict {
+            Dict::Str(d) => Plain::Bytes(d.span(code)),
+            Dict::Int(d) => Plain::Int(int(d, code)),
+        }
+    }
+
     /// The plain encoding of the value of rank `rank`: as in a dictionary
     /// page (strings with their length) or as in statistics (without).
     fn encode(&self, rank: u32, with_length: bool, out: &mut Vec<u8>) {
-        let code = self.code[rank as usize];
-        match (self.dict, self.kind) {
-            (Dict::Str(d), _) => {
-                let bytes = d.span(code);
+        match (self.value(rank), self.kind) {
+            (Plain::Bytes(bytes), _) => {
                 if with_length {
                     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
                 }
                 out.extend_from_slice(bytes);
             }
-            (Dict::Int(d), Kind::Int64) => out.extend_from_slice(&int(d, code).to_le_bytes()),
+            (Plain::Int(i), Kind::Int64) => out.extend_from_slice(&i.to_le_bytes()),
             // The parser bounds int32 fields.
-            (Dict::Int(d), _) => out.extend_from_slice(&(int(d, code) as i32).to_le_bytes()),
+            (Plain::Int(i), _) => out.extend_from_slice(&(i as i32).to_le_bytes()),
         }
     }
 
@@ -84,31 +91,32 @@ impl<'a> RankedDict<'a> {
 
     /// Chunk statistics from the smallest and largest rank.
     fn statistics(&self, bounds: Bounds, nulls: u64) -> Statistics {
-        let codes = bounds
-            .0
-            .map(|(lo, hi)| (self.code[lo as usize], self.code[hi as usize]));
+        let (lo, hi) = bounds.0.unzip();
         let nulls = Some(nulls);
-        match self.dict {
-            Dict::Str(d) => {
-                let value = |code| ByteArray::from(d.span(code).to_vec());
-                let (min, max) = codes.map(|(lo, hi)| (value(lo), value(hi))).unzip();
-                Statistics::byte_array(min, max, None, nulls, false)
+        let int = |rank: Option<u32>| {
+            rank.map(|r| match self.value(r) {
+                Plain::Int(i) => i,
+                Plain::Bytes(_) => 0,
+            })
+        };
+        match self.kind {
+            Kind::Str => {
+                let bytes = |rank: Option<u32>| rank.map(|r| ByteArray::from(self.bytes(r)));
+                Statistics::byte_array(bytes(lo), bytes(hi), None, nulls, false)
             }
-            Dict::Int(d) => {
-                let (min, max) = codes.map(|(lo, hi)| (int(d, lo), int(d, hi))).unzip();
-                match self.kind {
-                    Kind::Int64 => Statistics::int64(min, max, None, nulls, false),
-                    _ => Statistics::int32(
-                        min.map(|v| v as i32),
-                        max.map(|v| v as i32),
-                        None,
-                        nulls,
-                        false,
-                    ),
-                }
+            Kind::Int64 => Statistics::int64(int(lo), int(hi), None, nulls, false),
+            Kind::Int32 => {
+                let int32 = |rank| int(rank).map(|i| i as i32);
+                Statistics::int32(int32(lo), int32(hi), None, nulls, false)
             }
         }
     }
+}
+
+/// A dictionary value as it is encoded.
+enum Plain<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
 }
 
 /// Orders codes by their values, unless they are in value order already
