@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     settle: i64,
     /// zstd level of output files.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = columnar::DEFAULT_ZSTD_LEVEL)]
     zstd_level: i32,
     #[command(flatten)]
     layout: LayoutArgs,

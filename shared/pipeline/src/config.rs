@@ -56,7 +56,7 @@ impl Default for MergeSettings {
         MergeSettings {
             max_gap: MaxGap::default(),
             target_file_size: 256 * 1024 * 1024,
-            zstd_level: 3,
+            zstd_level: columnar::DEFAULT_ZSTD_LEVEL,
         }
     }
 }
