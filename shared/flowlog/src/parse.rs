@@ -128,7 +128,7 @@ impl Parser {
 fn for_each_line(
     reader: &mut impl Read,
     buffer: &mut Vec<u8>,
-    mut f: impl FnMut(&[u8]) -> Result<(), String>,
+    mut f: impl FnMut(Line<'_>) -> Result<(), String>,
 ) -> Result<(), String> {
     if buffer.len() < CHUNK {
         buffer.resize(CHUNK, 0);
@@ -149,8 +149,9 @@ fn for_each_line(
         let end = kept + read;
         let mut start = 0;
         for newline in memchr::memchr_iter(b'\n', &buffer[kept..end]) {
-            f(&buffer[start..kept + newline])?;
-            start = kept + newline + 1;
+            let len = kept + newline - start;
+            f(Line::new(&buffer[start..], len))?;
+            start += len + 1;
         }
         buffer.copy_within(start..end, 0);
         kept = end - start;
@@ -158,7 +159,39 @@ fn for_each_line(
     if kept == 0 {
         Ok(())
     } else {
-        f(&buffer[..kept])
+        f(Line::new(buffer, kept))
+    }
+}
+
+/// A line where it was read: the line is `padded[..len]`, and `padded` goes
+/// on with whatever follows it in the buffer, so that its fields can be found
+/// a block at a time without copying the line's end (see [`split`]).
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    padded: &'a [u8],
+    len: usize,
+}
+
+impl<'a> Line<'a> {
+    fn new(padded: &'a [u8], len: usize) -> Self {
+        Line { padded, len }
+    }
+
+    fn text(self) -> &'a [u8] {
+        &self.padded[..self.len]
+    }
+
+    fn fields(self) -> split::Fields<'a> {
+        split::Fields::padded(self.padded, self.len)
+    }
+
+    /// The line without trailing `\n` and `\r`.
+    fn trimmed(self) -> Self {
+        let mut len = self.len;
+        while len > 0 && matches!(self.padded[len - 1], b'\n' | b'\r') {
+            len -= 1;
+        }
+        Line { len, ..self }
     }
 }
 
@@ -172,9 +205,10 @@ struct FileParser<'k> {
 
 impl FileParser<'_> {
     /// Handles one line; an error rejects the whole file.
-    fn line(&mut self, raw: &[u8], table: &mut FlowTable) -> Result<(), String> {
+    fn line(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
         self.number += 1;
-        let text = trim_line(raw);
+        let line = line.trimmed();
+        let text = line.text();
         if text.first().is_none_or(u8::is_ascii_whitespace)
             && text.iter().all(u8::is_ascii_whitespace)
         {
@@ -182,10 +216,10 @@ impl FileParser<'_> {
         }
         let format = match &mut self.format {
             Some(format) => format,
-            None => return self.first_line(text, table),
+            None => return self.first_line(line, table),
         };
         self.report.lines += 1;
-        match format.parse_line(text, table) {
+        match format.parse_line(line, table) {
             Ok(()) => self.report.records += 1,
             Err(reason) => self.report.bad_lines.push(BadLine {
                 key: self.key.to_owned(),
@@ -200,7 +234,8 @@ impl FileParser<'_> {
     /// The first non-blank line: a header, or a default-format record. A
     /// headerless file must start like a default-format record; otherwise it
     /// is some other text and the whole file is rejected.
-    fn first_line(&mut self, text: &[u8], table: &mut FlowTable) -> Result<(), String> {
+    fn first_line(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
+        let text = line.text();
         if text.contains(&0) {
             return Err("binary content, not a flow log".to_owned());
         }
@@ -211,7 +246,7 @@ impl FileParser<'_> {
         let default = self
             .format
             .insert(Format::new(fields::DEFAULT_FORMAT, table));
-        default.parse_line(text, table).map_err(|reason| {
+        default.parse_line(line, table).map_err(|reason| {
             format!(
                 "not a flow log: first line is neither a header nor a version 2 record ({reason})"
             )
@@ -229,23 +264,11 @@ fn read_error(e: &std::io::Error) -> String {
     }
 }
 
-fn trim_line(line: &[u8]) -> &[u8] {
-    let mut end = line.len();
-    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
-        end -= 1;
-    }
-    &line[..end]
-}
-
-fn tokens(text: &[u8]) -> split::Fields<'_> {
-    split::Fields::new(text)
-}
-
 /// The field names of a header line, or `None` if the line is data.
 /// A header is a line of field-name-like words with at least one known field
 /// and no repeats; unknown names are kept.
 fn header_names(text: &[u8]) -> Option<Vec<&str>> {
-    let names: Vec<&str> = tokens(text)
+    let names: Vec<&str> = split::Fields::new(text)
         .map(|t| {
             let ok = t.first().is_some_and(u8::is_ascii_lowercase)
                 && t.iter().all(|&b| {
@@ -321,10 +344,10 @@ impl Format {
     }
 
     /// Parses one line and appends it; on error nothing is appended.
-    fn parse_line(&mut self, text: &[u8], table: &mut FlowTable) -> Result<(), String> {
-        self.fill_row(text, table).map_err(|reason| {
+    fn parse_line(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
+        self.fill_row(line, table).map_err(|reason| {
             // A wrong field count explains a misplaced value better than the value does.
-            let found = tokens(text).count();
+            let found = line.fields().count();
             if found == self.fields.len() {
                 reason
             } else {
@@ -335,7 +358,7 @@ impl Format {
         Ok(())
     }
 
-    fn fill_row(&mut self, text: &[u8], table: &mut FlowTable) -> Result<(), String> {
+    fn fill_row(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
         // A table shared by several files may have gained columns since this
         // format was resolved; re-resolve once in that case.
         if self.codes.len() != table.dims().len() || self.metrics.len() != table.metrics().len() {
@@ -344,10 +367,10 @@ impl Format {
         self.codes.fill(NULL_CODE);
         self.metrics.fill(NULL);
         self.metrics[self.records] = 1;
-        let mut tokens = tokens(text);
-        let mut found = 0;
-        for ((field, name), token) in self.fields.iter_mut().zip(&self.names).zip(&mut tokens) {
-            found += 1;
+        // A wrong field count is told by `parse_line`, which counts them again.
+        let mut tokens = line.fields();
+        for (field, name) in self.fields.iter_mut().zip(&self.names) {
+            let token = tokens.next().ok_or_else(String::new)?;
             if token == b"-" {
                 continue;
             }
@@ -395,14 +418,10 @@ impl Format {
                 }
             }
         }
-        let found = found + tokens.count();
-        if found != self.fields.len() {
-            return Err(format!(
-                "expected {} fields, found {found}",
-                self.fields.len()
-            ));
+        match tokens.next() {
+            Some(_) => Err(String::new()),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -8,16 +8,20 @@ use wide::u8x16;
 /// Bytes whose separators one mask holds.
 const BLOCK: usize = 64;
 
-/// One bit per byte of the 64 bytes of `text` from `at` that is a space or a
-/// tab; bytes past the end of `text` are no separators.
-fn separators(text: &[u8], at: usize) -> u64 {
-    let rest = &text[at..];
+/// One bit per byte of the 64 bytes of the line from `at` that is a space or a
+/// tab. The line is `padded[..len]`; bytes past it are no separators. The
+/// block is read straight from `padded` when it holds 64 bytes from `at`
+/// (mostly it does: a line is followed by the next ones), else from a copy.
+fn separators(padded: &[u8], len: usize, at: usize) -> u64 {
+    let rest = &padded[at..];
+    let copy;
     let block = match rest.first_chunk::<BLOCK>() {
-        Some(block) => *block,
+        Some(block) => block,
         None => {
             let mut block = [0u8; BLOCK];
             block[..rest.len()].copy_from_slice(rest);
-            block
+            copy = block;
+            &copy
         }
     };
     let (space, tab) = (u8x16::splat(b' '), u8x16::splat(b'\t'));
@@ -27,12 +31,18 @@ fn separators(text: &[u8], at: usize) -> u64 {
         let found = (bytes.simd_eq(space) | bytes.simd_eq(tab)).to_bitmask();
         mask |= u64::from(found) << (16 * i);
     }
-    mask
+    match len - at {
+        in_line @ 0..BLOCK => mask & ((1 << in_line) - 1),
+        _ => mask,
+    }
 }
 
 /// The non-empty fields of a line.
 pub(super) struct Fields<'a> {
-    text: &'a [u8],
+    /// The line, then whatever follows it in memory.
+    padded: &'a [u8],
+    /// Length of the line.
+    len: usize,
     /// Offset of the block after the one `mask` is from.
     next_block: usize,
     /// Separators of the current block not yet returned.
@@ -43,8 +53,14 @@ pub(super) struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub(super) fn new(text: &'a [u8]) -> Self {
+        Self::padded(text, text.len())
+    }
+
+    /// The fields of the line `padded[..len]`.
+    pub(super) fn padded(padded: &'a [u8], len: usize) -> Self {
         Fields {
-            text,
+            padded,
+            len,
             next_block: 0,
             mask: 0,
             start: 0,
@@ -58,17 +74,17 @@ impl<'a> Iterator for Fields<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         loop {
             while self.mask == 0 {
-                if self.next_block >= self.text.len() {
-                    let field = self.text.get(self.start..).unwrap_or_default();
-                    self.start = self.text.len() + 1;
+                if self.next_block >= self.len {
+                    let field = self.padded.get(self.start..self.len).unwrap_or_default();
+                    self.start = self.len + 1;
                     return (!field.is_empty()).then_some(field);
                 }
-                self.mask = separators(self.text, self.next_block);
+                self.mask = separators(self.padded, self.len, self.next_block);
                 self.next_block += BLOCK;
             }
             let end = self.next_block - BLOCK + self.mask.trailing_zeros() as usize;
             self.mask &= self.mask - 1;
-            let field = &self.text[self.start..end];
+            let field = &self.padded[self.start..end];
             self.start = end + 1;
             if !field.is_empty() {
                 return Some(field);
@@ -102,13 +118,24 @@ mod tests {
         assert_eq!(Fields::new(&long).collect::<Vec<_>>(), naive(&long));
     }
 
+    fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            proptest::sample::select(&[b' ', b'\t', b'a', b'-', 0, 0xa0, 0x89][..]),
+            0..max,
+        )
+    }
+
     proptest! {
         #[test]
-        fn splits_like_the_naive_split(line in proptest::collection::vec(
-            prop_oneof![Just(b' '), Just(b'\t'), Just(b'a'), Just(b'-'), Just(0u8), Just(0xa0u8), Just(0x89u8)],
-            0..200,
-        )) {
+        fn splits_like_the_naive_split(line in bytes(200)) {
             prop_assert_eq!(Fields::new(&line).collect::<Vec<_>>(), naive(&line));
+        }
+
+        #[test]
+        fn bytes_after_the_line_are_ignored(line in bytes(200), after in bytes(100)) {
+            let padded = [&line[..], &after].concat();
+            let fields = Fields::padded(&padded, line.len()).collect::<Vec<_>>();
+            prop_assert_eq!(fields, naive(&line));
         }
     }
 }
