@@ -324,17 +324,35 @@ impl IntDict {
     }
 
     /// Reorders values numerically, rewriting the codes in the lookup tables.
+    /// Values below [`DENSE`] come in order from the dense table, which is
+    /// rewritten in the same pass; only the others (negative or large, rare)
+    /// are compared.
     fn sort(&mut self) -> Vec<u32> {
-        let mut order: Vec<(i64, u32)> = self.values.iter().copied().zip(1..).collect();
-        order.sort_unstable();
+        let mut sparse: Vec<(i64, u32)> = self.sparse.iter().map(|(&v, &c)| (v, c)).collect();
+        sparse.sort_unstable();
+        let (negative, large) = sparse.split_at(sparse.partition_point(|&(v, _)| v < 0));
         let mut remap = vec![NULL_CODE; self.values.len() + 1];
-        for (&(_, old), new) in order.iter().zip(1..) {
-            remap[old as usize] = new;
+        let mut values = Vec::with_capacity(self.values.len());
+        let mut place = |value: i64, old: u32| {
+            values.push(value);
+            remap[old as usize] = values.len() as u32;
+            values.len() as u32
+        };
+        for &(value, old) in negative {
+            place(value, old);
         }
-        for code in self.dense.iter_mut().chain(self.sparse.values_mut()) {
+        for (value, code) in (0..).zip(&mut self.dense) {
+            if *code != NULL_CODE {
+                *code = place(value, *code);
+            }
+        }
+        for &(value, old) in large {
+            place(value, old);
+        }
+        for code in self.sparse.values_mut() {
             *code = remap[*code as usize];
         }
-        self.values = order.into_iter().map(|(value, _)| value).collect();
+        self.values = values;
         remap
     }
 }
