@@ -16,13 +16,13 @@ use crate::file::{OpenFile, RowGroup};
 /// Rows converted and handed to the writer at a time.
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// How output files are written.
 /// The zstd level output is written at. Level 1 is both faster and, on flow
 /// logs, smaller than zstd's own default of 3: `make bench`'s data came out
-/// 1.6 % smaller, the profiling data set 1.1 % smaller (dictionary indices and
-/// sorted metric columns give level 3's longer match search little to find).
+/// 1.6 % smaller and the profiling data set 1.1 % smaller, for 3.4 % fewer
+/// instructions in all.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
 
+/// How output files are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
     /// Roll to a new file once a file reaches this many bytes.
