@@ -5,7 +5,7 @@ raw gzip vs compacted Parquet, and a scaling check. Writes bench/out/report.md.
 Every number in the report is measured by this script in this run. Outputs are
 checked against the generator's truth, so speed never comes from dropping data.
 
-usage: python bench/run.py [--scale N] [--threads 1,2] [--repeat 3] [--bin target/release/flowmerge]
+usage: python bench/run.py [--scale N] [--threads 1,2] [--repeat 5] [--bin target/release/flowmerge]
 """
 
 import argparse
@@ -64,11 +64,20 @@ def measure_parallel(commands) -> Run:
     return Run(time.perf_counter() - start, cpu, rss)
 
 
-def median_run(repeat: int, run) -> Run:
-    """Calls `run` (which measures one run) `repeat` times; the run of median wall time.
-    A fraction-of-a-second job on a shared machine varies by ±15 % run to run."""
-    runs = sorted((run() for _ in range(repeat)), key=lambda r: r.wall)
-    return runs[len(runs) // 2]
+def median(runs: list[Run]) -> Run:
+    """The run of median wall time. A fraction-of-a-second job on a shared
+    machine varies by ±15 % run to run."""
+    return sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+
+
+def interleaved(repeat: int, *jobs) -> list[Run]:
+    """Runs each job (a function that measures one run) `repeat` times, taking
+    turns, so that a machine's slow spell slows them alike; the median run of each."""
+    runs = [[] for _ in jobs]
+    for _ in range(repeat):
+        for job, done in zip(jobs, runs):
+            done.append(job())
+    return [median(r) for r in runs]
 
 
 def tree_bytes(root: Path, suffix: str) -> tuple[int, int]:
@@ -119,7 +128,9 @@ def compaction(binary: str, raw: Path, truth: dict, threads: list[int], repeat: 
             shutil.rmtree(out, ignore_errors=True)
             return measure([binary, "compact", raw, out, "--threads", str(n)])
 
-        run = median_run(repeat, flowmerge)
+        chunks = [gz[i::n] for i in range(n)]
+        run, floor = interleaved(repeat, flowmerge,
+                                 lambda: measure_parallel([["igzip", "-d", "-c", *c] for c in chunks]))
         subprocess.run([binary, "verify", raw, out], check=True, stdout=subprocess.DEVNULL)
         totals, rows_out = parquet_totals(f"{out}/flowlogs/**/*.parquet", FLOWMERGE_WINDOW)
         rows.append(row("flowmerge", n, run, records, rows_out, files_in, bytes_in,
@@ -131,10 +142,7 @@ def compaction(binary: str, raw: Path, truth: dict, threads: list[int], repeat: 
         totals, rows_out = parquet_totals(f"{out}/**/*.parquet", DUCKDB_WINDOW)
         rows.append(row("DuckDB", n, run, records, rows_out, files_in, bytes_in,
                         *tree_bytes(out, ".parquet"), totals == expected))
-
-        chunks = [gz[i::n] for i in range(n)]
-        run = median_run(repeat, lambda: measure_parallel([["igzip", "-d", "-c", *c] for c in chunks]))
-        rows.append(row("igzip -d (floor)", n, run, records, None, files_in, bytes_in, None, None, True))
+        rows.append(row("igzip -d (floor)", n, floor, records, None, files_in, bytes_in, None, None, True))
     return rows
 
 
@@ -200,7 +208,7 @@ def scaling(binary: str, multiples: list[int], repeat: int) -> list[dict]:
             shutil.rmtree(out, ignore_errors=True)
             return measure([binary, "compact", raw, out, "--threads", "2"])
 
-        run = median_run(repeat, flowmerge)
+        [run] = interleaved(repeat, flowmerge)
         rows.append({"scale": m, "records": truth["records"], "wall": run.wall, "rss": run.rss_mib,
                      "us_per_record": run.wall / truth["records"] * 1e6})
         shutil.rmtree(out, ignore_errors=True)
@@ -219,7 +227,7 @@ def report(args, truth, comp, qs, scale) -> str:
         f"Dataset: `flowmerge generate` with {DATASET | {'minutes': DATASET['minutes'] * args.scale}}: "
         f"{truth['records']:,} records in {truth['files']:,} files ({truth['bytes'] / 2**20:.1f} MiB gzip).",
         f"Command: `python bench/run.py --scale {args.scale}` (`make bench`). flowmerge and igzip: "
-        f"median of {args.repeat} runs; DuckDB: one run.", "",
+        f"median of {args.repeat} runs, taking turns; DuckDB: one run.", "",
         "## Compaction", "",
         "| tool | threads | wall s | CPU s | records/s per core | peak RSS MiB | out ÷ in bytes | out rows ÷ records | files | totals match truth |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -252,7 +260,7 @@ def main():
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--bin", default=str(HERE.parent / "target" / "release" / "flowmerge"))
     parser.add_argument("--skip-scaling", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of flowmerge and igzip (median reported)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of flowmerge and igzip (median reported)")
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     OUT.mkdir(exist_ok=True)
