@@ -9,11 +9,14 @@ use std::io::Read;
 use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
+mod format;
 mod split;
 
-use crate::dict::{Dict, NULL_CODE, short_key};
-use crate::fields::{self, ColumnDef, Kind};
-use crate::table::{FlowTable, NULL, Slot};
+use crate::fields;
+use crate::table::FlowTable;
+#[cfg(test)]
+use format::parse_unsigned;
+use format::{DataLine, Format};
 
 /// Raw text kept for a bad line, in bytes.
 pub const MAX_RAW: usize = 1024;
@@ -105,8 +108,11 @@ impl Parser {
             report: FileReport::default(),
             number: 0,
             format: None,
+            data: Vec::new(),
         };
-        match for_each_line(&mut reader, &mut self.buffer, |line| file.line(line, table)) {
+        match for_each_chunk(&mut reader, &mut self.buffer, |chunk, lines| {
+            file.chunk(chunk, lines, table)
+        }) {
             Ok(()) => file.report,
             Err(reason) => {
                 table.truncate(rows_before);
@@ -122,17 +128,19 @@ impl Parser {
     }
 }
 
-/// Calls `f` with every line, read into `buffer` a chunk at a time; only the
-/// unfinished line at the end of a chunk is moved, to the buffer's front.
-/// Stops at the first error.
-fn for_each_line(
+/// Reads into `buffer` a chunk at a time and calls `f` with the buffer and
+/// where each whole line read so far is in it (start, length without the
+/// `\n`); only the unfinished line at the end of a chunk is moved, to the
+/// buffer's front. Stops at the first error.
+fn for_each_chunk(
     reader: &mut impl Read,
     buffer: &mut Vec<u8>,
-    mut f: impl FnMut(Line<'_>) -> Result<(), String>,
+    mut f: impl FnMut(&[u8], &[(usize, usize)]) -> Result<(), String>,
 ) -> Result<(), String> {
     if buffer.len() < CHUNK {
         buffer.resize(CHUNK, 0);
     }
+    let mut lines = Vec::new();
     // Bytes of an unfinished line at the front of the buffer.
     let mut kept = 0;
     loop {
@@ -148,10 +156,14 @@ fn for_each_line(
         };
         let end = kept + read;
         let mut start = 0;
+        lines.clear();
         for newline in memchr::memchr_iter(b'\n', &buffer[kept..end]) {
             let len = kept + newline - start;
-            f(Line::new(&buffer[start..], len))?;
+            lines.push((start, len));
             start += len + 1;
+        }
+        if !lines.is_empty() {
+            f(buffer, &lines)?;
         }
         buffer.copy_within(start..end, 0);
         kept = end - start;
@@ -159,7 +171,7 @@ fn for_each_line(
     if kept == 0 {
         Ok(())
     } else {
-        f(Line::new(buffer, kept))
+        f(buffer, &[(0, kept)])
     }
 }
 
@@ -201,32 +213,53 @@ struct FileParser<'k> {
     report: FileReport,
     number: u64,
     format: Option<Format>,
+    /// The data lines of the chunk at hand.
+    data: Vec<DataLine>,
 }
 
 impl FileParser<'_> {
-    /// Handles one line; an error rejects the whole file.
-    fn line(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
-        self.number += 1;
-        let line = line.trimmed();
-        let text = line.text();
-        if text.first().is_none_or(u8::is_ascii_whitespace)
-            && text.iter().all(u8::is_ascii_whitespace)
-        {
-            return Ok(());
+    /// Handles the whole lines of a chunk; an error rejects the whole file.
+    fn chunk(
+        &mut self,
+        chunk: &[u8],
+        lines: &[(usize, usize)],
+        table: &mut FlowTable,
+    ) -> Result<(), String> {
+        self.data.clear();
+        for &(start, len) in lines {
+            self.number += 1;
+            let line = Line::new(&chunk[start..], len).trimmed();
+            let text = line.text();
+            if text.first().is_none_or(u8::is_ascii_whitespace)
+                && text.iter().all(u8::is_ascii_whitespace)
+            {
+                continue;
+            }
+            if self.format.is_none() {
+                self.first_line(line, table)?;
+                continue;
+            }
+            self.data.push(DataLine {
+                number: self.number,
+                start,
+                len: line.len,
+            });
         }
-        let format = match &mut self.format {
-            Some(format) => format,
-            None => return self.first_line(line, table),
+        let Some(format) = &mut self.format else {
+            return Ok(());
         };
-        self.report.lines += 1;
-        match format.parse_line(line, table) {
-            Ok(()) => self.report.records += 1,
-            Err(reason) => self.report.bad_lines.push(BadLine {
+        let bad = format.parse(chunk, &self.data, table);
+        self.report.lines += self.data.len() as u64;
+        self.report.records += (self.data.len() - bad.len()) as u64;
+        for (at, reason) in bad {
+            let line = self.data[at];
+            let text = &chunk[line.start..line.start + line.len];
+            self.report.bad_lines.push(BadLine {
                 key: self.key.to_owned(),
-                line: self.number,
+                line: line.number,
                 raw: String::from_utf8_lossy(&text[..text.len().min(MAX_RAW)]).into_owned(),
                 reason,
-            }),
+            });
         }
         Ok(())
     }
@@ -246,11 +279,16 @@ impl FileParser<'_> {
         let default = self
             .format
             .insert(Format::new(fields::DEFAULT_FORMAT, table));
-        default.parse_line(line, table).map_err(|reason| {
-            format!(
+        let record = DataLine {
+            number: self.number,
+            start: 0,
+            len: line.len,
+        };
+        if let Some((_, reason)) = default.parse(line.padded, &[record], table).pop() {
+            return Err(format!(
                 "not a flow log: first line is neither a header nor a version 2 record ({reason})"
-            )
-        })?;
+            ));
+        }
         self.report.lines += 1;
         self.report.records += 1;
         Ok(())
@@ -281,203 +319,6 @@ fn header_names(text: &[u8]) -> Option<Vec<&str>> {
     seen.sort_unstable();
     seen.dedup();
     (seen.len() == names.len() && names.iter().any(|n| fields::known(n).is_some())).then_some(names)
-}
-
-/// How one field of a format lands in the table.
-#[derive(Debug, Clone, Copy)]
-enum Target {
-    StrDim(usize),
-    IntDim { dim: usize, kind: Kind },
-    Metric { metric: usize, kind: Kind },
-}
-
-/// One field of a format: where its value goes, and the previous line's
-/// value (an integer, or a string's short key; 0 for a long string) with its
-/// code, to skip interning a repeated value.
-#[derive(Debug, Clone, Copy)]
-struct FieldSlot {
-    target: Target,
-    last: u128,
-    last_code: u32,
-}
-
-/// A file's format resolved against the table's columns.
-#[derive(Debug)]
-struct Format {
-    names: Vec<String>,
-    fields: Vec<FieldSlot>,
-    codes: Vec<u32>,
-    metrics: Vec<i64>,
-    records: usize,
-}
-
-impl Format {
-    fn new<S: AsRef<str>>(names: &[S], table: &mut FlowTable) -> Format {
-        let defs: Vec<ColumnDef> = names
-            .iter()
-            .map(|n| ColumnDef::for_field(n.as_ref()))
-            .collect();
-        table.ensure_columns(&defs);
-        let fields = defs
-            .iter()
-            .map(|def| {
-                let target = match (table.slot(&def.name), def.kind) {
-                    (Some(Slot::Dim(dim)), Kind::Str) => Target::StrDim(dim),
-                    (Some(Slot::Dim(dim)), kind) => Target::IntDim { dim, kind },
-                    (Some(Slot::Metric(metric)), kind) => Target::Metric { metric, kind },
-                    (None, _) => unreachable!("column ensured above"),
-                };
-                FieldSlot {
-                    target,
-                    last: 0,
-                    last_code: NULL_CODE,
-                }
-            })
-            .collect();
-        Format {
-            names: names.iter().map(|n| n.as_ref().to_owned()).collect(),
-            fields,
-            codes: vec![NULL_CODE; table.dims().len()],
-            metrics: vec![NULL; table.metrics().len()],
-            records: table.metric_index(fields::RECORDS).unwrap_or(0),
-        }
-    }
-
-    /// Parses one line and appends it; on error nothing is appended.
-    fn parse_line(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
-        self.fill_row(line, table).map_err(|reason| {
-            // A wrong field count explains a misplaced value better than the value does.
-            let found = line.fields().count();
-            if found == self.fields.len() {
-                reason
-            } else {
-                format!("expected {} fields, found {found}", self.fields.len())
-            }
-        })?;
-        table.push_row(&self.codes, &self.metrics);
-        Ok(())
-    }
-
-    fn fill_row(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
-        // A table shared by several files may have gained columns since this
-        // format was resolved; re-resolve once in that case.
-        if self.codes.len() != table.dims().len() || self.metrics.len() != table.metrics().len() {
-            *self = Format::new(&self.names, table);
-        }
-        self.codes.fill(NULL_CODE);
-        self.metrics.fill(NULL);
-        self.metrics[self.records] = 1;
-        // A wrong field count is told by `parse_line`, which counts them again.
-        let mut tokens = line.fields();
-        for (field, name) in self.fields.iter_mut().zip(&self.names) {
-            let token = tokens.next().ok_or_else(String::new)?;
-            if token == b"-" {
-                continue;
-            }
-            match field.target {
-                Target::StrDim(dim) => {
-                    let Dict::Str(dict) = table.dict_mut(dim) else {
-                        unreachable!()
-                    };
-                    let invalid = |_| format!("{name}: invalid UTF-8");
-                    self.codes[dim] = match short_key(token) {
-                        Some(key) if key == field.last => field.last_code,
-                        Some(key) => {
-                            let code = dict.intern_short(key, token).map_err(invalid)?;
-                            (field.last, field.last_code) = (key, code);
-                            code
-                        }
-                        None if field.last_code != NULL_CODE
-                            && dict.span(field.last_code) == token =>
-                        {
-                            field.last_code
-                        }
-                        None => {
-                            let code = dict.intern_checked(token).map_err(invalid)?;
-                            (field.last, field.last_code) = (0, code);
-                            code
-                        }
-                    };
-                }
-                Target::IntDim { dim, kind } => {
-                    let value = number(name, token, kind)?;
-                    self.codes[dim] = if field.last_code != NULL_CODE && field.last == value as u128
-                    {
-                        field.last_code
-                    } else {
-                        let Dict::Int(dict) = table.dict_mut(dim) else {
-                            unreachable!()
-                        };
-                        let code = dict.intern(value);
-                        (field.last, field.last_code) = (value as u128, code);
-                        code
-                    };
-                }
-                Target::Metric { metric, kind } => {
-                    self.metrics[metric] = number(name, token, kind)?
-                }
-            }
-        }
-        match tokens.next() {
-            Some(_) => Err(String::new()),
-            None => Ok(()),
-        }
-    }
-}
-
-/// A field's value as an integer of its kind.
-fn number(name: &str, token: &[u8], kind: Kind) -> Result<i64, String> {
-    match parse_unsigned(token) {
-        Some(value) if kind != Kind::Int32 || value <= i64::from(i32::MAX) => Ok(value),
-        value => Err(bad_number(name, token, value)),
-    }
-}
-
-#[cold]
-fn bad_number(name: &str, token: &[u8], value: Option<i64>) -> String {
-    match value {
-        Some(value) => format!("{name}: {value} does not fit in int32"),
-        None => format!(
-            "{name}: {:?} is not a non-negative integer",
-            String::from_utf8_lossy(&token[..token.len().min(64)])
-        ),
-    }
-}
-
-/// Parses ASCII digits (at most 18, so the value always fits an i64): the
-/// leading `len % 8` one by one, then eight at a time (timestamps are ten).
-fn parse_unsigned(token: &[u8]) -> Option<i64> {
-    if token.is_empty() || token.len() > 18 {
-        return None;
-    }
-    let (head, eights) = token.split_at(token.len() % 8);
-    let mut value = 0;
-    for &b in head {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        value = value * 10 + i64::from(digit);
-    }
-    for chunk in eights.chunks_exact(8) {
-        let word = u64::from_le_bytes(*chunk.first_chunk()?);
-        value = value * 100_000_000 + eight_digits(word)?;
-    }
-    Some(value)
-}
-
-/// The value of eight ASCII digits read as a little-endian word, if they are
-/// all digits (SWAR: pairs, then quads, then the eight, by multiplication).
-fn eight_digits(word: u64) -> Option<i64> {
-    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
-    let digits = word & HIGH | (word.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4;
-    if digits != 0x3333_3333_3333_3333 {
-        return None;
-    }
-    let pairs = (word & 0x0f0f_0f0f_0f0f_0f0f).wrapping_mul(10 << 8 | 1) >> 8;
-    let quads = (pairs & 0x00ff_00ff_00ff_00ff).wrapping_mul(100 << 16 | 1) >> 16;
-    let eight = (quads & 0x0000_ffff_0000_ffff).wrapping_mul(10_000 << 32 | 1) >> 32;
-    Some(eight as i64)
 }
 
 #[cfg(test)]

@@ -203,6 +203,51 @@ impl FlowTable {
         self.rows += 1;
     }
 
+    /// Appends `count` rows of null codes and the given metric values (in
+    /// [`FlowTable::metrics`] order), to be filled a column at a time.
+    pub(crate) fn push_rows(&mut self, count: usize, metrics: &[i64]) {
+        debug_assert_eq!(metrics.len(), self.metrics.len());
+        let width = self.dims.len();
+        self.codes
+            .resize(self.codes.len() + count * width, NULL_CODE);
+        for (column, &value) in self.metrics.iter_mut().zip(metrics) {
+            column.values.resize(column.values.len() + count, value);
+        }
+        self.rows += count;
+    }
+
+    /// A dimension's dictionary, and the codes of the rows from `first` on:
+    /// row `first + i` holds its code at `[i * width + dim]`, `width` being
+    /// the number of dimensions.
+    pub(crate) fn dim_cells(&mut self, dim: usize, first: usize) -> (&mut Dict, &mut [u32]) {
+        let width = self.dims.len();
+        (&mut self.dims[dim].dict, &mut self.codes[first * width..])
+    }
+
+    /// A metric's values of the rows from `first` on.
+    pub(crate) fn metric_cells(&mut self, metric: usize, first: usize) -> &mut [i64] {
+        &mut self.metrics[metric].values[first..]
+    }
+
+    /// Drops the rows from `first` on for which `drop` (given the row's
+    /// offset from `first`) is true, keeping the order of the others.
+    pub(crate) fn drop_rows(&mut self, first: usize, drop: impl Fn(usize) -> bool) {
+        let width = self.dims.len();
+        let mut kept = first;
+        for row in first..self.rows {
+            if drop(row - first) {
+                continue;
+            }
+            self.codes
+                .copy_within(row * width..(row + 1) * width, kept * width);
+            for column in &mut self.metrics {
+                column.values[kept] = column.values[row];
+            }
+            kept += 1;
+        }
+        self.truncate(kept);
+    }
+
     /// Drops rows from `rows` on (used to discard a file that turned out unreadable).
     pub fn truncate(&mut self, rows: usize) {
         if rows >= self.rows {

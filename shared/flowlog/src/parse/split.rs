@@ -68,28 +68,35 @@ impl<'a> Fields<'a> {
     }
 }
 
-impl<'a> Iterator for Fields<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
+impl Fields<'_> {
+    /// Where the next field starts and ends in the line.
+    pub(super) fn next_span(&mut self) -> Option<(usize, usize)> {
         loop {
+            let start = self.start;
             while self.mask == 0 {
                 if self.next_block >= self.len {
-                    let field = self.padded.get(self.start..self.len).unwrap_or_default();
                     self.start = self.len + 1;
-                    return (!field.is_empty()).then_some(field);
+                    return (start < self.len).then_some((start, self.len));
                 }
                 self.mask = separators(self.padded, self.len, self.next_block);
                 self.next_block += BLOCK;
             }
             let end = self.next_block - BLOCK + self.mask.trailing_zeros() as usize;
             self.mask &= self.mask - 1;
-            let field = &self.padded[self.start..end];
             self.start = end + 1;
-            if !field.is_empty() {
-                return Some(field);
+            if end > start {
+                return Some((start, end));
             }
         }
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let padded = self.padded;
+        self.next_span().map(|(start, end)| &padded[start..end])
     }
 }
 

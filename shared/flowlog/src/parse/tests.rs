@@ -5,6 +5,7 @@ use flate2::write::GzEncoder;
 
 use super::*;
 use crate::dict::Value;
+use crate::table::{NULL, Slot};
 
 const V2: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 const REC: &str =
@@ -235,6 +236,32 @@ mod props {
     use super::*;
 
     proptest! {
+        /// Bad lines anywhere among good ones (across batches too) leave the
+        /// good ones as if they had been alone: same rows, values and order.
+        #[test]
+        fn bad_lines_leave_the_good_ones_as_they_were(lines in proptest::collection::vec(
+            (any::<bool>(), 0u16..4, 0u8..4, 0u8..3), 0..300)) {
+            let line = |(good, port, addr, bad): (bool, u16, u8, u8)| {
+                let record = format!("2 1234 eni-0a1b2c3d4e5f67890 10.0.0.{addr} 10.0.1.1 {port} 443 6 2 80 1700000000 1700000059 ACCEPT OK");
+                match (good, bad) {
+                    (true, _) => record,
+                    (false, 0) => record.replace(" 443 ", " http "),
+                    (false, 1) => record.replace(" ACCEPT", ""),
+                    (false, _) => record.replace(" 443 ", " 4294967296 "),
+                }
+            };
+            let all: Vec<String> = lines.iter().map(|&l| line(l)).collect();
+            let good: Vec<String> = lines.iter().filter(|l| l.0).map(|&l| line(l)).collect();
+            let (mixed, alone) = (parse(&format!("{V2}\n{}\n", all.join("\n"))), parse(&format!("{V2}\n{}\n", good.join("\n"))));
+            prop_assert_eq!(mixed.0.records, alone.0.records);
+            prop_assert_eq!(mixed.1.rows(), alone.1.rows());
+            for row in 0..alone.1.rows() {
+                for name in ["srcaddr", "srcport", "dstport", "bytes", "records"] {
+                    prop_assert_eq!(col(&mixed.1, name, row), col(&alone.1, name, row));
+                }
+            }
+        }
+
         /// Whatever bytes arrive, every data line is either a record or a bad
         /// line, and the table holds exactly the records.
         #[test]
