@@ -95,7 +95,9 @@ pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {
 }
 
 /// Folds a column's non-null values per code: the folded value of each code,
-/// and whether it had any.
+/// and whether it had any. Rows come in runs of one code (a file is one
+/// account's), and each run is folded in a register before it is added to its
+/// code's total, so consecutive rows do not wait on each other's store.
 fn fold_per_code(
     codes: &[usize],
     values: &[i64],
@@ -105,11 +107,13 @@ fn fold_per_code(
 ) -> (Vec<i64>, Vec<bool>) {
     let mut acc = vec![identity; accounts];
     let mut seen = vec![false; accounts];
-    for (&code, &value) in codes.iter().zip(values) {
-        if value != NULL {
-            acc[code] = fold(acc[code], value);
-            seen[code] = true;
-        }
+    let mut values = values.iter();
+    for run in codes.chunk_by(|a, b| a == b) {
+        let code = run[0];
+        let run_values = values.by_ref().take(run.len()).filter(|&&v| v != NULL);
+        let (folded, any) = run_values.fold((acc[code], false), |(a, _), &v| (fold(a, v), true));
+        acc[code] = folded;
+        seen[code] |= any;
     }
     (acc, seen)
 }
