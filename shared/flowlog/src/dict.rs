@@ -293,14 +293,21 @@ impl IntDict {
     /// Interns an integer.
     #[inline]
     pub fn intern(&mut self, value: i64) -> u32 {
-        let known = usize::try_from(value)
+        match self.dense_code(value) {
+            NULL_CODE => self.insert(value),
+            code => code,
+        }
+    }
+
+    /// The code of a value below [`DENSE`] if it is known; else null (also
+    /// for any other value, known or not). One load, no hash.
+    #[inline]
+    pub(crate) fn dense_code(&self, value: i64) -> u32 {
+        usize::try_from(value)
             .ok()
             .and_then(|at| self.dense.get(at))
-            .copied();
-        match known {
-            Some(code) if code != NULL_CODE => code,
-            _ => self.insert(value),
-        }
+            .copied()
+            .unwrap_or(NULL_CODE)
     }
 
     /// Interns a value that is not in the dense table: a new small value, or

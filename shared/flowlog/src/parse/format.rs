@@ -14,22 +14,24 @@ use super::{Line, split};
 /// Lines parsed together.
 const BATCH: usize = 128;
 
-/// How one field of a format lands in the table.
+/// How one field of a format lands in the table. A string field keeps the
+/// previous line's value (its short key; 0 for a long string) and code, to
+/// skip interning a repeated value (account, ENI, action, ...).
 #[derive(Debug, Clone, Copy)]
-enum Target {
-    StrDim(usize),
-    IntDim { dim: usize, kind: Kind },
-    Metric { metric: usize, kind: Kind },
-}
-
-/// One field of a format: where its value goes, and the previous line's
-/// value (an integer, or a string's short key; 0 for a long string) with its
-/// code, to skip interning a repeated value (account, ENI, action, ...).
-#[derive(Debug, Clone, Copy)]
-struct FieldSlot {
-    target: Target,
-    last: u128,
-    last_code: u32,
+enum Field {
+    StrDim {
+        dim: usize,
+        last: u128,
+        last_code: u32,
+    },
+    IntDim {
+        dim: usize,
+        kind: Kind,
+    },
+    Metric {
+        metric: usize,
+        kind: Kind,
+    },
 }
 
 /// A data line of a chunk: its number in the file, and where it is.
@@ -54,7 +56,7 @@ enum Misfit {
 #[derive(Debug)]
 pub(super) struct Format {
     names: Vec<String>,
-    fields: Vec<FieldSlot>,
+    fields: Vec<Field>,
     /// Dimensions of the table the format was resolved against.
     width: usize,
     /// A new row's metrics: null but `records` (1). Its codes are null.
@@ -75,18 +77,15 @@ impl Format {
         table.ensure_columns(&defs);
         let fields = defs
             .iter()
-            .map(|def| {
-                let target = match (table.slot(&def.name), def.kind) {
-                    (Some(Slot::Dim(dim)), Kind::Str) => Target::StrDim(dim),
-                    (Some(Slot::Dim(dim)), kind) => Target::IntDim { dim, kind },
-                    (Some(Slot::Metric(metric)), kind) => Target::Metric { metric, kind },
-                    (None, _) => unreachable!("column ensured above"),
-                };
-                FieldSlot {
-                    target,
+            .map(|def| match (table.slot(&def.name), def.kind) {
+                (Some(Slot::Dim(dim)), Kind::Str) => Field::StrDim {
+                    dim,
                     last: 0,
                     last_code: NULL_CODE,
-                }
+                },
+                (Some(Slot::Dim(dim)), kind) => Field::IntDim { dim, kind },
+                (Some(Slot::Metric(metric)), kind) => Field::Metric { metric, kind },
+                (None, _) => unreachable!("column ensured above"),
             })
             .collect();
         let mut metrics = vec![NULL; table.metrics().len()];
@@ -144,25 +143,27 @@ impl Format {
                 let value = &chunk[start as usize..end as usize];
                 (misfits[l].is_none() && value != b"-").then_some((l, value))
             });
-            match field.target {
-                Target::StrDim(dim) => {
+            match *field {
+                Field::StrDim {
+                    dim,
+                    ref mut last,
+                    ref mut last_code,
+                } => {
                     let (Dict::Str(dict), codes) = table.dim_cells(dim, first) else {
                         unreachable!("string fields have string columns")
                     };
                     let mut failed = Vec::new();
                     for (l, value) in values {
                         let code = match short_key(value) {
-                            Some(key) if key == field.last => Ok(field.last_code),
+                            Some(key) if key == *last => Ok(*last_code),
                             Some(key) => dict.intern_short(key, value).inspect(|&code| {
-                                (field.last, field.last_code) = (key, code);
+                                (*last, *last_code) = (key, code);
                             }),
-                            None if field.last_code != NULL_CODE
-                                && dict.span(field.last_code) == value =>
-                            {
-                                Ok(field.last_code)
+                            None if *last_code != NULL_CODE && dict.span(*last_code) == value => {
+                                Ok(*last_code)
                             }
                             None => dict.intern_checked(value).inspect(|&code| {
-                                (field.last, field.last_code) = (0, code);
+                                (*last, *last_code) = (0, code);
                             }),
                         };
                         match code {
@@ -174,26 +175,32 @@ impl Format {
                         misfits[l] = Some(Misfit::Utf8(f));
                     }
                 }
-                Target::IntDim { dim, kind } => {
+                Field::IntDim { dim, kind } => {
                     let (Dict::Int(dict), codes) = table.dim_cells(dim, first) else {
                         unreachable!("integer fields have integer columns")
                     };
+                    // All numbers first, each with the code the dense table
+                    // holds: its loads (ports miss the cache) then do not
+                    // wait on each other. A new value is interned after.
+                    let mut numbers = Vec::with_capacity(lines.len());
                     let mut failed = Vec::new();
                     for (l, value) in values {
-                        let Some(value) = number(value, kind) else {
-                            failed.push(l);
-                            continue;
-                        };
-                        if field.last_code == NULL_CODE || field.last != value as u128 {
-                            (field.last, field.last_code) = (value as u128, dict.intern(value));
+                        match number(value, kind) {
+                            Some(value) => numbers.push((l, value, dict.dense_code(value))),
+                            None => failed.push(l),
                         }
-                        codes[l * width + dim] = field.last_code;
+                    }
+                    for (l, value, code) in numbers {
+                        codes[l * width + dim] = match code {
+                            NULL_CODE => dict.intern(value),
+                            code => code,
+                        };
                     }
                     for l in failed {
                         misfits[l] = Some(Misfit::Number(f));
                     }
                 }
-                Target::Metric { metric, kind } => {
+                Field::Metric { metric, kind } => {
                     let cells = table.metric_cells(metric, first);
                     let mut failed = Vec::new();
                     for (l, value) in values {
