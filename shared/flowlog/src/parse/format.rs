@@ -63,7 +63,7 @@ pub(super) struct Format {
     metrics: Vec<i64>,
     /// The fields of a batch's lines, field by field: where field `f` of
     /// line `l` starts and ends in the chunk is `spans[f * BATCH + l]`.
-    spans: Vec<(u32, u32)>,
+    spans: Vec<(usize, usize)>,
     /// Each line's misfit, if it has one.
     misfits: Vec<Option<Misfit>>,
 }
@@ -137,13 +137,13 @@ impl Format {
         let width = self.width;
         for (f, field) in self.fields.iter_mut().enumerate() {
             let spans = &self.spans[f * BATCH..f * BATCH + lines.len()];
-            let misfits = &mut self.misfits;
+            let misfits = &self.misfits;
             // The lines that fit so far, with their field's text (not `-`).
             let values = spans.iter().enumerate().filter_map(|(l, &(start, end))| {
-                let value = &chunk[start as usize..end as usize];
+                let value = &chunk[start..end];
                 (misfits[l].is_none() && value != b"-").then_some((l, value))
             });
-            match *field {
+            let (failed, misfit) = match *field {
                 Field::StrDim {
                     dim,
                     ref mut last,
@@ -171,9 +171,7 @@ impl Format {
                             Err(_) => failed.push(l),
                         }
                     }
-                    for l in failed {
-                        misfits[l] = Some(Misfit::Utf8(f));
-                    }
+                    (failed, Misfit::Utf8(f))
                 }
                 Field::IntDim { dim, kind } => {
                     let (Dict::Int(dict), codes) = table.dim_cells(dim, first) else {
@@ -196,9 +194,7 @@ impl Format {
                             code => code,
                         };
                     }
-                    for l in failed {
-                        misfits[l] = Some(Misfit::Number(f));
-                    }
+                    (failed, Misfit::Number(f))
                 }
                 Field::Metric { metric, kind } => {
                     let cells = table.metric_cells(metric, first);
@@ -209,10 +205,11 @@ impl Format {
                             None => failed.push(l),
                         }
                     }
-                    for l in failed {
-                        misfits[l] = Some(Misfit::Number(f));
-                    }
+                    (failed, Misfit::Number(f))
                 }
+            };
+            for l in failed {
+                self.misfits[l] = Some(misfit);
             }
         }
         if self.misfits.iter().any(Option::is_some) {
@@ -231,8 +228,7 @@ impl Format {
             let mut found = 0;
             while let Some((start, end)) = fields.next_span() {
                 if found < count {
-                    let at = |offset| (line.start + offset) as u32;
-                    self.spans[found * BATCH + l] = (at(start), at(end));
+                    self.spans[found * BATCH + l] = (line.start + start, line.start + end);
                 }
                 found += 1;
             }
