@@ -48,7 +48,7 @@ test: venv lint
 ## writes bench/out/report.md. SCALE=2 doubles the dataset.
 SCALE ?= 1
 bench: build venv
-	command -v igzip > /dev/null || (apt-get update -qq && apt-get install -y -qq isal)
+	command -v igzip > /dev/null && [ -x /usr/bin/time ] || (apt-get update -qq && apt-get install -y -qq isal time)
 	$(PYTHON) bench/run.py --scale $(SCALE)
 
 clean:

@@ -15,6 +15,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,30 +39,36 @@ class Run:
     rss_mib: float
 
 
+# GNU time starts each measured command. A child's peak RSS cannot be read
+# from this process's wait4: on Linux a process's peak starts from that of the
+# address space it replaced at exec, here this Python process with DuckDB
+# loaded (hundreds of MiB). GNU time is small, so what it reports is the
+# command's own peak.
+GNU_TIME = "/usr/bin/time"
+
+
 def measure(argv, **kwargs) -> Run:
     """Runs a command and measures wall time, CPU time and peak RSS of that child."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, **kwargs)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {' '.join(map(str, argv))}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return measure_parallel([argv], **kwargs)
 
 
-def measure_parallel(commands) -> Run:
-    """Runs commands at once (one per thread) and measures them as one job."""
-    start = time.perf_counter()
-    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in commands]
-    cpu, rss = 0.0, 0.0
-    for p in procs:
-        _, status, usage = os.wait4(p.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"failed: {p.args}")
-        cpu += usage.ru_utime + usage.ru_stime
-        rss = max(rss, usage.ru_maxrss / 1024)
-    return Run(time.perf_counter() - start, cpu, rss)
+def measure_parallel(commands, **kwargs) -> Run:
+    """Runs commands at once (one per thread) and measures them as one job:
+    wall time, CPU time summed, and the largest peak RSS."""
+    with tempfile.TemporaryDirectory() as peaks:
+        files = [Path(peaks) / str(i) for i in range(len(commands))]
+        start = time.perf_counter()
+        procs = [subprocess.Popen([GNU_TIME, "-f", "%M", "-o", f, *c], stdout=subprocess.DEVNULL, **kwargs)
+                 for c, f in zip(commands, files)]
+        cpu = 0.0
+        for p in procs:
+            _, status, usage = os.wait4(p.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                sys.exit(f"failed: {' '.join(map(str, p.args))}")
+            cpu += usage.ru_utime + usage.ru_stime
+        wall = time.perf_counter() - start
+        rss_kib = max(int(f.read_text().split()[-1]) for f in files)
+    return Run(wall, cpu, rss_kib / 1024)
 
 
 def median(runs: list[Run]) -> Run:
