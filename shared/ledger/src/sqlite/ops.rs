@@ -7,6 +7,8 @@
 //! When the update matches no row, the current record is read to tell
 //! [`LedgerError::NotFound`] from [`LedgerError::Conflict`] and explain the latter.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::rows::{FILE_COLUMNS, WINDOW_COLUMNS, WindowRow, read_file, to_sql_int};
@@ -41,15 +43,57 @@ pub(crate) fn record_files(
 ) -> Result<Vec<Recorded>, LedgerError> {
     const OP: &str = "record files";
     let tx = immediate(conn, OP)?;
-    let recorded = files
-        .iter()
-        .map(|file| record_one(&tx, file, now))
-        .collect::<Result<Vec<_>, _>>()?;
+    // What the files do to each window, written once per window at the end:
+    // one listing records hundreds of files of each window.
+    let mut changes: Vec<WindowChange> = Vec::new();
+    let mut change_of: HashMap<String, usize> = HashMap::new();
+    let mut recorded = Vec::with_capacity(files.len());
+    for file in files {
+        let Some(joined) = record_one(&tx, file, &change_of, now)? else {
+            recorded.push(Recorded::Duplicate);
+            continue;
+        };
+        let at = *change_of.entry(joined.window.clone()).or_insert_with(|| {
+            changes.push(WindowChange::new(joined.window.clone()));
+            changes.len() - 1
+        });
+        let change = &mut changes[at];
+        // The window's first change of this listing makes it dirty if it
+        // was committed; that file is the one reported as dirtying it.
+        let outcome = if change.files_changed == 0 && dirty(&tx, &change.window)? {
+            Recorded::Dirtied
+        } else {
+            joined.outcome
+        };
+        change.files_changed += 1;
+        change.added_files += joined.added_files;
+        change.added_bytes += joined.added_bytes;
+        recorded.push(outcome);
+    }
+    for change in &changes {
+        change.apply(&tx, now)?;
+    }
     tx.commit().op(OP)?;
     Ok(recorded)
 }
 
-fn record_one(tx: &Connection, file: &FileEntry, now: i64) -> Result<Recorded, LedgerError> {
+/// A file that joined its window's input set (new) or changed in it (replaced).
+struct Joined {
+    window: String,
+    added_files: i64,
+    added_bytes: i64,
+    outcome: Recorded,
+}
+
+/// Records one file, unless it is a duplicate; a new file's window is
+/// created first unless this listing has already changed it (it is among
+/// `known_windows`).
+fn record_one(
+    tx: &Connection,
+    file: &FileEntry,
+    known_windows: &HashMap<String, usize>,
+    now: i64,
+) -> Result<Option<Joined>, LedgerError> {
     const OP: &str = "record a file";
     let size = to_sql_int(file.size, OP)?;
     let known: Option<(String, i64, Option<String>)> = tx
@@ -59,8 +103,8 @@ fn record_one(tx: &Connection, file: &FileEntry, now: i64) -> Result<Recorded, L
         .optional()
         .op(OP)?;
 
-    let (window, added_files, added_bytes, outcome) = match known {
-        None => {
+    let Some((window, old_size, old_etag)) = known else {
+        if !known_windows.contains_key(&file.window) {
             tx.prepare_cached(
                 "INSERT INTO windows (window, window_start, state, updated_at, last_file_at)
                  VALUES (?1, ?2, 'open', ?3, ?3) ON CONFLICT (window) DO NOTHING",
@@ -68,68 +112,104 @@ fn record_one(tx: &Connection, file: &FileEntry, now: i64) -> Result<Recorded, L
             .op(OP)?
             .execute(params![file.window, file.window_start, now])
             .op(OP)?;
-            tx.prepare_cached(&format!(
-                "INSERT INTO files ({FILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-            ))
-            .op(OP)?
-            .execute(params![
-                file.key,
-                file.window,
-                file.window_start,
-                file.account,
-                size,
-                file.etag
-            ])
-            .op(OP)?;
-            (file.window.clone(), 1, size, Recorded::New)
         }
-        Some((window, old_size, old_etag)) => {
-            // An unknown etag on either side proves nothing: compare only known ones.
-            let etag_differs = matches!((&old_etag, &file.etag), (Some(a), Some(b)) if a != b);
-            if old_size == size && !etag_differs {
-                return Ok(Recorded::Duplicate);
-            }
-            // The key keeps the window it was first recorded under, so that a
-            // replaced object re-runs one window rather than moving between two.
-            tx.prepare_cached(
-                "UPDATE files SET size = ?2, etag = COALESCE(?3, etag) WHERE key = ?1",
-            )
-            .op(OP)?
-            .execute(params![file.key, size, file.etag])
-            .op(OP)?;
-            (window, 0, size - old_size, Recorded::Replaced)
-        }
+        tx.prepare_cached(&format!(
+            "INSERT INTO files ({FILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ))
+        .op(OP)?
+        .execute(params![
+            file.key,
+            file.window,
+            file.window_start,
+            file.account,
+            size,
+            file.etag
+        ])
+        .op(OP)?;
+        return Ok(Some(Joined {
+            window: file.window.clone(),
+            added_files: 1,
+            added_bytes: size,
+            outcome: Recorded::New,
+        }));
     };
+    // An unknown etag on either side proves nothing: compare only known ones.
+    let etag_differs = matches!((&old_etag, &file.etag), (Some(a), Some(b)) if a != b);
+    if old_size == size && !etag_differs {
+        return Ok(None);
+    }
+    // The key keeps the window it was first recorded under, so that a
+    // replaced object re-runs one window rather than moving between two.
+    tx.prepare_cached("UPDATE files SET size = ?2, etag = COALESCE(?3, etag) WHERE key = ?1")
+        .op(OP)?
+        .execute(params![file.key, size, file.etag])
+        .op(OP)?;
+    Ok(Some(Joined {
+        window,
+        added_files: 0,
+        added_bytes: size - old_size,
+        outcome: Recorded::Replaced,
+    }))
+}
 
+/// Makes a committed window dirty; whether it was committed.
+fn dirty(tx: &Connection, window: &str) -> Result<bool, LedgerError> {
     let dirtied = tx
         .prepare_cached(
             "UPDATE windows SET state = 'dirty' WHERE window = ?1 AND state = 'committed'",
         )
-        .op(OP)?
-        .execute([&window])
-        .op(OP)?;
-    let touched = tx
-        .prepare_cached(
-            "UPDATE windows SET files = files + ?2, bytes = bytes + ?3, input_rev = input_rev + 1,
-                 last_file_at = ?4, updated_at = ?4
-             WHERE window = ?1",
-        )
-        .op(OP)?
-        .execute(params![window, added_files, added_bytes, now])
-        .op(OP)?;
-    if touched != 1 {
-        return Err(LedgerError::Corrupt {
-            what: format!(
-                "file {} belongs to window {window}, which is missing",
-                file.key
-            ),
-        });
+        .op("record a file")?
+        .execute([window])
+        .op("record a file")?;
+    Ok(dirtied == 1)
+}
+
+/// What one listing's files did to a window.
+struct WindowChange {
+    window: String,
+    /// Files that joined or changed (each bumps the input revision).
+    files_changed: i64,
+    added_files: i64,
+    added_bytes: i64,
+}
+
+impl WindowChange {
+    fn new(window: String) -> Self {
+        WindowChange {
+            window,
+            files_changed: 0,
+            added_files: 0,
+            added_bytes: 0,
+        }
     }
-    Ok(if dirtied == 1 {
-        Recorded::Dirtied
-    } else {
-        outcome
-    })
+
+    fn apply(&self, tx: &Connection, now: i64) -> Result<(), LedgerError> {
+        const OP: &str = "record files";
+        let touched = tx
+            .prepare_cached(
+                "UPDATE windows SET files = files + ?2, bytes = bytes + ?3,
+                     input_rev = input_rev + ?4, last_file_at = ?5, updated_at = ?5
+                 WHERE window = ?1",
+            )
+            .op(OP)?
+            .execute(params![
+                self.window,
+                self.added_files,
+                self.added_bytes,
+                self.files_changed,
+                now
+            ])
+            .op(OP)?;
+        if touched != 1 {
+            return Err(LedgerError::Corrupt {
+                what: format!(
+                    "files were recorded under window {}, which is missing",
+                    self.window
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn window(conn: &Connection, window: &str) -> Result<Option<WindowRecord>, LedgerError> {

@@ -296,6 +296,52 @@ pub async fn new_or_replaced_file_dirties_a_committed_window(f: &impl Fresh) {
     assert_eq!(record(&ledger, W).await.state, WindowState::Committed);
 }
 
+pub async fn one_listing_of_many_files_across_windows(f: &impl Fresh) {
+    let ledger = ledger_with_window(f).await;
+    drive_to(&ledger, WindowState::Committed).await;
+    let r = ledger
+        .record_files(
+            &[
+                file("c", W, W_START, 7, None),
+                file("x", W2, W2_START, 5, None),
+                file("a", W, W_START, 100, Some("ea")),
+                file("b", W, W_START, 250, Some("eb2")),
+                file("d", W, W_START, 1, None),
+                file("y", W2, W2_START, 6, None),
+            ],
+            T + 10,
+        )
+        .await
+        .unwrap();
+    // The committed window's first change dirties it; later ones are plain.
+    assert_eq!(
+        r,
+        [
+            Recorded::Dirtied,
+            Recorded::New,
+            Recorded::Duplicate,
+            Recorded::Replaced,
+            Recorded::New,
+            Recorded::New,
+        ]
+    );
+    let w = record(&ledger, W).await;
+    assert_eq!(
+        (w.state, w.files, w.bytes, w.last_file_at),
+        (WindowState::Dirty, 4, 358, T + 10)
+    );
+    let w2 = record(&ledger, W2).await;
+    assert_eq!((w2.state, w2.files, w2.bytes), (WindowState::Open, 2, 11));
+    let keys: Vec<String> = ledger
+        .files(W)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.key)
+        .collect();
+    assert_eq!(keys, ["a", "b", "c", "d"]);
+}
+
 pub async fn other_states_are_kept_when_files_arrive(f: &impl Fresh) {
     for state in [WindowState::Running, WindowState::Failed] {
         let ledger = ledger_with_window(f).await;
@@ -871,6 +917,7 @@ macro_rules! ledger_contract {
             a_key_stays_in_its_first_window,
             repeated_key_within_one_call,
             new_or_replaced_file_dirties_a_committed_window,
+            one_listing_of_many_files_across_windows,
             other_states_are_kept_when_files_arrive,
             claim_from_open_returns_the_input_set,
             claim_is_allowed_from_dirty_and_failed,
