@@ -74,11 +74,16 @@ pub fn parse_reader(key: &str, reader: impl Read, table: &mut FlowTable) -> File
     Parser::default().parse_reader(key, reader, table)
 }
 
-/// Parses objects one after another, reusing its text buffer, so that
-/// parsing many small files allocates nothing per file.
+/// Parses objects one after another, reusing its buffers, so that parsing
+/// many small files allocates nothing per file.
 #[derive(Debug, Default)]
 pub struct Parser {
+    /// Decompressed text.
     buffer: Vec<u8>,
+    /// The whole lines of the chunk in `buffer`.
+    lines: Vec<(usize, usize)>,
+    /// The data lines among them.
+    data: Vec<DataLine>,
 }
 
 /// Decompressed text read at a time.
@@ -108,11 +113,14 @@ impl Parser {
             report: FileReport::default(),
             number: 0,
             format: None,
-            data: Vec::new(),
+            data: &mut self.data,
         };
-        match for_each_chunk(&mut reader, &mut self.buffer, |chunk, lines| {
-            file.chunk(chunk, lines, table)
-        }) {
+        match for_each_chunk(
+            &mut reader,
+            &mut self.buffer,
+            &mut self.lines,
+            |chunk, lines| file.chunk(chunk, lines, table),
+        ) {
             Ok(()) => file.report,
             Err(reason) => {
                 table.truncate(rows_before);
@@ -130,17 +138,17 @@ impl Parser {
 
 /// Reads into `buffer` a chunk at a time and calls `f` with the buffer and
 /// where each whole line read so far is in it (start, length without the
-/// `\n`); only the unfinished line at the end of a chunk is moved, to the
-/// buffer's front. Stops at the first error.
+/// `\n`, gathered in `lines`); only the unfinished line at the end of a
+/// chunk is moved, to the buffer's front. Stops at the first error.
 fn for_each_chunk(
     reader: &mut impl Read,
     buffer: &mut Vec<u8>,
+    lines: &mut Vec<(usize, usize)>,
     mut f: impl FnMut(&[u8], &[(usize, usize)]) -> Result<(), String>,
 ) -> Result<(), String> {
     if buffer.len() < CHUNK {
         buffer.resize(CHUNK, 0);
     }
-    let mut lines = Vec::new();
     // Bytes of an unfinished line at the front of the buffer.
     let mut kept = 0;
     loop {
@@ -163,7 +171,7 @@ fn for_each_chunk(
             start += len + 1;
         }
         if !lines.is_empty() {
-            f(buffer, &lines)?;
+            f(buffer, lines)?;
         }
         buffer.copy_within(start..end, 0);
         kept = end - start;
@@ -208,13 +216,13 @@ impl<'a> Line<'a> {
 }
 
 /// The state of one file being parsed.
-struct FileParser<'k> {
-    key: &'k str,
+struct FileParser<'a> {
+    key: &'a str,
     report: FileReport,
     number: u64,
     format: Option<Format>,
     /// The data lines of the chunk at hand.
-    data: Vec<DataLine>,
+    data: &'a mut Vec<DataLine>,
 }
 
 impl FileParser<'_> {

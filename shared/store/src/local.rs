@@ -268,7 +268,13 @@ fn walk(root: &Path, rel: &str, prefix: &str, out: &mut Vec<ObjectMeta>) -> Resu
         } else {
             format!("{rel}/{name}")
         };
-        let meta = match fs::metadata(entry.path()) {
+        // Stat the entry beside its open directory rather than by its whole
+        // path, which the kernel would walk again; a symlink by its target.
+        let meta = match entry.file_type() {
+            Ok(kind) if !kind.is_symlink() => entry.metadata(),
+            _ => fs::metadata(entry.path()),
+        };
+        let meta = match meta {
             Ok(meta) => meta,
             // Deleted since read_dir, or a dangling symlink.
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -475,6 +481,23 @@ mod tests {
         assert_eq!(keys(&store.list("a/x/").await.unwrap()), ["a/x/0", "a/x/1"]);
         assert_eq!(keys(&store.list("a/x/1").await.unwrap()), ["a/x/1"]);
         assert!(store.list("zzz/").await.unwrap().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn list_follows_symlinks_and_skips_dangling_ones() {
+        let (dir, store) = store();
+        store
+            .put("real/f", Bytes::from_static(b"12345"))
+            .await
+            .unwrap();
+        let root = dir.path();
+        std::os::unix::fs::symlink(root.join("real/f"), root.join("link")).unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("linked-dir")).unwrap();
+        std::os::unix::fs::symlink(root.join("gone"), root.join("dangling")).unwrap();
+        let all = store.list("").await.unwrap();
+        assert_eq!(keys(&all), ["link", "linked-dir/f", "real/f"]);
+        assert!(all.iter().all(|m| m.size == 5));
     }
 
     #[tokio::test]
