@@ -7,7 +7,7 @@
 //! When the update matches no row, the current record is read to tell
 //! [`LedgerError::NotFound`] from [`LedgerError::Conflict`] and explain the latter.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -45,22 +45,18 @@ pub(crate) fn record_files(
     let tx = immediate(conn, OP)?;
     // What the files do to each window, written once per window at the end:
     // one listing records hundreds of files of each window.
-    let mut changes: Vec<WindowChange> = Vec::new();
-    let mut change_of: HashMap<String, usize> = HashMap::new();
+    let mut changes: BTreeMap<String, WindowChange> = BTreeMap::new();
     let mut recorded = Vec::with_capacity(files.len());
     for file in files {
-        let Some(joined) = record_one(&tx, file, &change_of, now)? else {
+        let window_exists = changes.contains_key(&file.window);
+        let Some(joined) = record_one(&tx, file, window_exists, now)? else {
             recorded.push(Recorded::Duplicate);
             continue;
         };
-        let at = *change_of.entry(joined.window.clone()).or_insert_with(|| {
-            changes.push(WindowChange::new(joined.window.clone()));
-            changes.len() - 1
-        });
-        let change = &mut changes[at];
+        let change = changes.entry(joined.window.clone()).or_default();
         // The window's first change of this listing makes it dirty if it
         // was committed; that file is the one reported as dirtying it.
-        let outcome = if change.files_changed == 0 && dirty(&tx, &change.window)? {
+        let outcome = if change.files_changed == 0 && dirty(&tx, &joined.window)? {
             Recorded::Dirtied
         } else {
             joined.outcome
@@ -70,8 +66,8 @@ pub(crate) fn record_files(
         change.added_bytes += joined.added_bytes;
         recorded.push(outcome);
     }
-    for change in &changes {
-        change.apply(&tx, now)?;
+    for (window, change) in &changes {
+        change.apply(&tx, window, now)?;
     }
     tx.commit().op(OP)?;
     Ok(recorded)
@@ -86,12 +82,11 @@ struct Joined {
 }
 
 /// Records one file, unless it is a duplicate; a new file's window is
-/// created first unless this listing has already changed it (it is among
-/// `known_windows`).
+/// created first unless `window_exists` (this listing already changed it).
 fn record_one(
     tx: &Connection,
     file: &FileEntry,
-    known_windows: &HashMap<String, usize>,
+    window_exists: bool,
     now: i64,
 ) -> Result<Option<Joined>, LedgerError> {
     const OP: &str = "record a file";
@@ -104,7 +99,7 @@ fn record_one(
         .op(OP)?;
 
     let Some((window, old_size, old_etag)) = known else {
-        if !known_windows.contains_key(&file.window) {
+        if !window_exists {
             tx.prepare_cached(
                 "INSERT INTO windows (window, window_start, state, updated_at, last_file_at)
                  VALUES (?1, ?2, 'open', ?3, ?3) ON CONFLICT (window) DO NOTHING",
@@ -154,19 +149,20 @@ fn record_one(
 
 /// Makes a committed window dirty; whether it was committed.
 fn dirty(tx: &Connection, window: &str) -> Result<bool, LedgerError> {
+    const OP: &str = "record a file";
     let dirtied = tx
         .prepare_cached(
             "UPDATE windows SET state = 'dirty' WHERE window = ?1 AND state = 'committed'",
         )
-        .op("record a file")?
+        .op(OP)?
         .execute([window])
-        .op("record a file")?;
+        .op(OP)?;
     Ok(dirtied == 1)
 }
 
 /// What one listing's files did to a window.
+#[derive(Default)]
 struct WindowChange {
-    window: String,
     /// Files that joined or changed (each bumps the input revision).
     files_changed: i64,
     added_files: i64,
@@ -174,16 +170,7 @@ struct WindowChange {
 }
 
 impl WindowChange {
-    fn new(window: String) -> Self {
-        WindowChange {
-            window,
-            files_changed: 0,
-            added_files: 0,
-            added_bytes: 0,
-        }
-    }
-
-    fn apply(&self, tx: &Connection, now: i64) -> Result<(), LedgerError> {
+    fn apply(&self, tx: &Connection, window: &str, now: i64) -> Result<(), LedgerError> {
         const OP: &str = "record files";
         let touched = tx
             .prepare_cached(
@@ -193,7 +180,7 @@ impl WindowChange {
             )
             .op(OP)?
             .execute(params![
-                self.window,
+                window,
                 self.added_files,
                 self.added_bytes,
                 self.files_changed,
@@ -202,10 +189,7 @@ impl WindowChange {
             .op(OP)?;
         if touched != 1 {
             return Err(LedgerError::Corrupt {
-                what: format!(
-                    "files were recorded under window {}, which is missing",
-                    self.window
-                ),
+                what: format!("files were recorded under window {window}, which is missing"),
             });
         }
         Ok(())
