@@ -256,7 +256,7 @@ impl FileParser<'_> {
         let Some(format) = &mut self.format else {
             return Ok(());
         };
-        let bad = format.parse(chunk, &self.data, table);
+        let bad = format.parse(chunk, self.data, table);
         self.report.lines += self.data.len() as u64;
         self.report.records += (self.data.len() - bad.len()) as u64;
         for (at, reason) in bad {
