@@ -93,6 +93,12 @@ pub async fn record(ledger: &dyn Ledger, window: &str) -> WindowRecord {
     ledger.window(window).await.unwrap().unwrap()
 }
 
+/// The keys of a window's files, as the ledger lists them.
+pub async fn keys_of(ledger: &dyn Ledger, window: &str) -> Vec<String> {
+    let files = ledger.files(window).await.unwrap();
+    files.into_iter().map(|f| f.key).collect()
+}
+
 /// Puts `W` into `state` through the public transitions; returns its version.
 pub async fn drive_to(ledger: &dyn Ledger, state: WindowState) -> u64 {
     if state == WindowState::Open {
@@ -332,14 +338,7 @@ pub async fn one_listing_of_many_files_across_windows(f: &impl Fresh) {
     );
     let w2 = record(&ledger, W2).await;
     assert_eq!((w2.state, w2.files, w2.bytes), (WindowState::Open, 2, 11));
-    let keys: Vec<String> = ledger
-        .files(W)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.key)
-        .collect();
-    assert_eq!(keys, ["a", "b", "c", "d"]);
+    assert_eq!(keys_of(&ledger, W).await, ["a", "b", "c", "d"]);
 }
 
 pub async fn other_states_are_kept_when_files_arrive(f: &impl Fresh) {
@@ -895,14 +894,7 @@ pub async fn a_very_long_key_is_kept_whole(f: &impl Fresh) {
         .await
         .unwrap();
     assert_eq!(r, [Recorded::New, Recorded::New, Recorded::Duplicate]);
-    let keys: Vec<_> = ledger
-        .files(W)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.key)
-        .collect();
-    assert_eq!(keys, [long, longer]);
+    assert_eq!(keys_of(&ledger, W).await, [long, longer]);
 }
 
 /// Expands to one `#[tokio::test]` per contract test, each calling
