@@ -47,18 +47,18 @@ class Run:
 GNU_TIME = "/usr/bin/time"
 
 
-def measure(argv, **kwargs) -> Run:
+def measure(argv) -> Run:
     """Runs a command and measures wall time, CPU time and peak RSS of that child."""
-    return measure_parallel([argv], **kwargs)
+    return measure_parallel([argv])
 
 
-def measure_parallel(commands, **kwargs) -> Run:
+def measure_parallel(commands) -> Run:
     """Runs commands at once (one per thread) and measures them as one job:
     wall time, CPU time summed, and the largest peak RSS."""
     with tempfile.TemporaryDirectory() as peaks:
         files = [Path(peaks) / str(i) for i in range(len(commands))]
         start = time.perf_counter()
-        procs = [subprocess.Popen([GNU_TIME, "-f", "%M", "-o", f, *c], stdout=subprocess.DEVNULL, **kwargs)
+        procs = [subprocess.Popen([GNU_TIME, "-f", "%M", "-o", f, *c], stdout=subprocess.DEVNULL)
                  for c, f in zip(commands, files)]
         cpu = 0.0
         for p in procs:
