@@ -274,15 +274,22 @@ fn order_prefix(value: &[u8]) -> u128 {
 
 /// Integer dictionary. Values below [`DENSE`] (ports, protocols, versions)
 /// are looked up by index, larger ones by hash.
+///
+/// The dense table holds 16-bit codes, so that the tables of a window's two
+/// port columns stay in a core's cache; a code that does not fit (more than
+/// [`ESCAPE`] values) is marked [`ESCAPE`] there and kept in the hash map.
 #[derive(Debug, Clone, Default)]
 pub struct IntDict {
     values: Vec<i64>,
-    dense: Vec<u32>,
+    dense: Vec<u16>,
     sparse: HashMap<i64, u32>,
 }
 
 /// Values looked up by index in an [`IntDict`].
 const DENSE: i64 = 1 << 16;
+
+/// A dense-table entry whose code is in the hash map.
+const ESCAPE: u16 = u16::MAX;
 
 impl IntDict {
     /// The values in code order: code `c` is `values()[c - 1]`.
@@ -300,14 +307,18 @@ impl IntDict {
     }
 
     /// The code of a value below [`DENSE`] if it is known; else null (also
-    /// for any other value, known or not). One load, no hash.
+    /// for any other value, known or not). One load, no hash (but for an
+    /// escaped code).
     #[inline]
     pub(crate) fn dense_code(&self, value: i64) -> u32 {
-        usize::try_from(value)
+        match usize::try_from(value)
             .ok()
             .and_then(|at| self.dense.get(at))
-            .copied()
-            .unwrap_or(NULL_CODE)
+        {
+            Some(&ESCAPE) => self.sparse.get(&value).copied().unwrap_or(NULL_CODE),
+            Some(&code) => code.into(),
+            None => NULL_CODE,
+        }
     }
 
     /// Interns a value that is not in the dense table: a new small value, or
@@ -317,9 +328,9 @@ impl IntDict {
         let code = if (0..DENSE).contains(&value) {
             let at = value as usize;
             if at >= self.dense.len() {
-                self.dense.resize(at + 1, NULL_CODE);
+                self.dense.resize(at + 1, 0);
             }
-            self.dense[at] = next;
+            self.set_dense(value, next);
             next
         } else {
             *self.sparse.entry(value).or_insert(next)
@@ -330,12 +341,22 @@ impl IntDict {
         code
     }
 
+    /// Sets the code of a value below [`DENSE`], escaping it if it is too large.
+    fn set_dense(&mut self, value: i64, code: u32) {
+        self.dense[value as usize] = dense_entry(&mut self.sparse, value, code);
+    }
+
     /// Reorders values numerically, rewriting the codes in the lookup tables.
     /// Values below [`DENSE`] come in order from the dense table, which is
     /// rewritten in the same pass; only the others (negative or large, rare)
     /// are compared.
     fn sort(&mut self) -> Vec<u32> {
-        let mut sparse: Vec<(i64, u32)> = self.sparse.iter().map(|(&v, &c)| (v, c)).collect();
+        let mut sparse: Vec<(i64, u32)> = self
+            .sparse
+            .iter()
+            .filter(|&(&v, _)| !(0..DENSE).contains(&v))
+            .map(|(&v, &c)| (v, c))
+            .collect();
         sparse.sort_unstable();
         let (negative, large) = sparse.split_at(sparse.partition_point(|&(v, _)| v < 0));
         let mut remap = vec![NULL_CODE; self.values.len() + 1];
@@ -348,19 +369,34 @@ impl IntDict {
         for &(value, old) in negative {
             place(value, old);
         }
-        for (value, code) in (0..).zip(&mut self.dense) {
-            if *code != NULL_CODE {
-                *code = place(value, *code);
-            }
+        for (value, entry) in (0..).zip(&mut self.dense) {
+            let old = match *entry {
+                0 => continue,
+                ESCAPE => self.sparse.get(&value).copied().unwrap_or(NULL_CODE),
+                code => code.into(),
+            };
+            *entry = dense_entry(&mut self.sparse, value, place(value, old));
         }
         for &(value, old) in large {
             place(value, old);
         }
-        for code in self.sparse.values_mut() {
-            *code = remap[*code as usize];
+        for &(value, old) in negative.iter().chain(large) {
+            self.sparse.insert(value, remap[old as usize]);
         }
         self.values = values;
         remap
+    }
+}
+
+/// The dense-table entry of a small value's code: the code, or [`ESCAPE`]
+/// with the code put in `sparse`.
+fn dense_entry(sparse: &mut HashMap<i64, u32>, value: i64, code: u32) -> u16 {
+    match u16::try_from(code) {
+        Ok(code) if code != ESCAPE => code,
+        _ => {
+            sparse.insert(value, code);
+            ESCAPE
+        }
     }
 }
 
@@ -449,6 +485,24 @@ mod tests {
         let remap = d.sort();
         let order: Vec<_> = [4u32, 2, 1, 3].iter().map(|&c| remap[c as usize]).collect();
         assert_eq!(order, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn codes_beyond_the_dense_width_are_escaped() {
+        // Every small value, then a negative and a large one: the last small
+        // values and, after sorting, the first ones too get escaped codes.
+        let values: Vec<i64> = (0..DENSE).rev().chain([-1, 1 << 40]).collect();
+        let intern_all = |d: &mut Dict| -> Vec<u32> {
+            values
+                .iter()
+                .map(|&v| d.intern_value(Value::Int(v)))
+                .collect()
+        };
+        let mut d = Dict::Int(IntDict::default());
+        let before = intern_all(&mut d);
+        assert_eq!(before, (1..=values.len() as u32).collect::<Vec<_>>());
+        assert_eq!(intern_all(&mut d), before);
+        check_sort(d, &before, values.iter().map(|&v| Value::Int(v)).collect()).unwrap();
     }
 
     #[test]
