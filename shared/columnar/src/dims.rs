@@ -215,8 +215,10 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         codes: impl IntoIterator<Item = u32>,
         zstd: &mut Compressor,
     ) -> Result<()> {
-        for code in codes {
-            self.codes.push(code);
+        let mut codes = codes.into_iter().peekable();
+        while codes.peek().is_some() {
+            let room = self.page_rows - self.codes.len();
+            self.codes.extend(codes.by_ref().take(room));
             if self.codes.len() == self.page_rows {
                 self.flush_page(zstd)?;
             }
