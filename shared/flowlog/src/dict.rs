@@ -195,7 +195,11 @@ impl StrDict {
         if let Some(&code) = self.short.get(&key) {
             return Ok(code);
         }
-        std::str::from_utf8(value)?;
+        // ASCII (every byte's high bit clear; the length byte is small) is
+        // UTF-8: only other values need the full check.
+        if key & u128::from_ne_bytes([0x80; 16]) != 0 {
+            std::str::from_utf8(value)?;
+        }
         Ok(self.insert_short(key, value))
     }
 
