@@ -2,6 +2,7 @@
 //! input and merged output.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use flowlog::{FlowTable, NULL, Role, Value};
 use serde::{Deserialize, Serialize};
@@ -53,19 +54,17 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {
     let account = table.dims().iter().position(|d| d.def.name == "account-id");
     let accounts = account.map_or(0, |dim| table.dims()[dim].dict.len()) + 1;
-    let codes: Vec<usize> = (0..table.rows())
-        .map(|row| account.map_or(0, |dim| table.row(row)[dim] as usize))
-        .collect();
+    let runs = account_runs(table, account);
     let mut present = vec![false; accounts];
-    for &code in &codes {
-        present[code] = true;
+    for run in &runs {
+        present[run.code] = true;
     }
     let mut per_code = vec![Totals::default(); accounts];
     for column in table.metrics() {
         let (acc, seen) = match column.def.role {
-            Role::Sum => fold_per_code(&codes, &column.values, accounts, 0, i64::saturating_add),
-            Role::Min => fold_per_code(&codes, &column.values, accounts, i64::MAX, i64::min),
-            Role::Max => fold_per_code(&codes, &column.values, accounts, i64::MIN + 1, i64::max),
+            Role::Sum => fold_per_code(&runs, &column.values, accounts, 0, i64::saturating_add),
+            Role::Min => fold_per_code(&runs, &column.values, accounts, i64::MAX, i64::min),
+            Role::Max => fold_per_code(&runs, &column.values, accounts, i64::MIN + 1, i64::max),
             Role::Or | Role::Dimension => continue,
         };
         for (code, totals) in per_code.iter_mut().enumerate().filter(|(c, _)| seen[*c]) {
@@ -94,12 +93,40 @@ pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {
     out
 }
 
+/// Consecutive rows of one account code.
+struct Run {
+    code: usize,
+    rows: Range<usize>,
+}
+
+/// The table's rows as runs of one account code (code 0 for all without
+/// the column). Rows come in long runs: a file is one account's.
+fn account_runs(table: &FlowTable, account: Option<usize>) -> Vec<Run> {
+    let Some(dim) = account else {
+        return vec![Run {
+            code: 0,
+            rows: 0..table.rows(),
+        }];
+    };
+    let mut runs: Vec<Run> = Vec::new();
+    for row in 0..table.rows() {
+        let code = table.row(row)[dim] as usize;
+        match runs.last_mut() {
+            Some(run) if run.code == code => run.rows.end = row + 1,
+            _ => runs.push(Run {
+                code,
+                rows: row..row + 1,
+            }),
+        }
+    }
+    runs
+}
+
 /// Folds a column's non-null values per code: the folded value of each code,
-/// and whether it had any. Rows come in runs of one code (a file is one
-/// account's), and each run is folded in a register before it is added to its
-/// code's total, so consecutive rows do not wait on each other's store.
+/// and whether it had any. Each run is folded in a register before it is
+/// added to its code's total.
 fn fold_per_code(
-    codes: &[usize],
+    runs: &[Run],
     values: &[i64],
     accounts: usize,
     identity: i64,
@@ -107,13 +134,12 @@ fn fold_per_code(
 ) -> (Vec<i64>, Vec<bool>) {
     let mut acc = vec![identity; accounts];
     let mut seen = vec![false; accounts];
-    let mut values = values.iter();
-    for run in codes.chunk_by(|a, b| a == b) {
-        let code = run[0];
-        let run_values = values.by_ref().take(run.len()).filter(|&&v| v != NULL);
-        let (folded, any) = run_values.fold((acc[code], false), |(a, _), &v| (fold(a, v), true));
-        acc[code] = folded;
-        seen[code] |= any;
+    for run in runs {
+        let run_values = values[run.rows.clone()].iter().filter(|&&v| v != NULL);
+        let (folded, any) =
+            run_values.fold((acc[run.code], false), |(a, _), &v| (fold(a, v), true));
+        acc[run.code] = folded;
+        seen[run.code] |= any;
     }
     (acc, seen)
 }
