@@ -279,9 +279,10 @@ fn order_prefix(value: &[u8]) -> u128 {
 /// Integer dictionary. Values below [`DENSE`] (ports, protocols, versions)
 /// are looked up by index, larger ones by hash.
 ///
-/// The dense table holds 16-bit codes, so that the tables of a window's two
-/// port columns stay in a core's cache; a code that does not fit (more than
-/// [`ESCAPE`] values) is marked [`ESCAPE`] there and kept in the hash map.
+/// The dense table holds 16-bit codes (0 for a value not seen), so that the
+/// tables of a window's two port columns stay in a core's cache; a code that
+/// does not fit (more than [`ESCAPE`] values) is marked [`ESCAPE`] there and
+/// kept in the hash map.
 #[derive(Debug, Clone, Default)]
 pub struct IntDict {
     values: Vec<i64>,
@@ -376,7 +377,7 @@ impl IntDict {
         for (value, entry) in (0..).zip(&mut self.dense) {
             let old = match *entry {
                 0 => continue,
-                ESCAPE => self.sparse.get(&value).copied().unwrap_or(NULL_CODE),
+                ESCAPE => self.sparse.remove(&value).unwrap_or(NULL_CODE),
                 code => code.into(),
             };
             *entry = dense_entry(&mut self.sparse, value, place(value, old));
