@@ -115,6 +115,18 @@ fn packets_lost_and_records_are_summed() {
 }
 
 #[test]
+fn totals_name_only_accounts_with_rows() {
+    let mut no_account = FlowTable::new();
+    assert!(totals_by_account(&no_account).is_empty());
+    let text = "srcport packets\n443 3\n22 4\n";
+    parse_object("t", text.as_bytes(), &mut no_account);
+    let totals = totals_by_account(&no_account);
+    assert_eq!(totals.keys().collect::<Vec<_>>(), ["-"]);
+    assert_eq!(totals["-"].sum("packets"), 7);
+    assert!(totals_by_account(&table(&[])).is_empty());
+}
+
+#[test]
 fn schema_without_time_columns_still_merges_in_window_mode() {
     let mut t = FlowTable::new();
     let Slot::Dim(d) = t.ensure_column(&ColumnDef::for_field("srcport")) else {

@@ -103,10 +103,11 @@ struct Run {
 /// the column). Rows come in long runs: a file is one account's.
 fn account_runs(table: &FlowTable, account: Option<usize>) -> Vec<Run> {
     let Some(dim) = account else {
-        return vec![Run {
-            code: 0,
-            rows: 0..table.rows(),
-        }];
+        let rows = 0..table.rows();
+        return (!rows.is_empty())
+            .then_some(Run { code: 0, rows })
+            .into_iter()
+            .collect();
     };
     let mut runs: Vec<Run> = Vec::new();
     for row in 0..table.rows() {
