@@ -102,16 +102,9 @@ struct Run {
 /// The table's rows as runs of one account code (code 0 for all without
 /// the column). Rows come in long runs: a file is one account's.
 fn account_runs(table: &FlowTable, account: Option<usize>) -> Vec<Run> {
-    let Some(dim) = account else {
-        let rows = 0..table.rows();
-        return (!rows.is_empty())
-            .then_some(Run { code: 0, rows })
-            .into_iter()
-            .collect();
-    };
     let mut runs: Vec<Run> = Vec::new();
     for row in 0..table.rows() {
-        let code = table.row(row)[dim] as usize;
+        let code = account.map_or(0, |dim| table.row(row)[dim] as usize);
         match runs.last_mut() {
             Some(run) if run.code == code => run.rows.end = row + 1,
             _ => runs.push(Run {
