@@ -44,7 +44,7 @@ test: venv lint
 	tests/run.sh
 	$(MAKE) infra-test
 
-## Benchmarks side by side with DuckDB and the igzip decompression floor;
+## Benchmarks side by side with DuckDB, pyarrow and the igzip decompression floor;
 ## writes bench/out/report.md. SCALE=2 doubles the dataset.
 SCALE ?= 1
 bench: build venv

@@ -8,30 +8,19 @@ the v2 column names; every other file names its columns in its header.
 usage: duckdb_peer.py RAW_DIR OUT_DIR THREADS
 """
 
-import gzip
 import sys
 from pathlib import Path
 
 import duckdb
 
-V2 = ["version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport",
-      "protocol", "packets", "bytes", "start", "end", "action", "log-status"]
-METRICS = {"packets": "sum", "bytes": "sum", "start": "min", "end": "max", "tcp_flags": "bit_or"}
-NUMERIC = {"version", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end",
-           "tcp-flags", "traffic-path"}
-
-
-def has_header(path: Path) -> bool:
-    with gzip.open(path, "rt") as f:
-        first = f.readline().split()
-    return bool(first) and not first[0].isdigit()
+from raw_schema import METRICS, NUMERIC, V2, WINDOW_IN_NAME, header
 
 
 def raw_relation(con: duckdb.DuckDBPyConnection, raw: str) -> str:
     """SQL for all raw records with AWS column names (underscores), numbers typed,
     and the file's delivery minute as `window`."""
     files = sorted(str(p) for p in Path(raw).rglob("*.log.gz"))
-    headed = [f for f in files if has_header(Path(f))]
+    headed = [f for f in files if header(Path(f)) is not None]
     headless = sorted(set(files) - set(headed))
     common = "delim = ' ', nullstr = '-', filename = true, all_varchar = true"
     sources = [f"SELECT * FROM read_csv({headed!r}, header = true, union_by_name = true, {common})"]
@@ -41,7 +30,7 @@ def raw_relation(con: duckdb.DuckDBPyConnection, raw: str) -> str:
     union = " UNION ALL BY NAME ".join(sources)
     columns = [r[0] for r in con.execute(f"DESCRIBE {union}").fetchall() if r[0] != "filename"]
     select = [(f'"{c}"::BIGINT' if c in NUMERIC else f'"{c}"') + f' AS "{c.replace("-", "_")}"' for c in columns]
-    window = "regexp_extract(filename, '_(\\d{8}T\\d{4}Z)_', 1) AS \"window\""
+    window = f"regexp_extract(filename, '{WINDOW_IN_NAME}', 1) AS \"window\""
     return f"(SELECT {window}, {', '.join(select)} FROM ({union}))"
 
 

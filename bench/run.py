@@ -1,5 +1,5 @@
-"""flowmerge's benchmark: compaction side by side with DuckDB and the igzip
-decompression floor on the same data and thread counts, a query benchmark over
+"""flowmerge's benchmark: compaction side by side with DuckDB, pyarrow and the
+igzip decompression floor on the same data and thread counts, a query benchmark over
 raw gzip vs compacted Parquet, and a scaling check. Writes bench/out/report.md.
 
 Every number in the report is measured by this script in this run. Outputs are
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow
 
 from duckdb_peer import raw_relation
 
@@ -104,14 +105,16 @@ def parquet_totals(glob: str, window_sql: str) -> tuple[dict, int]:
     rows = duckdb.execute(f"""
         SELECT {window_sql} AS w, account_id, sum(records)::BIGINT, coalesce(sum(packets), 0)::BIGINT,
                coalesce(sum(bytes), 0)::BIGINT, min(start)::BIGINT, max("end")::BIGINT, count(*)
-        FROM read_parquet('{glob}', filename = true, hive_partitioning = false)
+        FROM read_parquet('{glob}', filename = true, hive_partitioning = false, union_by_name = true)
         GROUP BY ALL
     """).fetchall()
     return {(r[0], r[1]): tuple(r[2:7]) for r in rows}, sum(r[7] for r in rows)
 
 
 FLOWMERGE_WINDOW = "regexp_extract(filename, '/(\\d{8}T\\d{4}Z)-', 1)"
-DUCKDB_WINDOW = "regexp_extract(filename, 'window=(\\d{8}T\\d{4}Z)', 1)"
+# Both peers write a directory per window, window=<minute>.
+PEER_WINDOW = "regexp_extract(filename, 'window=(\\d{8}T\\d{4}Z)', 1)"
+PEERS = {"DuckDB": "duckdb_peer.py", "pyarrow": "pyarrow_peer.py"}
 
 
 def generate(binary: str, raw: Path, minutes: int) -> dict:
@@ -143,12 +146,13 @@ def compaction(binary: str, raw: Path, truth: dict, threads: list[int], repeat: 
         rows.append(row("flowmerge", n, run, records, rows_out, files_in, bytes_in,
                         *tree_bytes(out / "flowlogs", ".parquet"), totals == expected))
 
-        out = OUT / f"duckdb-{n}"
-        shutil.rmtree(out, ignore_errors=True)
-        run = measure([sys.executable, HERE / "duckdb_peer.py", raw, out, str(n)])
-        totals, rows_out = parquet_totals(f"{out}/**/*.parquet", DUCKDB_WINDOW)
-        rows.append(row("DuckDB", n, run, records, rows_out, files_in, bytes_in,
-                        *tree_bytes(out, ".parquet"), totals == expected))
+        for tool, script in PEERS.items():
+            out = OUT / f"{tool.lower()}-{n}"
+            shutil.rmtree(out, ignore_errors=True)
+            run = measure([sys.executable, HERE / script, raw, out, str(n)])
+            totals, rows_out = parquet_totals(f"{out}/**/*.parquet", PEER_WINDOW)
+            rows.append(row(tool, n, run, records, rows_out, files_in, bytes_in,
+                            *tree_bytes(out, ".parquet"), totals == expected))
         rows.append(row("igzip -d (floor)", n, floor, records, None, files_in, bytes_in, None, None, True))
     return rows
 
@@ -230,11 +234,11 @@ def report(args, truth, comp, qs, scale) -> str:
     lines = [
         "# flowmerge benchmark", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
-        f"DuckDB {duckdb.__version__}; {subprocess.run(['igzip', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}.",
+        f"DuckDB {duckdb.__version__}; pyarrow {pyarrow.__version__}; {subprocess.run(['igzip', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}.",
         f"Dataset: `flowmerge generate` with {DATASET | {'minutes': DATASET['minutes'] * args.scale}}: "
         f"{truth['records']:,} records in {truth['files']:,} files ({truth['bytes'] / 2**20:.1f} MiB gzip).",
         f"Command: `python bench/run.py --scale {args.scale}` (`make bench`). flowmerge and igzip: "
-        f"median of {args.repeat} runs, taking turns; DuckDB: one run.", "",
+        f"median of {args.repeat} runs, taking turns; DuckDB and pyarrow: one run each.", "",
         "## Compaction", "",
         "| tool | threads | wall s | CPU s | records/s per core | peak RSS MiB | out ÷ in bytes | out rows ÷ records | files | totals match truth |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -243,11 +247,12 @@ def report(args, truth, comp, qs, scale) -> str:
         lines.append(f"| {r['tool']} | {r['threads']} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rps_core']:,.0f} | "
                      f"{r['rss']:.0f} | {fmt(r['bytes_ratio'], '.3f')} | {fmt(r['rows_ratio'], '.3f')} | {r['files']} | "
                      f"{'yes' if r['conserved'] else 'NO'} |")
-    lines += ["", "| threads | DuckDB wall ÷ flowmerge wall | flowmerge wall ÷ igzip floor |", "|---|---|---|"]
+    lines += ["", "| threads | " + " | ".join(f"{p} wall ÷ flowmerge wall" for p in PEERS)
+              + " | flowmerge wall ÷ igzip floor |", "|---" * (len(PEERS) + 2) + "|"]
     for n in args.threads:
         by = {r["tool"]: r for r in comp if r["threads"] == n}
-        lines.append(f"| {n} | {by['DuckDB']['wall'] / by['flowmerge']['wall']:.2f}× | "
-                     f"{by['flowmerge']['wall'] / by['igzip -d (floor)']['wall']:.2f}× |")
+        peers = "".join(f"{by[p]['wall'] / by['flowmerge']['wall']:.2f}× | " for p in PEERS)
+        lines.append(f"| {n} | {peers}{by['flowmerge']['wall'] / by['igzip -d (floor)']['wall']:.2f}× |")
     lines += ["", "## Queries (DuckDB, 2 threads)", "",
               "| query | raw gzip s | Parquet s | speed-up | raw bytes read | Parquet bytes read |",
               "|---|---|---|---|---|---|"]

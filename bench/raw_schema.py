@@ -1,0 +1,21 @@
+"""What both peers know of the raw files: the v2 column names of headerless
+files, which columns are numbers, how each metric folds, and where a file's
+delivery minute is in its name."""
+
+import gzip
+from pathlib import Path
+
+V2 = ["version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport",
+      "protocol", "packets", "bytes", "start", "end", "action", "log-status"]
+METRICS = {"packets": "sum", "bytes": "sum", "start": "min", "end": "max", "tcp_flags": "bit_or"}
+NUMERIC = {"version", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end",
+           "tcp-flags", "traffic-path"}
+# The delivery minute in a file's name, e.g. ..._20261122T1300Z_9f3c5888.log.gz
+WINDOW_IN_NAME = r"_(\d{8}T\d{4}Z)_"
+
+
+def header(path: Path) -> list[str] | None:
+    """The column names a file's header line gives; None for a headerless file."""
+    with gzip.open(path, "rt") as f:
+        first = f.readline().split()
+    return first if first and not first[0].isdigit() else None
