@@ -122,6 +122,15 @@ fn medium_key(value: &[u8]) -> Option<(u128, u128)> {
     Some((u128::from_le_bytes(*head), short_key(rest)?))
 }
 
+/// A value of up to [`MEDIUM`] bytes as a pair of integers: `(short_key, 0)`
+/// for a short value, its [`medium_key`] for a longer one. Never `(0, 0)`.
+pub(crate) fn key(value: &[u8]) -> Option<(u128, u128)> {
+    match short_key(value) {
+        Some(key) => Some((key, 0)),
+        None => medium_key(value),
+    }
+}
+
 /// The bytes of a non-null code in an arena of values ending at `ends`.
 fn span<'a>(bytes: &'a [u8], ends: &[u32], code: u32) -> &'a [u8] {
     let i = code as usize - 1;
@@ -187,11 +196,7 @@ impl StrDict {
     }
 
     /// [`StrDict::intern_checked`] of a value whose [`short_key`] is `key`.
-    pub(crate) fn intern_short(
-        &mut self,
-        key: u128,
-        value: &[u8],
-    ) -> Result<u32, std::str::Utf8Error> {
+    fn intern_short(&mut self, key: u128, value: &[u8]) -> Result<u32, std::str::Utf8Error> {
         if let Some(&code) = self.short.get(&key) {
             return Ok(code);
         }
@@ -201,6 +206,22 @@ impl StrDict {
             std::str::from_utf8(value)?;
         }
         Ok(self.insert_short(key, value))
+    }
+
+    /// [`StrDict::intern_checked`] of a value whose [`key`] is `key`.
+    pub(crate) fn intern_key(
+        &mut self,
+        key: (u128, u128),
+        value: &[u8],
+    ) -> Result<u32, std::str::Utf8Error> {
+        if key.1 == 0 {
+            return self.intern_short(key.0, value);
+        }
+        if let Some(&code) = self.medium.get(&key) {
+            return Ok(code);
+        }
+        std::str::from_utf8(value)?;
+        Ok(self.insert_long(value))
     }
 
     fn push(&mut self, value: &[u8]) -> u32 {

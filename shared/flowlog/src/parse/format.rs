@@ -5,7 +5,7 @@
 //! with its cache of the previous value), so it runs without a dispatch per
 //! field, and a batch is small enough to stay in the fastest cache.
 
-use crate::dict::{Dict, NULL_CODE, short_key};
+use crate::dict::{Dict, NULL_CODE, key};
 use crate::fields::{self, ColumnDef, Kind};
 use crate::table::{FlowTable, NULL, Slot};
 
@@ -15,13 +15,13 @@ use super::{Line, split};
 const BATCH: usize = 128;
 
 /// How one field of a format lands in the table. A string field keeps the
-/// previous line's value (its short key; 0 for a long string) and code, to
+/// previous line's value (its key; `(0, 0)` for a long string) and code, to
 /// skip interning a repeated value (account, ENI, action, ...).
 #[derive(Debug, Clone, Copy)]
 enum Field {
     StrDim {
         dim: usize,
-        last: u128,
+        last: (u128, u128),
         last_code: u32,
     },
     IntDim {
@@ -80,7 +80,7 @@ impl Format {
             .map(|def| match (table.slot(&def.name), def.kind) {
                 (Some(Slot::Dim(dim)), Kind::Str) => Field::StrDim {
                     dim,
-                    last: 0,
+                    last: (0, 0),
                     last_code: NULL_CODE,
                 },
                 (Some(Slot::Dim(dim)), kind) => Field::IntDim { dim, kind },
@@ -154,16 +154,16 @@ impl Format {
                     };
                     let mut failed = Vec::new();
                     for (l, value) in values {
-                        let code = match short_key(value) {
+                        let code = match key(value) {
                             Some(key) if key == *last => Ok(*last_code),
-                            Some(key) => dict.intern_short(key, value).inspect(|&code| {
+                            Some(key) => dict.intern_key(key, value).inspect(|&code| {
                                 (*last, *last_code) = (key, code);
                             }),
                             None if *last_code != NULL_CODE && dict.span(*last_code) == value => {
                                 Ok(*last_code)
                             }
                             None => dict.intern_checked(value).inspect(|&code| {
-                                (*last, *last_code) = (0, code);
+                                (*last, *last_code) = ((0, 0), code);
                             }),
                         };
                         match code {

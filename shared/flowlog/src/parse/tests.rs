@@ -281,6 +281,34 @@ mod props {
     }
 }
 
+/// A repeated value reuses the previous line's code; values that differ only
+/// past their first 16 bytes (medium and long ones) must not.
+#[test]
+fn values_differing_only_in_their_tails_stay_apart() {
+    let enis = [
+        "eni-0a1b2c3d4e5f67890",
+        "eni-0a1b2c3d4e5f67891",
+        "eni-0a1b2c3d4e5f67891",
+        "eni-0a1b2c3d4e5f678910123456789012345",
+        "eni-0a1b2c3d4e5f678910123456789012346",
+        "eni-0a1b2c3d4e5f678910123456789012346",
+        "eni-0a1b2c3d4e5f67890",
+    ];
+    let lines: Vec<String> = enis
+        .iter()
+        .map(|eni| REC.replace("eni-0a1b", eni))
+        .collect();
+    let (report, t) = parse(&format!("{V2}\n{}\n", lines.join("\n")));
+    assert_eq!(report.records, 7);
+    for (row, eni) in enis.iter().enumerate() {
+        assert_eq!(col(&t, "interface-id", row), *eni);
+    }
+    let Some(Slot::Dim(dim)) = t.slot("interface-id") else {
+        panic!("interface-id is a dimension")
+    };
+    assert_eq!(t.dims()[dim].dict.len(), 4);
+}
+
 #[test]
 fn lines_straddling_buffer_fills_are_read_whole() {
     let text = format!("{V2}\r\n{REC}\n\n{REC}\nbad line\n{REC}");
