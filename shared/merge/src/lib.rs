@@ -39,10 +39,11 @@ pub fn merge(table: FlowTable, gap: MaxGap) -> FlowTable {
     for run in &runs {
         codes.extend_from_slice(sorted.flow_codes(sorted.flow[run.first]));
     }
+    let run_of_row = run_of_row(&sorted.rows, &runs);
     let metrics = metrics
         .into_iter()
         .map(|column| MetricColumn {
-            values: fold_runs(column.def.role, &column.values, &sorted.rows, &runs),
+            values: fold_runs(column.def.role, &column.values, &run_of_row, runs.len()),
             def: column.def,
         })
         .collect();
@@ -99,32 +100,42 @@ fn runs(metrics: &[MetricColumn], sorted: &order::Sorted, gap: MaxGap) -> Vec<Ru
     runs
 }
 
+/// The run each (unsorted) row folds into.
+fn run_of_row(rows: &[u32], runs: &[Run]) -> Vec<u32> {
+    let mut run_of_row = vec![0; rows.len()];
+    for (r, run) in runs.iter().enumerate() {
+        for &row in &rows[run.first..run.end] {
+            run_of_row[row as usize] = r as u32;
+        }
+    }
+    run_of_row
+}
+
 /// One metric column of the output: each run's values folded by the role.
-fn fold_runs(role: Role, values: &[i64], rows: &[u32], runs: &[Run]) -> Vec<i64> {
+/// The folds are commutative, so rows are taken in table order: the column is
+/// read straight through and only the (smaller) output is written at random.
+fn fold_runs(role: Role, values: &[i64], run_of_row: &[u32], runs: usize) -> Vec<i64> {
     match role {
-        Role::Sum => fold_with(values, rows, runs, skip_null(i64::saturating_add)),
-        Role::Min => fold_with(values, rows, runs, skip_null(i64::min)),
-        Role::Max => fold_with(values, rows, runs, skip_null(i64::max)),
-        Role::Or => fold_with(values, rows, runs, skip_null(|a, b| a | b)),
-        Role::Dimension => fold_with(values, rows, runs, |a, _| a),
+        Role::Sum => fold_with(values, run_of_row, runs, skip_null(i64::saturating_add)),
+        Role::Min => fold_with(values, run_of_row, runs, skip_null(i64::min)),
+        Role::Max => fold_with(values, run_of_row, runs, skip_null(i64::max)),
+        Role::Or => fold_with(values, run_of_row, runs, skip_null(|a, b| a | b)),
+        Role::Dimension => unreachable!("dimensions are not metric columns"),
     }
 }
 
 fn fold_with(
     values: &[i64],
-    rows: &[u32],
-    runs: &[Run],
+    run_of_row: &[u32],
+    runs: usize,
     fold: impl Fn(i64, i64) -> i64,
 ) -> Vec<i64> {
-    runs.iter()
-        .map(|run| {
-            rows[run.first + 1..run.end]
-                .iter()
-                .fold(values[rows[run.first] as usize], |acc, &row| {
-                    fold(acc, values[row as usize])
-                })
-        })
-        .collect()
+    let mut folded = vec![NULL; runs];
+    for (&value, &run) in values.iter().zip(run_of_row) {
+        let acc = &mut folded[run as usize];
+        *acc = fold(*acc, value);
+    }
+    folded
 }
 
 /// A fold in which null is the identity.
