@@ -44,7 +44,8 @@ def merge(tables: list[pa.Table]) -> pa.Table:
     """A window's records grouped by every dimension, metrics folded."""
     table = pa.concat_tables(tables, promote_options="default")
     aggregates = [(name, fn) for name, fn in FOLDS.items() if name in table.column_names]
-    aggregates.append((table.column_names[0], "count", pc.CountOptions(mode="all")))
+    counted = table.column_names[0]  # any column: count(mode="all") counts its rows
+    aggregates.append((counted, "count", pc.CountOptions(mode="all")))
     flags = "tcp_flags" in table.column_names
     if flags:
         for bit in range(TCP_FLAG_BITS):
@@ -54,7 +55,7 @@ def merge(tables: list[pa.Table]) -> pa.Table:
     dims = [n for n in table.column_names if n not in METRICS and not n.startswith("tcp_flags_")]
     grouped = table.group_by(dims, use_threads=False).aggregate(aggregates)
     renames = {f"{name}_{fn}": name for name, fn in FOLDS.items()}
-    renames[f"{table.column_names[0]}_count"] = "records"
+    renames[f"{counted}_count"] = "records"
     grouped = grouped.rename_columns([renames.get(n, n) for n in grouped.column_names])
     if flags:
         bits = [f"tcp_flags_{bit}_max" for bit in range(TCP_FLAG_BITS)]
