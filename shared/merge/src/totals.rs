@@ -7,6 +7,8 @@ use std::ops::Range;
 use flowlog::{FlowTable, NULL, Role, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::skip_null;
+
 /// Totals of one account (or of anything): sums of every summed metric
 /// (`records`, `packets`, `bytes`, `packets-lost-*`), min `start`, max `end`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,18 +63,22 @@ pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {
     }
     let mut per_code = vec![Totals::default(); accounts];
     for column in table.metrics() {
-        let (acc, seen) = match column.def.role {
-            Role::Sum => fold_per_code(&runs, &column.values, accounts, 0, i64::saturating_add),
-            Role::Min => fold_per_code(&runs, &column.values, accounts, i64::MAX, i64::min),
-            Role::Max => fold_per_code(&runs, &column.values, accounts, i64::MIN + 1, i64::max),
+        let folded = match column.def.role {
+            Role::Sum => fold_per_code(&runs, &column.values, accounts, i64::saturating_add),
+            Role::Min => fold_per_code(&runs, &column.values, accounts, i64::min),
+            Role::Max => fold_per_code(&runs, &column.values, accounts, i64::max),
             Role::Or | Role::Dimension => continue,
         };
-        for (code, totals) in per_code.iter_mut().enumerate().filter(|(c, _)| seen[*c]) {
+        for (totals, &value) in per_code
+            .iter_mut()
+            .zip(&folded)
+            .filter(|(_, v)| **v != NULL)
+        {
             match column.def.role {
-                Role::Min => totals.start_min = Some(acc[code]),
-                Role::Max => totals.end_max = Some(acc[code]),
+                Role::Min => totals.start_min = Some(value),
+                Role::Max => totals.end_max = Some(value),
                 _ => {
-                    totals.sums.insert(column.def.name.to_string(), acc[code]);
+                    totals.sums.insert(column.def.name.to_string(), value);
                 }
             }
         }
@@ -116,24 +122,21 @@ fn account_runs(table: &FlowTable, account: Option<usize>) -> Vec<Run> {
     runs
 }
 
-/// Folds a column's non-null values per code: the folded value of each code,
-/// and whether it had any. Each run is folded in a register before it is
-/// added to its code's total.
+/// Folds a column's non-null values per code: each code's folded value, or
+/// null if it had none. Each run is folded in a register before it is added
+/// to its code's total.
 fn fold_per_code(
     runs: &[Run],
     values: &[i64],
     accounts: usize,
-    identity: i64,
     fold: impl Fn(i64, i64) -> i64,
-) -> (Vec<i64>, Vec<bool>) {
-    let mut acc = vec![identity; accounts];
-    let mut seen = vec![false; accounts];
+) -> Vec<i64> {
+    let fold = skip_null(fold);
+    let mut acc = vec![NULL; accounts];
     for run in runs {
-        let run_values = values[run.rows.clone()].iter().filter(|&&v| v != NULL);
-        let (folded, any) =
-            run_values.fold((acc[run.code], false), |(a, _), &v| (fold(a, v), true));
-        acc[run.code] = folded;
-        seen[run.code] |= any;
+        acc[run.code] = values[run.rows.clone()]
+            .iter()
+            .fold(acc[run.code], |a, &v| fold(a, v));
     }
-    (acc, seen)
+    acc
 }
