@@ -16,29 +16,33 @@ import duckdb
 from raw_schema import METRICS, NUMERIC, V2, WINDOW_IN_NAME, header
 
 
-def raw_relation(con: duckdb.DuckDBPyConnection, raw: str) -> str:
+def raw_relation(raw: str) -> tuple[str, list[str]]:
     """SQL for all raw records with AWS column names (underscores), numbers typed,
-    and the file's delivery minute as `window`."""
-    files = sorted(str(p) for p in Path(raw).rglob("*.log.gz"))
-    headed = [f for f in files if header(Path(f)) is not None]
-    headless = sorted(set(files) - set(headed))
-    common = "delim = ' ', nullstr = '-', filename = true, all_varchar = true"
-    sources = [f"SELECT * FROM read_csv({headed!r}, header = true, union_by_name = true, {common})"]
-    if headless:
-        names = ", ".join(f"'{n}'" for n in V2)
-        sources.append(f"SELECT * FROM read_csv({headless!r}, header = false, names = [{names}], {common})")
+    and the file's delivery minute as `window`; and the columns it has.
+
+    Files are read in groups of one format, each with its columns given, so
+    DuckDB need not sniff every file; headerless files get the v2 names."""
+    by_format: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+    for path in sorted(Path(raw).rglob("*.log.gz")):
+        names = header(path)
+        by_format.setdefault((tuple(names), True) if names else (tuple(V2), False), []).append(str(path))
+    columns: list[str] = []
+    sources = []
+    for (names, headed), files in by_format.items():
+        columns += [n for n in names if n not in columns]
+        types = ", ".join(f"'{n}': '{'BIGINT' if n in NUMERIC else 'VARCHAR'}'" for n in names)
+        sources.append(f"SELECT * FROM read_csv({files!r}, header = {headed}, columns = {{{types}}}, "
+                       "auto_detect = false, delim = ' ', nullstr = '-', filename = true)")
     union = " UNION ALL BY NAME ".join(sources)
-    columns = [r[0] for r in con.execute(f"DESCRIBE {union}").fetchall() if r[0] != "filename"]
-    select = [(f'"{c}"::BIGINT' if c in NUMERIC else f'"{c}"') + f' AS "{c.replace("-", "_")}"' for c in columns]
+    select = [f'"{c}" AS "{c.replace("-", "_")}"' for c in columns]
     window = f"regexp_extract(filename, '{WINDOW_IN_NAME}', 1) AS \"window\""
-    return f"(SELECT {window}, {', '.join(select)} FROM ({union}))"
+    return f"(SELECT {window}, {', '.join(select)} FROM ({union}))", ["window"] + [c.replace("-", "_") for c in columns]
 
 
 def main(raw: str, out: str, threads: str) -> None:
     con = duckdb.connect()
     con.execute(f"SET threads = {int(threads)}")
-    relation = raw_relation(con, raw)
-    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    relation, columns = raw_relation(raw)
     dims = [f'"{c}"' for c in columns if c not in METRICS]
     aggregates = [f'{fn}("{c}") AS "{c}"' for c, fn in METRICS.items() if c in columns]
     con.execute(f"""

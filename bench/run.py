@@ -198,7 +198,7 @@ def queries(raw: Path, compacted: Path, truth: dict) -> list[dict]:
             con.execute("SET threads = 2")
             if src is None:
                 # The raw files as a table, read the way the DuckDB peer reads them.
-                src = raw_relation(con, str(raw))
+                src, _ = raw_relation(str(raw))
             query = sql.format(src=src, account=account)
             before, start = read_bytes(), time.perf_counter()
             con.execute(query).fetchall()
