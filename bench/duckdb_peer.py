@@ -25,7 +25,7 @@ def raw_relation(raw: str) -> tuple[str, list[str]]:
     by_format: dict[tuple[tuple[str, ...], bool], list[str]] = {}
     for path in sorted(Path(raw).rglob("*.log.gz")):
         names = header(path)
-        by_format.setdefault((tuple(names), True) if names else (tuple(V2), False), []).append(str(path))
+        by_format.setdefault((tuple(names or V2), names is not None), []).append(str(path))
     columns: list[str] = []
     sources = []
     for (names, headed), files in by_format.items():
@@ -34,9 +34,10 @@ def raw_relation(raw: str) -> tuple[str, list[str]]:
         sources.append(f"SELECT * FROM read_csv({files!r}, header = {headed}, columns = {{{types}}}, "
                        "auto_detect = false, delim = ' ', nullstr = '-', filename = true)")
     union = " UNION ALL BY NAME ".join(sources)
-    select = [f'"{c}" AS "{c.replace("-", "_")}"' for c in columns]
+    aws = {c: c.replace("-", "_") for c in columns}
+    select = [f'"{c}" AS "{name}"' for c, name in aws.items()]
     window = f"regexp_extract(filename, '{WINDOW_IN_NAME}', 1) AS \"window\""
-    return f"(SELECT {window}, {', '.join(select)} FROM ({union}))", ["window"] + [c.replace("-", "_") for c in columns]
+    return f"(SELECT {window}, {', '.join(select)} FROM ({union}))", ["window", *aws.values()]
 
 
 def main(raw: str, out: str, threads: str) -> None:
