@@ -116,20 +116,22 @@ fn run_of_row(rows: &[u32], runs: &[Run]) -> Vec<u32> {
 /// read straight through and only the (smaller) output is written at random.
 fn fold_runs(role: Role, values: &[i64], run_of_row: &[u32], runs: usize) -> Vec<i64> {
     match role {
-        Role::Sum => fold_with(values, run_of_row, runs, skip_null(i64::saturating_add)),
-        Role::Min => fold_with(values, run_of_row, runs, skip_null(i64::min)),
-        Role::Max => fold_with(values, run_of_row, runs, skip_null(i64::max)),
-        Role::Or => fold_with(values, run_of_row, runs, skip_null(|a, b| a | b)),
+        Role::Sum => fold_with(values, run_of_row, runs, i64::saturating_add),
+        Role::Min => fold_with(values, run_of_row, runs, i64::min),
+        Role::Max => fold_with(values, run_of_row, runs, i64::max),
+        Role::Or => fold_with(values, run_of_row, runs, |a, b| a | b),
         Role::Dimension => unreachable!("dimensions are not metric columns"),
     }
 }
 
+/// Folds each row's value into its run's, skipping nulls (a run of nulls stays null).
 fn fold_with(
     values: &[i64],
     run_of_row: &[u32],
     runs: usize,
     fold: impl Fn(i64, i64) -> i64,
 ) -> Vec<i64> {
+    let fold = skip_null(fold);
     let mut folded = vec![NULL; runs];
     for (&value, &run) in values.iter().zip(run_of_row) {
         let acc = &mut folded[run as usize];
