@@ -1,38 +1,81 @@
-//! Object keys of delivered flow log files: the standard S3 delivery layout and
-//! its Hive-compatible variant. Only the file name is decisive; it carries the
-//! account, region, flow log id and the delivery minute.
+//! Object keys of delivered flow logs. Only the file name is decisive, whatever
+//! the prefix (standard, Hive-compatible, per-hour, or a Firehose custom one):
+//!
+//! * VPC Flow Logs' own S3 delivery,
+//!   `{account}_vpcflowlogs_{region}_{fl-id}_{YYYYMMDDTHHmmZ}_{hash}.log[.gz|.parquet]`,
+//!   names the account, region, flow log and the delivery minute;
+//! * Kinesis Data Firehose's default object name,
+//!   `{stream}-{version}-{yyyy-MM-dd-HH-mm-ss}-{uuid}[.ext]`, names the stream
+//!   and the time Firehose delivered the buffer (its minute is the window).
 
 use crate::Window;
 
-/// What a delivery file name tells about its content.
+/// What an object's name tells about its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
-    /// Account that owns the flow log.
-    pub account: String,
-    /// Region of the flow log.
-    pub region: String,
-    /// Flow log id (`fl-...`).
-    pub flow_log_id: String,
-    /// Delivery minute, the window the file belongs to.
+    /// Who delivered it, and what that delivery names.
+    pub source: KeySource,
+    /// The window the object belongs to.
     pub window: Window,
 }
 
-/// Parses `.../{account}_vpcflowlogs_{region}_{fl-id}_{YYYYMMDDTHHmmZ}_{hash}.log[.gz]`.
-/// Returns `None` for any other key.
+/// The delivery an object name belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// VPC Flow Logs delivering to S3 (text, or native Parquet).
+    Vpc {
+        /// Account that owns the flow log.
+        account: String,
+        /// Region of the flow log.
+        region: String,
+        /// Flow log id (`fl-...`).
+        flow_log_id: String,
+        /// A `.log.parquet` object (`file-format=parquet`).
+        parquet: bool,
+    },
+    /// Kinesis Data Firehose delivering to S3 (flow log records wrapped as
+    /// JSON, plain lines, or CloudWatch Logs subscription payloads).
+    Firehose {
+        /// The delivery stream's name.
+        stream: String,
+    },
+}
+
+impl KeyInfo {
+    /// The account the name gives (Firehose names give none).
+    pub fn account(&self) -> Option<&str> {
+        match &self.source {
+            KeySource::Vpc { account, .. } => Some(account),
+            KeySource::Firehose { .. } => None,
+        }
+    }
+}
+
+/// Parses a VPC Flow Logs delivery name or a Firehose object name; `None` for
+/// any other key.
 ///
 /// ```
 /// let info = flowlog::parse_key(
 ///     "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/22/\
 ///      123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20261122T1305Z_fe123456.log.gz",
 /// ).unwrap();
-/// assert_eq!(info.account, "123456789012");
+/// assert_eq!(info.account(), Some("123456789012"));
 /// assert_eq!(info.window.to_string(), "2026-11-22T13:05Z");
+///
+/// let firehose = flowlog::parse_key(
+///     "2026/11/22/13/flow-logs-1-2026-11-22-13-05-41-0f5e1c3a-7b8d-4e2f-9a1b-3c4d5e6f7a8b.gz",
+/// ).unwrap();
+/// assert_eq!(firehose.window.to_string(), "2026-11-22T13:05Z");
 /// ```
 pub fn parse_key(key: &str) -> Option<KeyInfo> {
     let name = key.rsplit('/').next()?;
-    let stem = name
-        .strip_suffix(".log.gz")
-        .or_else(|| name.strip_suffix(".log"))?;
+    vpc_name(name).or_else(|| firehose_name(name))
+}
+
+fn vpc_name(name: &str) -> Option<KeyInfo> {
+    let (stem, parquet) = [(".log.gz", false), (".log", false), (".log.parquet", true)]
+        .iter()
+        .find_map(|&(ext, parquet)| Some((name.strip_suffix(ext)?, parquet)))?;
     let mut parts = stem.split('_');
     let (account, service, region, flow_log_id, stamp, hash) = (
         parts.next()?,
@@ -53,11 +96,53 @@ pub fn parse_key(key: &str) -> Option<KeyInfo> {
         return None;
     }
     Some(KeyInfo {
-        account: account.to_owned(),
-        region: region.to_owned(),
-        flow_log_id: flow_log_id.to_owned(),
+        source: KeySource::Vpc {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            flow_log_id: flow_log_id.to_owned(),
+            parquet,
+        },
         window: Window::from_stamp(stamp)?,
     })
+}
+
+/// `{stream}-{version}-{yyyy-MM-dd-HH-mm-ss}-{uuid}`, then nothing or an
+/// extension (`.gz`, or one the stream was configured with).
+fn firehose_name(name: &str) -> Option<KeyInfo> {
+    const UUID: usize = 36;
+    const STAMP: usize = 19;
+    // The uuid ends the stem; a stream name may itself hold dots and dashes,
+    // so the last uuid-shaped run followed by the end or a dot is taken.
+    let (at, _) = name
+        .match_indices('-')
+        .filter_map(|(i, _)| {
+            let uuid = name.get(i + 1..i + 1 + UUID)?;
+            let after = &name[i + 1 + UUID..];
+            (is_uuid(uuid) && (after.is_empty() || after.starts_with('.'))).then_some((i, uuid))
+        })
+        .last()?;
+    let head = &name[..at];
+    let stamp = head.get(head.len().checked_sub(STAMP)?..)?;
+    let head = head[..head.len() - STAMP].strip_suffix('-')?;
+    let (stream, version) = head.rsplit_once('-')?;
+    if stream.is_empty() || version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let time = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d-%H-%M-%S").ok()?;
+    Some(KeyInfo {
+        source: KeySource::Firehose {
+            stream: stream.to_owned(),
+        },
+        window: Window::containing(time.and_utc().timestamp()),
+    })
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 #[cfg(test)]
@@ -65,19 +150,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn standard_and_hive_layouts() {
-        let name = "123456789012_vpcflowlogs_eu-west-1_fl-0a1b2c3d_20261122T0000Z_0badf00d.log.gz";
+    fn standard_hive_hourly_and_parquet_layouts() {
+        let stem = "123456789012_vpcflowlogs_eu-west-1_fl-0a1b2c3d_20261122T0000Z_0badf00d";
         for prefix in [
             "AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/11/22/",
             "AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/11/22/00/",
             "logs/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=11/day=22/hour=00/",
             "",
         ] {
-            let info = parse_key(&format!("{prefix}{name}")).unwrap();
-            assert_eq!(info.account, "123456789012");
-            assert_eq!(info.region, "eu-west-1");
-            assert_eq!(info.flow_log_id, "fl-0a1b2c3d");
-            assert_eq!(info.window.to_string(), "2026-11-22T00:00Z");
+            for (ext, is_parquet) in [(".log.gz", false), (".log", false), (".log.parquet", true)] {
+                let info = parse_key(&format!("{prefix}{stem}{ext}")).unwrap();
+                let KeySource::Vpc {
+                    account,
+                    region,
+                    flow_log_id,
+                    parquet,
+                } = &info.source
+                else {
+                    panic!("not a VPC delivery name")
+                };
+                assert_eq!(account, "123456789012");
+                assert_eq!(region, "eu-west-1");
+                assert_eq!(flow_log_id, "fl-0a1b2c3d");
+                assert_eq!(*parquet, is_parquet);
+                assert_eq!(info.window.to_string(), "2026-11-22T00:00Z");
+            }
+        }
+    }
+
+    #[test]
+    fn firehose_names_under_any_prefix() {
+        let uuid = "0f5e1c3a-7b8d-4e2f-9a1b-3c4d5e6f7a8b";
+        for (key, stream) in [
+            (
+                format!("2026/11/22/13/flow-logs-1-2026-11-22-13-05-59-{uuid}"),
+                "flow-logs",
+            ),
+            (
+                format!("firehose/vpc/2026/11/22/13/my.stream_2-12-2026-11-22-13-05-00-{uuid}.gz"),
+                "my.stream_2",
+            ),
+            (format!("cwl/x-1-2026-11-22-13-05-07-{uuid}.json.gz"), "x"),
+        ] {
+            let info = parse_key(&key).unwrap();
+            assert_eq!(info.window.to_string(), "2026-11-22T13:05Z", "{key}");
+            assert_eq!(
+                info.source,
+                KeySource::Firehose {
+                    stream: stream.to_owned()
+                }
+            );
+            assert_eq!(info.account(), None);
         }
     }
 
@@ -88,8 +211,14 @@ mod tests {
             "123456789012_cloudtrail_eu-west-1_x_20261122T0000Z_00.log.gz",
             "123456789012_vpcflowlogs_eu-west-1_fl-1_20261122T0000_00.log.gz",
             "acct_vpcflowlogs_eu-west-1_fl-1_20261122T0000Z_00.log.gz",
-            "123456789012_vpcflowlogs_eu-west-1_fl-1_20261122T0000Z_00.log.parquet",
+            "123456789012_vpcflowlogs_eu-west-1_fl-1_20261122T0000Z_00.parquet",
             "123456789012_vpcflowlogs_eu-west-1_fl-1_20261122T0000Z_00_extra.log.gz",
+            // Firehose-like but broken: no stream, bad stamp, short uuid, junk after it.
+            "1-2026-11-22-13-05-59-0f5e1c3a-7b8d-4e2f-9a1b-3c4d5e6f7a8b",
+            "s-1-2026-11-22-25-05-59-0f5e1c3a-7b8d-4e2f-9a1b-3c4d5e6f7a8b",
+            "s-1-2026-11-22-13-05-59-0f5e1c3a-7b8d-4e2f-9a1b-3c4d5e6f7a8",
+            "s-1-2026-11-22-13-05-59-0f5e1c3a-7b8d-4e2f-9a1b-3c4d5e6f7a8bx",
+            "s-v1-2026-11-22-13-05-59-0f5e1c3a-7b8d-4e2f-9a1b-3c4d5e6f7a8b",
         ] {
             assert_eq!(parse_key(key), None, "{key}");
         }

@@ -14,16 +14,20 @@
 //! assert_eq!(report.bad_lines.len(), 1);
 //! ```
 
+mod container;
 mod dict;
 mod fields;
+mod formats;
 mod key;
 mod parse;
 mod table;
 mod window;
 
+pub use container::Container;
 pub use dict::{Dict, IntDict, NULL_CODE, StrDict, Value};
 pub use fields::{CATALOGUE, ColumnDef, DEFAULT_FORMAT, Field, Kind, RECORDS, Role, known};
-pub use key::{KeyInfo, parse_key};
-pub use parse::{BadFile, BadLine, FileReport, MAX_RAW, Parser, parse_object, parse_reader};
+pub use formats::{BadFormat, FormatRule, Formats, LineFormat};
+pub use key::{KeyInfo, KeySource, parse_key};
+pub use parse::{BadFile, BadLine, FileReport, MAX_RAW, Parser, parse_object};
 pub use table::{DimColumn, FlowTable, MetricColumn, NULL, Slot};
 pub use window::{BadWindow, Window};

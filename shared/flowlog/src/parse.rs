@@ -1,18 +1,24 @@
-//! The line parser: reads a delivered file (gzip, possibly several members, or
-//! plain text), detects its format from the header line, and appends typed
-//! records straight into a [`FlowTable`]. Byte-level: no per-field allocation;
-//! dimension values are interned, and a per-field cache skips even the hash
-//! lookup when a value repeats the previous line's (account, ENI, action, ...).
+//! The object parser: opens a delivered object (gzip, possibly several
+//! members, possibly gzip inside gzip, or plain), tells from its first
+//! decompressed bytes whether it holds flow log lines or JSON (Firehose
+//! records, CloudWatch Logs payloads), and appends typed records straight into
+//! a [`FlowTable`]. Lines are parsed byte by byte with no per-field
+//! allocation; dimension values are interned, and a per-field cache skips even
+//! the hash lookup when a value repeats the previous line's (account, ENI,
+//! action, ...).
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
 use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
 mod format;
+mod json;
 mod split;
 
+use crate::container::Container;
 use crate::fields;
+use crate::formats::{Formats, LineFormat};
 use crate::table::FlowTable;
 #[cfg(test)]
 use format::parse_unsigned;
@@ -26,12 +32,25 @@ pub const MAX_RAW: usize = 1024;
 pub struct BadLine {
     /// Object key of the file.
     pub key: String,
-    /// 1-based line number in the decompressed file.
+    /// 1-based line number in the decompressed file (for JSON and Parquet
+    /// objects, the record's number in the object).
     pub line: u64,
     /// The line, truncated to [`MAX_RAW`] bytes, invalid UTF-8 replaced.
     pub raw: String,
     /// Why it was rejected.
     pub reason: String,
+}
+
+impl BadLine {
+    /// A bad line of `key`, its text truncated to [`MAX_RAW`] bytes.
+    pub fn new(key: &str, line: u64, text: &[u8], reason: String) -> Self {
+        BadLine {
+            key: key.to_owned(),
+            line,
+            raw: String::from_utf8_lossy(&text[..text.len().min(MAX_RAW)]).into_owned(),
+            reason,
+        }
+    }
 }
 
 /// A file that could not be read at all.
@@ -54,9 +73,25 @@ pub struct FileReport {
     pub bad_lines: Vec<BadLine>,
     /// Set when the whole file was rejected; then nothing of it is in the table.
     pub bad_file: Option<BadFile>,
+    /// CloudWatch Logs `CONTROL_MESSAGE`s skipped (they carry no records).
+    pub control_messages: u64,
 }
 
-/// Parses one delivered object (compressed or not) into `table`.
+impl FileReport {
+    /// The report of a file rejected as a whole.
+    pub fn rejected(key: &str, reason: String) -> Self {
+        FileReport {
+            bad_file: Some(BadFile {
+                key: key.to_owned(),
+                reason,
+            }),
+            ..FileReport::default()
+        }
+    }
+}
+
+/// Parses one delivered object (compressed or not) into `table`, headerless
+/// lines read as version 2.
 ///
 /// ```
 /// let mut table = flowlog::FlowTable::new();
@@ -69,15 +104,12 @@ pub fn parse_object(key: &str, data: &[u8], table: &mut FlowTable) -> FileReport
     Parser::default().parse_object(key, data, table)
 }
 
-/// Parses decompressed text from a reader into `table`.
-pub fn parse_reader(key: &str, reader: impl Read, table: &mut FlowTable) -> FileReport {
-    Parser::default().parse_reader(key, reader, table)
-}
-
 /// Parses objects one after another, reusing its buffers, so that parsing
 /// many small files allocates nothing per file.
 #[derive(Debug, Default)]
 pub struct Parser {
+    /// Formats of headerless sources.
+    formats: Formats,
     /// Decompressed text.
     buffer: Vec<u8>,
     /// The whole lines of the chunk in `buffer`.
@@ -90,49 +122,132 @@ pub struct Parser {
 const CHUNK: usize = 256 * 1024;
 
 impl Parser {
-    /// Parses one delivered object (gzip, possibly several members, or plain
-    /// text) into `table`.
-    pub fn parse_object(&mut self, key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
-        if data.starts_with(&[0x1f, 0x8b]) {
-            self.parse_reader(key, MultiGzDecoder::new(data), table)
-        } else {
-            self.parse_reader(key, data, table)
+    /// A parser reading headerless sources with `formats`.
+    pub fn new(formats: Formats) -> Self {
+        Parser {
+            formats,
+            ..Parser::default()
         }
     }
 
-    /// Parses decompressed text from a reader into `table`.
+    /// Parses one delivered object into `table`: flow log text (with a
+    /// header, or headerless in its configured format), Firehose JSON
+    /// records, or CloudWatch Logs payloads; gzip (any number of members,
+    /// also gzip inside gzip) or plain. A Parquet object is rejected here:
+    /// it is read by the Parquet layer.
+    pub fn parse_object(&mut self, key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
+        let rows_before = table.rows();
+        let mut report = FileReport::default();
+        let result = open(data).and_then(|mut reader| {
+            let first = reader.fill_buf().map_err(|e| read_error(&e))?;
+            if first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+                json::parse(
+                    key,
+                    reader,
+                    &self.formats,
+                    &mut self.buffer,
+                    table,
+                    &mut report,
+                )
+            } else {
+                let headerless = self.formats.for_key(key).clone();
+                self.parse_text(key, reader, &headerless, table, &mut report)
+            }
+        });
+        match result {
+            Ok(()) => report,
+            Err(reason) => {
+                table.truncate(rows_before);
+                FileReport::rejected(key, reason)
+            }
+        }
+    }
+
+    /// Parses decompressed flow log text from a reader into `table`.
     pub fn parse_reader(
         &mut self,
         key: &str,
-        mut reader: impl Read,
+        reader: impl Read,
         table: &mut FlowTable,
     ) -> FileReport {
         let rows_before = table.rows();
+        let mut report = FileReport::default();
+        let headerless = self.formats.for_key(key).clone();
+        match self.parse_text(key, reader, &headerless, table, &mut report) {
+            Ok(()) => report,
+            Err(reason) => {
+                table.truncate(rows_before);
+                FileReport::rejected(key, reason)
+            }
+        }
+    }
+
+    fn parse_text(
+        &mut self,
+        key: &str,
+        mut reader: impl Read,
+        headerless: &LineFormat,
+        table: &mut FlowTable,
+        report: &mut FileReport,
+    ) -> Result<(), String> {
         let mut file = FileParser {
             key,
-            report: FileReport::default(),
+            report,
             number: 0,
+            headerless,
             format: None,
             data: &mut self.data,
         };
-        match for_each_chunk(
+        for_each_chunk(
             &mut reader,
             &mut self.buffer,
             &mut self.lines,
             |chunk, lines| file.chunk(chunk, lines, table),
-        ) {
-            Ok(()) => file.report,
-            Err(reason) => {
-                table.truncate(rows_before);
-                FileReport {
-                    bad_file: Some(BadFile {
-                        key: key.to_owned(),
-                        reason,
-                    }),
-                    ..FileReport::default()
-                }
-            }
+        )
+    }
+}
+
+/// The decompressed content of an object. Firehose compressing CloudWatch
+/// Logs payloads (gzip already) gives gzip inside gzip: one level is opened.
+fn open(data: &[u8]) -> Result<Box<dyn BufRead + '_>, String> {
+    let mut reader: Box<dyn BufRead> = match Container::of(data) {
+        Container::Gzip => Box::new(BufReader::with_capacity(CHUNK, MultiGzDecoder::new(data))),
+        Container::Plain => Box::new(data),
+        Container::Parquet => {
+            return Err("an Apache Parquet object where text was expected".to_owned());
         }
+        Container::Unsupported(name) => {
+            return Err(format!(
+                "{name}-compressed; flow logs are read as gzip or plain text"
+            ));
+        }
+    };
+    let inner = reader.fill_buf().map_err(|e| read_error(&e))?;
+    if Container::of(inner) == Container::Gzip && Container::of(data) == Container::Gzip {
+        reader = Box::new(BufReader::with_capacity(CHUNK, MultiGzDecoder::new(reader)));
+    }
+    Ok(reader)
+}
+
+/// Parses data lines of `chunk` with `format`, appending their records to
+/// `table` and counting them (and the misfits, as bad lines) in `report`.
+fn parse_lines(
+    format: &mut Format,
+    key: &str,
+    chunk: &[u8],
+    lines: &[DataLine],
+    table: &mut FlowTable,
+    report: &mut FileReport,
+) {
+    let bad = format.parse(chunk, lines, table);
+    report.lines += lines.len() as u64;
+    report.records += (lines.len() - bad.len()) as u64;
+    for (at, reason) in bad {
+        let line = lines[at];
+        let text = &chunk[line.start..line.start + line.len];
+        report
+            .bad_lines
+            .push(BadLine::new(key, line.number, text, reason));
     }
 }
 
@@ -215,11 +330,13 @@ impl<'a> Line<'a> {
     }
 }
 
-/// The state of one file being parsed.
+/// The state of one text file being parsed.
 struct FileParser<'a> {
     key: &'a str,
-    report: FileReport,
+    report: &'a mut FileReport,
     number: u64,
+    /// The format of a file without a header line.
+    headerless: &'a LineFormat,
     format: Option<Format>,
     /// The data lines of the chunk at hand.
     data: &'a mut Vec<DataLine>,
@@ -253,28 +370,15 @@ impl FileParser<'_> {
                 len: line.len,
             });
         }
-        let Some(format) = &mut self.format else {
-            return Ok(());
-        };
-        let bad = format.parse(chunk, self.data, table);
-        self.report.lines += self.data.len() as u64;
-        self.report.records += (self.data.len() - bad.len()) as u64;
-        for (at, reason) in bad {
-            let line = self.data[at];
-            let text = &chunk[line.start..line.start + line.len];
-            self.report.bad_lines.push(BadLine {
-                key: self.key.to_owned(),
-                line: line.number,
-                raw: String::from_utf8_lossy(&text[..text.len().min(MAX_RAW)]).into_owned(),
-                reason,
-            });
+        if let Some(format) = &mut self.format {
+            parse_lines(format, self.key, chunk, self.data, table, self.report);
         }
         Ok(())
     }
 
-    /// The first non-blank line: a header, or a default-format record. A
-    /// headerless file must start like a default-format record; otherwise it
-    /// is some other text and the whole file is rejected.
+    /// The first non-blank line: a header, or a record of the headerless
+    /// format. A file starting with neither is some other text and is
+    /// rejected whole.
     fn first_line(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
         let text = line.text();
         if text.contains(&0) {
@@ -284,17 +388,22 @@ impl FileParser<'_> {
             self.format = Some(Format::new(&names, table));
             return Ok(());
         }
-        let default = self
+        let headerless = self
             .format
-            .insert(Format::new(fields::DEFAULT_FORMAT, table));
+            .insert(Format::new(self.headerless.names(), table));
         let record = DataLine {
             number: self.number,
             start: 0,
             len: line.len,
         };
-        if let Some((_, reason)) = default.parse(line.padded, &[record], table).pop() {
+        if let Some((_, reason)) = headerless.parse(line.padded, &[record], table).pop() {
+            let format = if *self.headerless == LineFormat::v2() {
+                "a version 2 record".to_owned()
+            } else {
+                format!("a record of the configured format {}", self.headerless)
+            };
             return Err(format!(
-                "not a flow log: first line is neither a header nor a version 2 record ({reason})"
+                "not a flow log: first line is neither a header nor {format} ({reason})"
             ));
         }
         self.report.lines += 1;

@@ -5,6 +5,7 @@ use flate2::write::GzEncoder;
 
 use super::*;
 use crate::dict::Value;
+use crate::formats::{Formats, LineFormat};
 use crate::table::{NULL, Slot};
 
 const V2: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
@@ -317,7 +318,7 @@ fn lines_straddling_buffer_fills_are_read_whole() {
     for capacity in [1, 7, 64] {
         let mut t = FlowTable::new();
         let reader = std::io::BufReader::with_capacity(capacity, text.as_bytes());
-        let report = parse_reader("k", reader, &mut t);
+        let report = Parser::default().parse_reader("k", reader, &mut t);
         assert_eq!(report, expected, "capacity {capacity}");
         assert_eq!(t.rows(), 3);
     }
@@ -355,4 +356,158 @@ fn a_parser_reused_across_files_reads_each_alone() {
     assert_eq!((a.records, a.bad_lines.len()), (2, 1));
     assert_eq!(b, parse(&format!("{V2}\n{REC}\n")).0);
     assert_eq!(t.rows(), 3);
+}
+
+fn parse_with(formats: Formats, key: &str, data: &[u8]) -> (FileReport, FlowTable) {
+    let mut t = FlowTable::new();
+    let r = Parser::new(formats).parse_object(key, data, &mut t);
+    (r, t)
+}
+
+fn firehose_record(line: &str) -> String {
+    serde_json::json!({ "message": line }).to_string()
+}
+
+#[test]
+fn firehose_records_concatenated_without_newlines() {
+    let bad = "2 123456789012 eni-0a1b 10.0.0.1 10.0.0.2 http 49152 6 10 8400 1700000000 1700000059 ACCEPT OK";
+    let text = [REC, REC, bad, REC].map(firehose_record).join("");
+    for data in [text.as_bytes().to_vec(), gz(text.as_bytes())] {
+        let (r, t) = parse_with(Formats::default(), "k", &data);
+        assert_eq!((r.lines, r.records), (4, 3));
+        assert_eq!(r.bad_lines[0].line, 3);
+        assert_eq!(r.bad_lines[0].raw, bad);
+        assert!(
+            r.bad_lines[0].reason.starts_with("srcport"),
+            "{:?}",
+            r.bad_lines
+        );
+        assert_eq!(col(&t, "interface-id", 2), "eni-0a1b");
+    }
+}
+
+#[test]
+fn firehose_records_with_newlines_escapes_and_bad_values() {
+    let text = format!(
+        "{}\n{}\n{{\"other\":1}}\n[1,2]\n{{\"message\": 5}}\n{}\n{{\"message\":\"2 1",
+        firehose_record(REC),
+        firehose_record(&REC.replace("ACCEPT", "ACC\\\"EPT")),
+        firehose_record(&format!("{REC}\n")),
+    );
+    let (r, t) = parse(&text);
+    assert_eq!(r.records, 3, "{:?}", r.bad_lines);
+    assert_eq!(col(&t, "action", 1), "ACC\\\"EPT");
+    let reasons: Vec<&str> = r.bad_lines.iter().map(|b| b.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(reasons[0].starts_with("a JSON object with neither"));
+    assert_eq!(reasons[1], "not a JSON object");
+    assert!(reasons[2].starts_with("invalid JSON"));
+    assert!(reasons[3].starts_with("invalid JSON: EOF"));
+    assert_eq!(r.lines, r.records + 4);
+}
+
+#[test]
+fn plain_firehose_lines_take_the_configured_format() {
+    let formats = Formats {
+        default: LineFormat::v2(),
+        rules: vec![
+            "firehose/custom/=${interface-id} ${start} ${end} ${bytes}"
+                .parse()
+                .unwrap(),
+        ],
+    };
+    let text = "eni-1 100 159 40\neni-2 100 159 x\n";
+    let (r, t) = parse_with(formats.clone(), "firehose/custom/s-1-2026", text.as_bytes());
+    assert_eq!((r.records, r.bad_lines.len()), (1, 1));
+    assert_eq!(col(&t, "interface-id", 0), "eni-1");
+    // The same lines under another prefix are not version 2 records.
+    let (r, _) = parse_with(formats, "firehose/other/s-1", text.as_bytes());
+    let reason = r.bad_file.unwrap().reason;
+    assert!(reason.contains("a version 2 record"), "{reason}");
+    let custom = Formats {
+        default: "${start} ${end}".parse().unwrap(),
+        rules: Vec::new(),
+    };
+    let (r, _) = parse_with(custom, "k", b"x y\n");
+    let reason = r.bad_file.unwrap().reason;
+    assert!(
+        reason.contains("configured format ${start} ${end}"),
+        "{reason}"
+    );
+}
+
+fn cwl(message_type: &str, group: &str, messages: &[&str]) -> Vec<u8> {
+    let events: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| serde_json::json!({"id": i.to_string(), "timestamp": 1_700_000_000_000_u64, "message": m}))
+        .collect();
+    gz(serde_json::json!({
+        "messageType": message_type,
+        "owner": "210987654321",
+        "logGroup": group,
+        "logStream": "eni-0a1b-all",
+        "subscriptionFilters": ["to-firehose"],
+        "logEvents": events,
+    })
+    .to_string()
+    .as_bytes())
+}
+
+#[test]
+fn cloudwatch_logs_payloads_several_gzip_members() {
+    let short = "eni-9 10.0.0.9 10.0.0.8 22 40000 6 1 60 1700000000 1700000059 REJECT OK";
+    let formats = Formats {
+        default: LineFormat::v2(),
+        rules: vec![
+            "/vpc/short=${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
+                .parse()
+                .unwrap(),
+        ],
+    };
+    let mut data = cwl(
+        "CONTROL_MESSAGE",
+        "",
+        &["CWL CONTROL MESSAGE: Checking health of destination Firehose."],
+    );
+    data.extend(cwl("DATA_MESSAGE", "/vpc/default", &[REC, REC, "garbage"]));
+    data.extend(cwl("DATA_MESSAGE", "/vpc/short", &[short]));
+    let (r, t) = parse_with(formats, "cwl/s-1-2026", &data);
+    assert_eq!(r.control_messages, 1);
+    assert_eq!(
+        (r.lines, r.records, r.bad_lines.len()),
+        (4, 3, 1),
+        "{:?}",
+        r.bad_lines
+    );
+    assert_eq!(r.bad_lines[0].line, 3);
+    // The line's own account, and the owner's where the format has none.
+    assert_eq!(col(&t, "account-id", 0), "123456789012");
+    assert_eq!(col(&t, "account-id", 2), "210987654321");
+    assert_eq!(col(&t, "interface-id", 2), "eni-9");
+    assert_eq!(col(&t, "version", 2), "-");
+}
+
+#[test]
+fn gzip_inside_gzip_is_opened() {
+    let inner = cwl("DATA_MESSAGE", "/g", &[REC]);
+    let (r, _) = parse_with(Formats::default(), "k", &gz(&inner));
+    assert_eq!(r.records, 1, "{:?}", r.bad_file);
+}
+
+#[test]
+fn unknown_containers_and_payload_kinds_reject_the_file() {
+    let (r, _) = parse_with(Formats::default(), "k", &[0x28, 0xb5, 0x2f, 0xfd, 1, 2]);
+    assert!(r.bad_file.unwrap().reason.starts_with("zstd-compressed"));
+    let (r, _) = parse_with(Formats::default(), "k", b"PAR1....PAR1");
+    assert!(r.bad_file.unwrap().reason.contains("Parquet"));
+    let (r, t) =
+        parse("{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"message\":\"x\"}]}garbage");
+    assert_eq!((r.lines, r.records, t.rows()), (2, 0, 0));
+    let (r, _) = parse("{\"messageType\":\"SOMETHING\"}");
+    assert!(
+        r.bad_lines[0]
+            .reason
+            .contains("unknown CloudWatch Logs messageType")
+    );
 }
