@@ -23,5 +23,5 @@ mod read;
 mod write;
 
 pub use convert::arrow_schema;
-pub use read::{ReadError, read_parquet};
+pub use read::{ReadError, read_native, read_parquet};
 pub use write::{DEFAULT_ZSTD_LEVEL, WriteError, WriteOptions, write_parquet, writer_properties};

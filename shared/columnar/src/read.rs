@@ -1,10 +1,21 @@
-//! Reading flowmerge Parquet back into a [`FlowTable`] (partials to combine,
-//! outputs to verify). Column names map back to fields through the catalogue.
+//! Reading Parquet into a [`FlowTable`]: AWS's native Parquet flow logs
+//! (`file-format=parquet`, input like any other delivery) and flowmerge's own
+//! files (partials to combine, outputs to verify). Columns map onto the
+//! catalogue by name (`log_status` or `log-status`); a column the catalogue
+//! does not know is kept as a string; a field a file lacks is null. Record
+//! batches stream a row group at a time, so only the compressed object is
+//! held whole.
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Int32Type, Int64Type};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{
+    DataType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
+    UInt64Type,
+};
+use arrow::util::display::array_value_to_string;
 use bytes::Bytes;
-use flowlog::{ColumnDef, Dict, FlowTable, NULL, NULL_CODE, Slot, Value};
+use flowlog::{
+    BadLine, ColumnDef, Dict, FileReport, FlowTable, Kind, NULL, NULL_CODE, Slot, Value,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// A file that could not be read back.
@@ -16,20 +27,104 @@ pub enum ReadError {
     /// A batch could not be decoded.
     #[error("decoding Arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
-    /// A column has a type flowmerge does not write.
-    #[error("column {column}: unsupported type {data_type}")]
+    /// A column whose type cannot hold its field.
+    #[error("column {column}: type {data_type} cannot hold {kind:?} values")]
     Type {
         /// Column name.
         column: String,
         /// Its Arrow type.
         data_type: DataType,
+        /// The field's type.
+        kind: Kind,
+    },
+    /// Two columns name the same field.
+    #[error("columns {first} and {second} both hold the field {field}")]
+    Duplicate {
+        /// The first column.
+        first: String,
+        /// The second column.
+        second: String,
+        /// The field.
+        field: String,
+    },
+    /// A value that does not fit its field (only flowmerge's own files
+    /// must have none).
+    #[error("row {row}: {reason}")]
+    Value {
+        /// 1-based row number in the file.
+        row: u64,
+        /// Why.
+        reason: String,
     },
 }
 
-/// Reads a whole Parquet file into a table; also returns the footer's
-/// key-value metadata.
+/// Rows read per batch.
+const BATCH_ROWS: usize = 8192;
+
+/// Reads one native Parquet flow log object into `table`. Rows whose values
+/// do not fit their fields (a negative count, an int32 overflow) are bad
+/// lines, numbered by row; a file that is not Parquet, or has a column that
+/// cannot hold its field, is rejected whole.
+///
+/// ```
+/// # let table = {
+/// #     let mut t = flowlog::FlowTable::new();
+/// #     flowlog::parse_object("f", b"2 1 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 100 159 ACCEPT OK\n", &mut t);
+/// #     t
+/// # };
+/// let file = columnar::write_parquet(&table, &columnar::WriteOptions::default())?.remove(0);
+/// let mut back = flowlog::FlowTable::new();
+/// let report = columnar::read_native("x.log.parquet", file, &mut back);
+/// assert_eq!((report.records, back.rows()), (1, 1));
+/// # Ok::<(), columnar::WriteError>(())
+/// ```
+pub fn read_native(key: &str, data: Bytes, table: &mut FlowTable) -> FileReport {
+    let rows_before = table.rows();
+    let mut report = FileReport::default();
+    match read_into(data, table, |row, reason, text| {
+        report.lines += 1;
+        match reason {
+            None => report.records += 1,
+            Some(reason) => {
+                report
+                    .bad_lines
+                    .push(BadLine::new(key, row, text().as_bytes(), reason))
+            }
+        }
+    }) {
+        Ok(_) => report,
+        Err(e) => {
+            table.truncate(rows_before);
+            FileReport::rejected(key, format!("native Parquet: {e}"))
+        }
+    }
+}
+
+/// Reads a whole flowmerge Parquet file into a table; also returns the
+/// footer's key-value metadata. Any value that does not fit is an error.
 pub fn read_parquet(data: Bytes) -> Result<(FlowTable, Vec<(String, String)>), ReadError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(data)?;
+    let mut table = FlowTable::new();
+    let mut bad = None;
+    let metadata = read_into(data, &mut table, |row, reason, _| {
+        if let (None, Some(reason)) = (&bad, reason) {
+            bad = Some(ReadError::Value { row, reason });
+        }
+    })?;
+    match bad {
+        Some(e) => Err(e),
+        None => Ok((table, metadata)),
+    }
+}
+
+/// Appends the rows that fit to `table`, telling `row` about each (its
+/// number, why it does not fit if it does not, and its text, for a bad
+/// line). Returns the footer's key-value metadata.
+fn read_into(
+    data: Bytes,
+    table: &mut FlowTable,
+    mut row: impl FnMut(u64, Option<String>, &dyn Fn() -> String),
+) -> Result<Vec<(String, String)>, ReadError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(data)?.with_batch_size(BATCH_ROWS);
     let metadata = builder
         .metadata()
         .file_metadata()
@@ -40,145 +135,239 @@ pub fn read_parquet(data: Bytes) -> Result<(FlowTable, Vec<(String, String)>), R
                 .collect()
         })
         .unwrap_or_default();
-    let schema = builder.schema().clone();
-    let mut table = FlowTable::new();
-    let slots: Vec<Slot> = schema
+    let names: Vec<String> = builder
+        .schema()
         .fields()
         .iter()
-        .map(|f| table.ensure_column(&ColumnDef::for_column(f.name())))
+        .map(|f| f.name().clone())
         .collect();
-    // Ensuring may shift earlier slots; resolve again once all exist.
-    let slots: Vec<Slot> = schema
-        .fields()
+    let defs = column_defs(&names)?;
+    table.ensure_columns(&defs);
+    let slots: Vec<Slot> = defs
         .iter()
-        .zip(slots)
-        .map(|(f, s)| {
+        .map(|d| {
             table
-                .slot(&ColumnDef::for_column(f.name()).name)
-                .unwrap_or(s)
+                .slot(&d.name)
+                .unwrap_or_else(|| unreachable!("ensured above"))
         })
         .collect();
-    let mut row_codes = vec![NULL_CODE; table.dims().len()];
-    let mut row_metrics = vec![NULL; table.metrics().len()];
+    let records = table.metric_index(flowlog::RECORDS);
+    let mut number = 0;
     for batch in builder.build()? {
         let batch = batch?;
-        // Convert column by column, then assemble rows.
-        let mut dims: Vec<(usize, Vec<u32>)> = Vec::new();
-        let mut metrics: Vec<(usize, Vec<i64>)> = Vec::new();
-        for ((field, column), slot) in schema.fields().iter().zip(batch.columns()).zip(&slots) {
-            match *slot {
-                Slot::Dim(d) => dims.push((
-                    d,
-                    column_codes(table.dict_mut(d), field.name(), column.as_ref())?,
-                )),
-                Slot::Metric(m) => metrics.push((m, column_values(field.name(), column.as_ref())?)),
+        let cells = Cells::of(&batch, &names, &defs, &slots, table)?;
+        let mut codes = vec![NULL_CODE; table.dims().len()];
+        let mut metrics = vec![NULL; table.metrics().len()];
+        for r in 0..batch.num_rows() {
+            number += 1;
+            if let Some(reason) = &cells.misfits[r] {
+                row(number, Some(reason.clone()), &|| row_text(&batch, r));
+                continue;
             }
-        }
-        for row in 0..batch.num_rows() {
-            for (d, codes) in &dims {
-                row_codes[*d] = codes[row];
+            metrics.fill(NULL);
+            if let (Some(records), false) = (records, cells.has_records) {
+                metrics[records] = 1;
             }
-            for (m, values) in &metrics {
-                row_metrics[*m] = values[row];
+            for (d, column) in &cells.dims {
+                codes[*d] = column[r];
             }
-            table.push_row(&row_codes, &row_metrics);
+            for (m, column) in &cells.metrics {
+                metrics[*m] = column[r];
+            }
+            table.push_row(&codes, &metrics);
+            row(number, None, &|| String::new());
         }
     }
-    Ok((table, metadata))
+    Ok(metadata)
 }
 
-/// Interns a column's values. Flowmerge files are sorted, so values come in
-/// runs: repeating the previous code skips the hash lookup.
-fn column_codes(dict: &mut Dict, name: &str, column: &dyn Array) -> Result<Vec<u32>, ReadError> {
-    let mut codes = Vec::with_capacity(column.len());
-    match column.data_type() {
-        DataType::Utf8 => {
-            let strings = column.as_string::<i32>();
-            let mut last: Option<(&str, u32)> = None;
-            for value in strings.iter() {
-                let code = match (value, last) {
-                    (None, _) => NULL_CODE,
-                    (Some(v), Some((prev, code))) if v == prev => code,
-                    (Some(v), _) => {
-                        let code = dict.intern_value(Value::Str(v));
-                        last = Some((v, code));
-                        code
-                    }
-                };
-                codes.push(code);
-            }
+/// The fields of a file's columns; two columns may not name one field.
+fn column_defs(names: &[String]) -> Result<Vec<ColumnDef>, ReadError> {
+    let defs: Vec<ColumnDef> = names.iter().map(|n| ColumnDef::for_column(n)).collect();
+    for (i, def) in defs.iter().enumerate() {
+        if let Some(j) = defs[..i].iter().position(|d| d.name == def.name) {
+            return Err(ReadError::Duplicate {
+                first: names[j].clone(),
+                second: names[i].clone(),
+                field: def.name.to_string(),
+            });
         }
-        DataType::Int32 | DataType::Int64 => {
-            let mut last: Option<(i64, u32)> = None;
-            for value in column_values(name, column)? {
-                let code = match last {
-                    _ if value == NULL => NULL_CODE,
-                    Some((prev, code)) if prev == value => code,
-                    _ => {
-                        let code = dict.intern_value(Value::Int(value));
-                        last = Some((value, code));
-                        code
-                    }
-                };
-                codes.push(code);
-            }
-        }
-        other => return Err(unsupported(name, other)),
     }
-    Ok(codes)
+    Ok(defs)
 }
 
-/// A numeric column as `i64` values with [`NULL`] for nulls.
-fn column_values(name: &str, column: &dyn Array) -> Result<Vec<i64>, ReadError> {
+/// One batch converted column by column: codes of dimensions, values of
+/// metrics, and the first misfit of each row.
+struct Cells {
+    dims: Vec<(usize, Vec<u32>)>,
+    metrics: Vec<(usize, Vec<i64>)>,
+    misfits: Vec<Option<String>>,
+    has_records: bool,
+}
+
+impl Cells {
+    fn of(
+        batch: &RecordBatch,
+        names: &[String],
+        defs: &[ColumnDef],
+        slots: &[Slot],
+        table: &mut FlowTable,
+    ) -> Result<Cells, ReadError> {
+        let mut cells = Cells {
+            dims: Vec::new(),
+            metrics: Vec::new(),
+            misfits: vec![None; batch.num_rows()],
+            has_records: false,
+        };
+        for (((column, name), def), slot) in batch.columns().iter().zip(names).zip(defs).zip(slots)
+        {
+            let misfit = |row: usize, cells: &mut Cells, reason: String| {
+                cells.misfits[row].get_or_insert_with(|| format!("{name}: {reason}"));
+            };
+            match (*slot, def.kind) {
+                (Slot::Dim(d), Kind::Str) => {
+                    let codes = string_codes(table.dict_mut(d), column)?;
+                    cells.dims.push((d, codes));
+                }
+                (slot, kind) => {
+                    let mut values = integers(name, kind, column)?;
+                    for (row, value) in values.iter_mut().enumerate() {
+                        if let Err(reason) = check(*value, kind) {
+                            misfit(row, &mut cells, reason);
+                            *value = NULL;
+                        }
+                    }
+                    match slot {
+                        Slot::Dim(d) => {
+                            let dict = table.dict_mut(d);
+                            let codes = values
+                                .iter()
+                                .map(|&v| match v {
+                                    NULL => NULL_CODE,
+                                    v => dict.intern_value(Value::Int(v)),
+                                })
+                                .collect();
+                            cells.dims.push((d, codes));
+                        }
+                        Slot::Metric(m) => {
+                            cells.has_records |= def.name == flowlog::RECORDS;
+                            cells.metrics.push((m, values));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(cells)
+    }
+}
+
+/// A value read as an integer, if it fits its field: non-negative, and
+/// within int32 for an int32 field. `Err` holds why not.
+fn check(value: i64, kind: Kind) -> Result<(), String> {
+    match value {
+        NULL => Ok(()),
+        NOT_A_NUMBER => Err("not a non-negative integer".to_owned()),
+        TOO_LARGE => Err("does not fit in int64".to_owned()),
+        v if v < 0 => Err(format!("{v} is not a non-negative integer")),
+        v if kind == Kind::Int32 && v > i64::from(i32::MAX) => {
+            Err(format!("{v} does not fit in int32"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Mark a string that is not a number and a value past `i64::MAX`; [`check`]
+/// turns them into misfits.
+const NOT_A_NUMBER: i64 = NULL + 1;
+const TOO_LARGE: i64 = NULL + 2;
+
+/// An integer column of any width (or numbers written as strings) as `i64`
+/// values, [`NULL`] for null and `-`.
+fn integers(name: &str, kind: Kind, column: &ArrayRef) -> Result<Vec<i64>, ReadError> {
+    fn all<T: arrow::datatypes::ArrowPrimitiveType>(
+        column: &ArrayRef,
+        to_i64: impl Fn(T::Native) -> i64,
+    ) -> Vec<i64> {
+        column
+            .as_primitive::<T>()
+            .iter()
+            .map(|v| v.map_or(NULL, &to_i64))
+            .collect()
+    }
+    let unsigned = |v: u64| i64::try_from(v).unwrap_or(TOO_LARGE);
     Ok(match column.data_type() {
-        DataType::Int32 => column
-            .as_primitive::<Int32Type>()
-            .iter()
-            .map(|v| v.map_or(NULL, i64::from))
-            .collect(),
-        DataType::Int64 => column
-            .as_primitive::<Int64Type>()
-            .iter()
-            .map(|v| v.unwrap_or(NULL))
-            .collect(),
-        other => return Err(unsupported(name, other)),
+        DataType::Int8 => all::<Int8Type>(column, i64::from),
+        DataType::Int16 => all::<Int16Type>(column, i64::from),
+        DataType::Int32 => all::<Int32Type>(column, i64::from),
+        DataType::Int64 => all::<Int64Type>(column, |v| v),
+        DataType::UInt8 => all::<UInt8Type>(column, i64::from),
+        DataType::UInt16 => all::<UInt16Type>(column, i64::from),
+        DataType::UInt32 => all::<UInt32Type>(column, i64::from),
+        DataType::UInt64 => all::<UInt64Type>(column, unsigned),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => {
+            let strings = as_strings(column)?;
+            strings
+                .as_string::<i32>()
+                .iter()
+                .map(|v| match v {
+                    None | Some("-") => NULL,
+                    Some(text) => text.parse::<u64>().map_or(NOT_A_NUMBER, unsigned),
+                })
+                .collect()
+        }
+        other => {
+            return Err(ReadError::Type {
+                column: name.to_owned(),
+                data_type: other.clone(),
+                kind,
+            });
+        }
     })
 }
 
-fn unsupported(name: &str, data_type: &DataType) -> ReadError {
-    ReadError::Type {
-        column: name.to_owned(),
-        data_type: data_type.clone(),
+/// A column as plain UTF-8 strings (numbers and booleans of an unknown
+/// column are kept as their text).
+fn as_strings(column: &ArrayRef) -> Result<ArrayRef, ReadError> {
+    match column.data_type() {
+        DataType::Utf8 => Ok(column.clone()),
+        _ => Ok(arrow::compute::cast(column, &DataType::Utf8)?),
     }
+}
+
+/// Interns a string column's values; `-` is null, as in text flow logs.
+/// Sorted or repetitive files come in runs: repeating the previous code
+/// skips the hash lookup.
+fn string_codes(dict: &mut Dict, column: &ArrayRef) -> Result<Vec<u32>, ReadError> {
+    let strings = as_strings(column)?;
+    let mut last: Option<(&str, u32)> = None;
+    Ok(strings
+        .as_string::<i32>()
+        .iter()
+        .map(|value| match (value, last) {
+            (None | Some("-"), _) => NULL_CODE,
+            (Some(v), Some((prev, code))) if v == prev => code,
+            (Some(v), _) => {
+                let code = dict.intern_value(Value::Str(v));
+                last = Some((v, code));
+                code
+            }
+        })
+        .collect())
+}
+
+/// A row as text, for a bad line: its cells, space-separated.
+#[cold]
+fn row_text(batch: &RecordBatch, row: usize) -> String {
+    batch
+        .columns()
+        .iter()
+        .map(|c| match c.is_null(row) {
+            true => "-".to_owned(),
+            false => array_value_to_string(c, row).unwrap_or_default(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
-mod tests {
-    use flowlog::parse_object;
-
-    use super::*;
-    use crate::{WriteOptions, write_parquet};
-
-    #[test]
-    fn round_trip_keeps_every_cell_and_metadata() {
-        let mut t = FlowTable::new();
-        let text = "version account-id srcaddr srcport packets start end tcp-flags odd-field\n\
-                    2 1 ::1 22 5 100 159 3 x\n2 - - - - 1 2 - -\n";
-        parse_object("f", text.as_bytes(), &mut t);
-        let options = WriteOptions {
-            metadata: vec![("flowmerge.window".into(), "2026-11-22T13:05Z".into())],
-            ..WriteOptions::default()
-        };
-        let files = write_parquet(&t, &options).unwrap();
-        let (back, metadata) = read_parquet(files[0].clone()).unwrap();
-        assert!(metadata.contains(&("flowmerge.window".into(), "2026-11-22T13:05Z".into())));
-        let again = write_parquet(&back, &options).unwrap();
-        assert_eq!(files, again, "read-then-write reproduces the file");
-        assert_eq!(back.metric("records").unwrap(), [1, 1]);
-    }
-
-    #[test]
-    fn garbage_is_an_error() {
-        assert!(read_parquet(Bytes::from_static(b"not parquet")).is_err());
-    }
-}
+mod tests;
