@@ -15,11 +15,11 @@ use pipeline::{
 };
 use store::{BlobStore, Location, open_store};
 
-use crate::LayoutArgs;
 use crate::input::open_input;
 use crate::ledger_home::LedgerHome;
 use crate::report::Summary;
 use crate::units::{parse_duration, parse_size};
+use crate::{FormatArgs, LayoutArgs};
 
 /// Arguments of `flowmerge compact`.
 #[derive(Debug, clap::Args)]
@@ -49,6 +49,8 @@ pub struct Args {
     zstd_level: i32,
     #[command(flatten)]
     layout: LayoutArgs,
+    #[command(flatten)]
+    formats: FormatArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -144,6 +146,7 @@ fn context(
                 max_gap: args.max_gap,
                 target_file_size: args.target_file_size,
                 zstd_level: args.zstd_level,
+                formats: args.formats.formats(),
             },
             ..Config::default()
         },

@@ -100,6 +100,28 @@ struct LayoutArgs {
     error_prefix: String,
 }
 
+/// How headerless sources are read (shared by `compact` and `verify`).
+#[derive(Debug, clap::Args)]
+struct FormatArgs {
+    /// Format of headerless records (Firehose, CloudWatch Logs, text files
+    /// without a header line), in AWS's syntax: "${version} ${account-id} ...".
+    #[arg(long, value_name = "FORMAT", default_value_t = flowlog::LineFormat::v2())]
+    format: flowlog::LineFormat,
+    /// The format of headerless records under an object key prefix or a
+    /// CloudWatch Logs log group: PREFIX=FORMAT (repeatable; the longest prefix wins).
+    #[arg(long = "format-for", value_name = "PREFIX=FORMAT")]
+    format_for: Vec<flowlog::FormatRule>,
+}
+
+impl FormatArgs {
+    fn formats(&self) -> flowlog::Formats {
+        flowlog::Formats {
+            default: self.format.clone(),
+            rules: self.format_for.clone(),
+        }
+    }
+}
+
 /// Default thread count: the machine's cores.
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

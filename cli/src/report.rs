@@ -40,6 +40,8 @@ pub struct Summary {
     pub bad_lines: u64,
     /// Files that could not be read (quarantined).
     pub bad_files: u64,
+    /// CloudWatch Logs control messages skipped (they hold no records).
+    pub control_messages: u64,
     /// Wall time.
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -76,6 +78,7 @@ impl Summary {
         self.rows_out += s.rows_out;
         self.bad_lines += s.bad_lines;
         self.bad_files += s.bad_files;
+        self.control_messages += s.control_messages;
     }
 
     /// Adds a failed window.
@@ -139,6 +142,12 @@ impl Summary {
             "quarantined: {} bad lines, {} bad files; {} other objects skipped",
             self.bad_lines, self.bad_files, self.files_skipped
         );
+        if self.control_messages > 0 {
+            println!(
+                "skipped: {} CloudWatch Logs control messages",
+                self.control_messages
+            );
+        }
         println!(
             "elapsed: {:.2} s, {:.0} records/s",
             self.elapsed.as_secs_f64(),

@@ -10,17 +10,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use flowlog::{FlowTable, Window, parse_object};
+use flowlog::{FlowTable, Formats, Window};
 use futures::{StreamExt, TryStreamExt};
 use ledger::{Ledger, WindowState};
 use merge::{Totals, totals_by_account};
-use pipeline::ErrorRecord;
+use pipeline::{ErrorRecord, ObjectReader};
 use serde::Serialize;
 use store::{BlobStore, Location, open_store};
 
-use crate::LayoutArgs;
 use crate::input::open_input;
 use crate::ledger_home::LedgerHome;
+use crate::{FormatArgs, LayoutArgs};
 
 /// Arguments of `flowmerge verify`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +34,8 @@ pub struct Args {
     threads: Option<usize>,
     #[command(flatten)]
     layout: LayoutArgs,
+    #[command(flatten)]
+    formats: FormatArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -66,7 +68,7 @@ async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let output_location = Location::parse(&args.output)?;
     let (input, found) = open_input(&args.input).await?;
     let output = open_store(&output_location).await?;
-    let expected = read_input(input, found.files, threads).await?;
+    let expected = read_input(input, found.files, args.formats.formats(), threads).await?;
     let (found, parquet_keys) = read_output(output.clone(), &args.layout, threads).await?;
 
     let mut report = Report::default();
@@ -111,6 +113,7 @@ async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
 async fn read_input(
     input: Arc<dyn BlobStore>,
     files: Vec<ledger::FileEntry>,
+    formats: Formats,
     threads: usize,
 ) -> anyhow::Result<BTreeMap<Window, Side>> {
     let mut objects = Vec::new();
@@ -118,9 +121,9 @@ async fn read_input(
         let window: Window = file.window.parse()?;
         objects.push((file.key, window));
     }
-    per_window(input, objects, threads, |key, body| {
+    per_window(input, objects, threads, move |key, body| {
         let mut table = FlowTable::new();
-        let report = parse_object(key, &body, &mut table);
+        let report = ObjectReader::new(formats.clone()).read(key, body, &mut table);
         Ok(Side {
             accounts: totals_by_account(&table),
             bad_lines: report.bad_lines.len() as u64,
@@ -183,11 +186,12 @@ async fn per_window(
     store: Arc<dyn BlobStore>,
     objects: Vec<(String, Window)>,
     threads: usize,
-    read: fn(&str, Bytes) -> anyhow::Result<Side>,
+    read: impl Fn(&str, Bytes) -> anyhow::Result<Side> + Send + Sync + 'static,
 ) -> anyhow::Result<BTreeMap<Window, Side>> {
+    let read = Arc::new(read);
     let per_object: Vec<(Window, Side)> = futures::stream::iter(objects)
         .map(|(key, window)| {
-            let store = store.clone();
+            let (store, read) = (store.clone(), read.clone());
             async move {
                 let body = store.get(&key).await?;
                 let side = tokio::task::spawn_blocking(move || read(&key, body)).await??;

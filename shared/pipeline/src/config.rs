@@ -2,6 +2,7 @@
 //! The merge settings are copied into each window's manifest, so every step of
 //! one run (and any replay of it) uses the same ones.
 
+use flowlog::Formats;
 use merge::MaxGap;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ pub struct MergeSettings {
     pub target_file_size: u64,
     /// zstd level of output files.
     pub zstd_level: i32,
+    /// Formats of headerless sources (Firehose records, CloudWatch Logs events).
+    pub formats: Formats,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for MergeSettings {
             max_gap: MaxGap::default(),
             target_file_size: 256 * 1024 * 1024,
             zstd_level: columnar::DEFAULT_ZSTD_LEVEL,
+            formats: Formats::default(),
         }
     }
 }

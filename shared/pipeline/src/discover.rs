@@ -16,7 +16,8 @@ pub const UNKNOWN_ACCOUNT: &str = "unknown";
 pub struct Discovered {
     /// Files to compact, with their windows.
     pub files: Vec<FileEntry>,
-    /// Keys that are not flow log files (no `.log`, `.log.gz` or `.gz` name).
+    /// Keys that are not flow log files (neither a delivery name nor a
+    /// `.log`, `.gz` or `.log.parquet` one).
     pub skipped: Vec<String>,
 }
 
@@ -61,7 +62,10 @@ pub async fn discover_key(store: &dyn BlobStore, key: &str) -> Result<FileEntry,
 /// of its modification time and an unknown account.
 fn entry(object: &store::ObjectMeta, explicit: bool) -> Option<FileEntry> {
     let (window, account) = match parse_key(&object.key) {
-        Some(info) => (info.window, info.account),
+        Some(info) => (
+            info.window,
+            info.account().unwrap_or(UNKNOWN_ACCOUNT).to_owned(),
+        ),
         None if explicit || is_log_name(&object.key) => (
             Window::containing(object.modified?),
             UNKNOWN_ACCOUNT.to_owned(),
@@ -79,7 +83,7 @@ fn entry(object: &store::ObjectMeta, explicit: bool) -> Option<FileEntry> {
 }
 
 fn is_log_name(key: &str) -> bool {
-    [".log.gz", ".log", ".gz"]
+    [".log.gz", ".log", ".gz", ".log.parquet"]
         .iter()
         .any(|ext| key.ends_with(ext))
 }

@@ -23,13 +23,14 @@ pub mod failpoint;
 mod layout;
 mod payload;
 mod plan;
+mod read;
 mod run;
 mod steps;
 
 pub use config::{Config, MergeSettings};
 pub use context::{Context, now};
 pub use digest::input_digest;
-pub use discover::{Discovered, discover, discover_key};
+pub use discover::{Discovered, UNKNOWN_ACCOUNT, discover, discover_key};
 pub use error::{PipelineError, error_type};
 pub use errors_out::ErrorRecord;
 pub use layout::{ErrorType, Layout, render};
@@ -38,5 +39,6 @@ pub use payload::{
     PartialMergeRequest, PartialMergeResponse, Stats,
 };
 pub use plan::{Group, InputFile, plan_groups};
+pub use read::ObjectReader;
 pub use run::run_window;
 pub use steps::{combine_commit, finish_cleanups, list_batch, partial_merge};

@@ -122,6 +122,8 @@ pub struct Stats {
     pub bad_lines: u64,
     /// Files that could not be read.
     pub bad_files: u64,
+    /// CloudWatch Logs control messages skipped.
+    pub control_messages: u64,
     /// Merged rows written.
     pub rows_out: u64,
     /// Parquet files written.
@@ -143,6 +145,7 @@ impl Stats {
         self.records_in += other.records_in;
         self.bad_lines += other.bad_lines;
         self.bad_files += other.bad_files;
+        self.control_messages += other.control_messages;
         self.rows_out += other.rows_out;
         self.files_out += other.files_out;
         self.bytes_out += other.bytes_out;

@@ -109,7 +109,10 @@ fn file_entry(record: &S3EventRecord, raw_prefix: &str) -> Option<FileEntry> {
         key: key.to_owned(),
         window: info.window.to_string(),
         window_start: info.window.start(),
-        account: info.account,
+        account: info
+            .account()
+            .unwrap_or(pipeline::UNKNOWN_ACCOUNT)
+            .to_owned(),
         size: object.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
         etag: object.e_tag.as_deref().map(quote_etag),
     })

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use columnar::{WriteOptions, write_parquet};
-use flowlog::{BadFile, FileReport, FlowTable, Parser, Window};
+use flowlog::{FileReport, FlowTable, Window};
 use futures::StreamExt;
 use merge::{merge, totals_by_account};
 use store::StoreError;
@@ -20,6 +20,7 @@ use crate::errors_out::{ErrorRecord, to_json_lines};
 use crate::layout::{ErrorType, Layout};
 use crate::payload::{Manifest, PartialMergeRequest, PartialMergeResponse, Stats};
 use crate::plan::InputFile;
+use crate::read::ObjectReader;
 use crate::steps::combine_commit::check_conservation;
 use crate::steps::{get_json, put_json};
 use crate::{Context, PipelineError};
@@ -42,7 +43,8 @@ pub async fn partial_merge(
     ctx.failpoints.hit("partial-merge.start")?;
 
     let window = manifest.window;
-    let mut merged = GroupMerge::new(window, group.files.iter().map(|f| f.size).sum());
+    let bytes_in = group.files.iter().map(|f| f.size).sum();
+    let mut merged = GroupMerge::new(window, &manifest.settings, bytes_in);
     let mut rx = spawn_fetcher(ctx, group.files);
     // A short blocking call parses the files fetched so far, taking each next
     // one only if it is already there: a blocking thread never waits for I/O,
@@ -147,7 +149,7 @@ fn expected_records(bytes: u64) -> usize {
 /// One group's table and counts, built file by file.
 struct GroupMerge {
     window: Window,
-    parser: Parser,
+    reader: ObjectReader,
     table: FlowTable,
     stats: Stats,
     bad_lines: Vec<ErrorRecord>,
@@ -155,11 +157,11 @@ struct GroupMerge {
 }
 
 impl GroupMerge {
-    /// A group of `bytes_in` compressed bytes.
-    fn new(window: Window, bytes_in: u64) -> Self {
+    /// A group of `bytes_in` compressed bytes, read with the run's formats.
+    fn new(window: Window, settings: &MergeSettings, bytes_in: u64) -> Self {
         GroupMerge {
             window,
-            parser: Parser::default(),
+            reader: ObjectReader::new(settings.formats.clone()),
             table: FlowTable::with_expected_rows(expected_records(bytes_in)),
             stats: Stats::default(),
             bad_lines: Vec::new(),
@@ -176,14 +178,10 @@ impl GroupMerge {
         body: Result<Bytes, StoreError>,
     ) -> Result<(), PipelineError> {
         let report = match body {
-            Ok(bytes) => self.parser.parse_object(&file.key, &bytes, &mut self.table),
-            Err(StoreError::NotFound { key }) => FileReport {
-                bad_file: Some(BadFile {
-                    key: file.key,
-                    reason: format!("object not found: {key}"),
-                }),
-                ..FileReport::default()
-            },
+            Ok(bytes) => self.reader.read(&file.key, bytes, &mut self.table),
+            Err(StoreError::NotFound { key }) => {
+                FileReport::rejected(&file.key, format!("object not found: {key}"))
+            }
             Err(e) => return Err(e.into()),
         };
         self.stats.files_in += 1;
@@ -191,6 +189,7 @@ impl GroupMerge {
         self.stats.lines += report.lines;
         self.stats.records_in += report.records;
         self.stats.bad_lines += report.bad_lines.len() as u64;
+        self.stats.control_messages += report.control_messages;
         let window = self.window;
         self.bad_lines.extend(
             report

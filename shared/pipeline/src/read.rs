@@ -1,0 +1,65 @@
+//! Reading one input object, whichever way AWS delivered it: native Parquet
+//! (by its `PAR1` magic) through the Parquet reader, everything else (text,
+//! Firehose records, CloudWatch Logs payloads; gzip or plain) through the
+//! flow log parser, headerless sources in their configured formats.
+
+use bytes::Bytes;
+use flowlog::{Container, FileReport, FlowTable, Formats, Parser};
+
+/// Reads input objects one after another, reusing the parser's buffers.
+#[derive(Debug, Default)]
+pub struct ObjectReader {
+    parser: Parser,
+}
+
+impl ObjectReader {
+    /// A reader of headerless sources in `formats`.
+    pub fn new(formats: Formats) -> Self {
+        ObjectReader {
+            parser: Parser::new(formats),
+        }
+    }
+
+    /// Appends the records of the object at `key` to `table`. An object named
+    /// `.parquet` must be Parquet: its name is never overruled by a guess.
+    pub fn read(&mut self, key: &str, data: Bytes, table: &mut FlowTable) -> FileReport {
+        match Container::of(&data) {
+            Container::Parquet => columnar::read_native(key, data, table),
+            _ if key.ends_with(".parquet") => FileReport::rejected(
+                key,
+                "named .parquet but not Apache Parquet (no PAR1 magic)".to_owned(),
+            ),
+            _ => self.parser.parse_object(key, &data, table),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parquet_by_magic_and_a_parquet_name_is_kept_to() {
+        let mut table = FlowTable::new();
+        flowlog::parse_object(
+            "t",
+            b"2 1 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 100 159 ACCEPT OK\n",
+            &mut table,
+        );
+        let parquet = columnar::write_parquet(&table, &columnar::WriteOptions::default())
+            .unwrap()
+            .remove(0);
+        let mut reader = ObjectReader::default();
+        let mut back = FlowTable::new();
+        // The content decides, whatever the name.
+        for key in ["a.log.parquet", "a.log.gz"] {
+            let report = reader.read(key, parquet.clone(), &mut back);
+            assert_eq!(report.records, 1, "{key}");
+        }
+        let text =
+            Bytes::from_static(b"2 1 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 100 159 ACCEPT OK\n");
+        let report = reader.read("b.log.parquet", text.clone(), &mut back);
+        assert!(report.bad_file.unwrap().reason.contains("no PAR1 magic"));
+        assert_eq!(reader.read("b.log", text, &mut back).records, 1);
+    }
+}
