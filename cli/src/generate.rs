@@ -37,6 +37,12 @@ pub struct Args {
     /// Also write one truncated gzip file and one file that is not a flow log.
     #[arg(long)]
     bad_files: bool,
+    /// How the records reach S3: text (VPC Flow Logs text objects), parquet
+    /// (native Parquet objects), firehose (Firehose JSON records), cwl
+    /// (CloudWatch Logs payloads through Firehose), or mixed (each flow log
+    /// one of the four).
+    #[arg(long, default_value = "text")]
+    delivery: flowgen::Delivery,
 }
 
 /// Runs `flowmerge generate`.
@@ -50,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         flows_per_eni: args.flows,
         bad_lines: args.bad_lines,
         bad_files: args.bad_files,
+        delivery: args.delivery,
     };
     let truth = flowgen::generate(&args.dir, &options)?;
     println!(
@@ -61,5 +68,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.dir.display(),
         args.dir.join("truth.json").display()
     );
+    if !truth.formats.is_empty() {
+        println!("headerless sources in other formats than version 2; compact and verify with:");
+        for (source, format) in &truth.formats {
+            println!("  --format-for '{source}={format}'");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

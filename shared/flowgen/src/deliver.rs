@@ -6,12 +6,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 use crate::GenError;
+use crate::encode::{Delivery, encode, source_format};
 use crate::format::{Defect, push_record};
 use crate::model::FlowLog;
 use crate::rng::Dice;
 use crate::traffic::{Body, FlowDims, Rec, Sim, WINDOW};
 use crate::truth::{Totals, Truth};
-use crate::write::{gzip, object_path, window_key, write_file};
+use crate::write::{window_key, write_file};
 
 /// Minutes between deliveries of one flow log.
 pub(crate) const DELIVERY_EVERY: u32 = 5;
@@ -135,9 +136,13 @@ pub(crate) fn run_flow_log(
     flows_per_eni: usize,
     start: i64,
     minutes: u32,
+    kind: Delivery,
     bad: &[Vec<Defect>],
 ) -> Result<Truth, GenError> {
     let mut truth = Truth::default();
+    if let Some((source, format)) = source_format(fl, kind) {
+        truth.formats.insert(source, format);
+    }
     let mut sim = Sim::new(fl, flows_per_eni);
     let mut aux = Dice::derived(fl.seed, 2);
     let mut bad_dice = Dice::derived(fl.seed, 3);
@@ -159,14 +164,17 @@ pub(crate) fn run_flow_log(
         let defects_here = bad.get(di).map_or(&[][..], |v| &v[..]);
         for (pi, mut part) in parts.into_iter().enumerate() {
             shuffle_a_bit(&mut part, &mut aux);
-            let hash = aux.hex(8);
-            let two_members = aux.chance(0.07) || (fl.index == 0 && di == 0 && pi == 0);
-            let defects = if pi == 0 { defects_here } else { &[] };
+            // Parquet columns are typed: AWS writes no malformed values.
+            let defects = if pi == 0 && kind != Delivery::Parquet {
+                defects_here
+            } else {
+                &[]
+            };
             let last_ws = delivery - WINDOW;
             let (text, totals) = render(fl, &part, defects, &mut bad_dice, last_ws);
-            let gz = gzip(text.as_bytes(), two_members).map_err(|e| GenError::io(root, e))?;
-            let rel = object_path(fl, delivery, &hash, ".log.gz")?;
-            truth.bytes += write_file(root, &rel, &gz)?;
+            let object = encode(fl, kind, delivery, &text, di == 0 && pi == 0, &mut aux)?;
+            truth.bytes += write_file(root, &object.path, &object.bytes)?;
+            truth.control_messages += object.control_messages;
             truth.files += 1;
             truth.records += part.len() as u64;
             truth.bad_lines += defects.len() as u64;

@@ -255,6 +255,11 @@ impl Format {
         }
     }
 
+    /// Whether the fields are those of the default (version 2) format.
+    pub(crate) fn is_v2(self) -> bool {
+        self.fields() == V2
+    }
+
     /// Whether files of this format start with a header line.
     pub(crate) fn has_header(self) -> bool {
         !matches!(self, Format::V2NoHeader)

@@ -42,6 +42,7 @@
 //! ```
 
 mod deliver;
+mod encode;
 mod format;
 mod model;
 mod rng;
@@ -55,6 +56,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Timelike, Utc};
 
+pub use encode::Delivery;
 pub use truth::{Totals, Truth};
 
 use crate::format::Defect;
@@ -81,6 +83,8 @@ pub struct GenerateOptions {
     pub bad_lines: usize,
     /// Also write one truncated `.log.gz` and one non-flow-log `.log` (default false).
     pub bad_files: bool,
+    /// How the records reach S3 (default: VPC Flow Logs text objects).
+    pub delivery: Delivery,
 }
 
 /// 2026-11-22T13:00:00Z.
@@ -97,6 +101,7 @@ impl Default for GenerateOptions {
             flows_per_eni: 12,
             bad_lines: 0,
             bad_files: false,
+            delivery: Delivery::Text,
         }
     }
 }
@@ -116,6 +121,9 @@ pub enum GenError {
         #[source]
         source: std::io::Error,
     },
+    /// A Parquet object could not be encoded.
+    #[error("writing Parquet: {0}")]
+    Parquet(String),
     /// `truth.json` could not be (de)serialised.
     #[error("truth JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -204,6 +212,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions) -> Result<Truth, GenError> {
                         opts.flows_per_eni,
                         start,
                         opts.minutes,
+                        opts.delivery.of(i),
                         &plan[i],
                     );
                     let failed = r.is_err();

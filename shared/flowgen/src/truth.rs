@@ -64,6 +64,14 @@ pub struct Truth {
     pub bad_lines: u64,
     /// Unreadable files (truncated gzip, non-flow-log text).
     pub bad_files: u64,
+    /// CloudWatch Logs control messages (no records).
+    #[serde(default)]
+    pub control_messages: u64,
+    /// Formats of the headerless sources, in AWS's `${field}` syntax, by the
+    /// key prefix or log group a reader must be given them for
+    /// (`--format-for PREFIX=FORMAT`); only those other than version 2.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub formats: BTreeMap<String, String>,
     /// Totals by delivery window (`2026-11-22T13:05Z`) and account id.
     pub windows: BTreeMap<String, BTreeMap<String, Totals>>,
 }
@@ -91,6 +99,9 @@ impl Truth {
         self.records += other.records;
         self.bad_lines += other.bad_lines;
         self.bad_files += other.bad_files;
+        self.control_messages += other.control_messages;
+        self.formats
+            .extend(other.formats.iter().map(|(k, v)| (k.clone(), v.clone())));
         for (window, accounts) in &other.windows {
             for (account, t) in accounts {
                 self.add_record(window, account, t);
