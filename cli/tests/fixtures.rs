@@ -148,6 +148,13 @@ fn edge_fixtures_compact_verify_and_read_back_as_designed() {
         serde_json::from_slice(&std::fs::read(input.join("expected.json")).unwrap()).unwrap();
     let temp = tempfile::tempdir().unwrap();
     let output = temp.path().join("out");
+    // The formats of the headerless delivery cases, as a user configures them.
+    let formats: Vec<String> = expected["formats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| ["--format-for".to_owned(), rule.as_str().unwrap().to_owned()])
+        .collect();
 
     let compact = Command::cargo_bin("flowmerge")
         .unwrap()
@@ -155,6 +162,7 @@ fn edge_fixtures_compact_verify_and_read_back_as_designed() {
         .arg(&input)
         .arg(&output)
         .args(["--json", "--threads", "2"])
+        .args(&formats)
         .output()
         .unwrap();
     assert!(
@@ -175,6 +183,7 @@ fn edge_fixtures_compact_verify_and_read_back_as_designed() {
         .arg("verify")
         .arg(&input)
         .arg(&output)
+        .args(&formats)
         .output()
         .unwrap();
     f.check(verify.status.success(), "verify", || {
@@ -245,6 +254,12 @@ fn check_summary(f: &mut Failures, summary: &Json, expected: &Json) {
         "summary bad_files",
         summary["bad_files"].as_u64(),
         expected["bad_files"].as_u64(),
+    );
+    f.eq(
+        "cwl-payloads",
+        "summary control_messages",
+        summary["control_messages"].as_u64(),
+        expected["control_messages"].as_u64(),
     );
 }
 
