@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flowgen::{GenerateOptions, Truth};
-use flowlog::Window;
+use flowgen::{Delivery, GenerateOptions, Truth};
+use flowlog::{FormatRule, Formats, Window};
 use ledger::{Ledger, SqliteLedger, WindowState};
 use pipeline::failpoint::Failpoints;
 use pipeline::{
-    CombineRequest, Config, Context, ListBatchRequest, PartialMergeRequest, combine_commit,
-    discover, list_batch, now, partial_merge, run_window,
+    CombineRequest, Config, Context, ListBatchRequest, MergeSettings, PartialMergeRequest,
+    combine_commit, discover, list_batch, now, partial_merge, run_window,
 };
 use store::LocalStore;
 
@@ -41,10 +41,14 @@ fn options() -> GenerateOptions {
 
 impl Fixture {
     fn new() -> Fixture {
+        Fixture::with(&options())
+    }
+
+    fn with(options: &GenerateOptions) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("in");
         let output = dir.path().join("out");
-        let truth = flowgen::generate(&input, &options()).unwrap();
+        let truth = flowgen::generate(&input, options).unwrap();
         let ledger =
             Arc::new(SqliteLedger::open(&output.join("_flowmerge/ledger.sqlite")).unwrap());
         Fixture {
@@ -76,9 +80,27 @@ impl Fixture {
                 // split across groups.
                 group_bytes,
                 lease_secs: 0,
+                merge: MergeSettings {
+                    formats: self.formats(),
+                    ..MergeSettings::default()
+                },
                 ..Config::default()
             },
             failpoints: Failpoints::parse(failpoints),
+        }
+    }
+
+    /// The formats the truth says the headerless sources need.
+    fn formats(&self) -> Formats {
+        let rules = self.truth.formats.iter();
+        Formats {
+            rules: rules
+                .map(|(prefix, format)| FormatRule {
+                    prefix: prefix.clone(),
+                    format: format.parse().unwrap(),
+                })
+                .collect(),
+            ..Formats::default()
         }
     }
 
@@ -459,4 +481,27 @@ async fn one_group_and_many_groups_give_the_same_bytes() {
         assert_eq!(batch.stats.files_out, 1);
     }
     assert_same_files(&files(&single), &files(&f.output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_of_every_delivery_kind_conserve_the_truth() {
+    let f = Fixture::with(&GenerateOptions {
+        delivery: Delivery::Mixed,
+        accounts: 16,
+        ..options()
+    });
+    assert!(!f.truth.formats.is_empty(), "custom headerless formats");
+    f.ingest().await;
+    let results = f.run_due("").await;
+    let (mut bad_lines, mut control_messages) = (0, 0);
+    for result in &results {
+        let done = result.as_ref().unwrap();
+        assert_eq!(done.state, WindowState::Committed);
+        bad_lines += done.stats.bad_lines;
+        control_messages += done.stats.control_messages;
+    }
+    assert_eq!(output_totals(&f.output), truth_totals(&f.truth));
+    assert_eq!(bad_lines, f.truth.bad_lines);
+    assert_eq!(control_messages, f.truth.control_messages);
+    assert!(control_messages > 0);
 }
