@@ -53,8 +53,10 @@ def test_pyarrow_records_and_quarantine_match_the_truth(delivered):
     assert summary["bad_files"] == truth["bad_files"]
     assert summary["control_messages"] == truth["control_messages"]
     assert summary["files_in"] == truth["files"]
+    partitions = {"year", "month", "day", "hour"}
     for field in table.schema:
-        assert str(field.type) == AWS_TYPES[field.name], field.name
+        if field.name not in partitions:
+            assert str(field.type) == AWS_TYPES[field.name], field.name
 
 
 def test_verify_passes_with_the_same_formats(delivered):
@@ -63,14 +65,15 @@ def test_verify_passes_with_the_same_formats(delivered):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_headerless_sources_need_their_format(delivered):
+@pytest.mark.parametrize("kind", ["firehose", "cwl"])
+def test_headerless_sources_need_their_format(kind, tmp_path):
     """Without the configured formats, the custom-format Firehose and
     CloudWatch Logs records are bad lines, not misread records."""
-    if not delivered["truth"].get("formats"):
-        pytest.skip("every headerless source of this kind is version 2")
-    out = delivered["out"].parent / "unconfigured"
-    summary = json.loads(flowmerge("compact", delivered["raw"], out, "--json").stdout)
-    truth = delivered["truth"]
+    run = generate_and_compact(tmp_path, kind)
+    truth = run["truth"]
+    assert truth["formats"]
+    out = tmp_path / "unconfigured"
+    summary = json.loads(flowmerge("compact", run["raw"], out, "--json").stdout)
     assert summary["bad_lines"] > truth["bad_lines"]
     assert summary["records_in"] + summary["bad_lines"] == truth["records"] + truth["bad_lines"]
 
