@@ -32,6 +32,10 @@ pub mod env {
     pub const GROUP_BYTES: &str = "GROUP_BYTES";
     /// Attempts per window before redrive gives up (default 3).
     pub const MAX_ATTEMPTS: &str = "MAX_ATTEMPTS";
+    /// Formats of headerless sources (Firehose records, CloudWatch Logs
+    /// events), as JSON: `{"default": "${version} ...", "rules": [{"prefix":
+    /// "firehose/x/", "format": "${...}"}]}` (default: version 2 everywhere).
+    pub const FORMATS: &str = "FORMATS";
 }
 
 /// A variable is missing or cannot be parsed.
@@ -77,6 +81,8 @@ pub struct ServiceConfig {
     pub group_bytes: Option<u64>,
     /// Attempts per window before redrive gives up.
     pub max_attempts: u32,
+    /// Formats of headerless sources.
+    pub formats: flowlog::Formats,
     /// Injected faults (tests only).
     pub failpoints: Failpoints,
 }
@@ -117,6 +123,16 @@ impl ServiceConfig {
                 .map(|v| parse(env::GROUP_BYTES, Some(v), 0))
                 .transpose()?,
             max_attempts: parse(env::MAX_ATTEMPTS, get(env::MAX_ATTEMPTS), 3)?,
+            formats: get(env::FORMATS)
+                .map(|value| {
+                    serde_json::from_str(&value).map_err(|e| ConfigError::Invalid {
+                        name: env::FORMATS,
+                        reason: e.to_string(),
+                        value,
+                    })
+                })
+                .transpose()?
+                .unwrap_or_default(),
             failpoints: Failpoints::default(),
         })
     }
@@ -144,6 +160,7 @@ impl ServiceConfig {
         let mut config = pipeline::Config::default();
         config.merge.max_gap = self.max_gap;
         config.merge.target_file_size = self.target_file_size;
+        config.merge.formats = self.formats.clone();
         if let Some(bytes) = self.group_bytes {
             config.group_bytes = bytes;
         }
@@ -254,6 +271,10 @@ mod tests {
             ("GROUP_BYTES", "2000"),
             ("SETTLE_SECONDS", "30"),
             (
+                "FORMATS",
+                r#"{"rules": [{"prefix": "firehose/", "format": "${start} ${end}"}]}"#,
+            ),
+            (
                 "STATE_MACHINE_ARN",
                 "arn:aws:states:eu-west-1:1:stateMachine:w",
             ),
@@ -265,6 +286,10 @@ mod tests {
         assert_eq!(pipeline.merge.max_gap, MaxGap::Window);
         assert_eq!(pipeline.merge.target_file_size, 1000);
         assert_eq!(pipeline.group_bytes, 2000);
+        assert_eq!(
+            pipeline.merge.formats.for_key("firehose/x").names(),
+            ["start", "end"]
+        );
         assert!(config.require_state_machine().is_ok());
         assert_eq!(config.require_buckets(), Ok(("raw", "out")));
     }
@@ -280,6 +305,25 @@ mod tests {
         let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
         assert!(
             matches!(&err, ConfigError::Invalid { name: "SETTLE_SECONDS", value, .. } if value == "ten"),
+            "{err}"
+        );
+
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("FORMATS", r#"{"default": "${version} ${srcadr}"}"#));
+        let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ConfigError::Invalid {
+                    name: "FORMATS",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("${srcadr} is not a flow log field"),
             "{err}"
         );
     }

@@ -137,3 +137,32 @@ fn step_payloads_round_trip() {
     let done: pipeline::CombineResponse = round_trip("payloads/combine-response.json");
     assert_eq!(done.state, ledger::WindowState::Committed);
 }
+
+#[test]
+fn firehose_cloudwatch_logs_and_native_parquet_objects_are_flow_logs_too() {
+    let files = files("events/sqs-s3-deliveries.json", "");
+    let got: Vec<(&str, &str, &str)> = files
+        .iter()
+        .map(|f| {
+            let name = f.key.rsplit('/').next().unwrap_or_default();
+            (
+                &name[..name.len().min(24)],
+                f.window.as_str(),
+                f.account.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("flowlogs-prod-1-2026-11-", "2026-11-22T13:05Z", "unknown"),
+            ("flowlogs-cwl-1-2026-11-2", "2026-11-22T13:06Z", "unknown"),
+            (
+                "123456789012_vpcflowlogs",
+                "2026-11-22T13:05Z",
+                "123456789012"
+            ),
+        ],
+        "the notes.txt beside them is not a flow log"
+    );
+}
