@@ -5,6 +5,8 @@
  *
  *   rawBucketName       (none: create a raw bucket)  existing bucket receiving flow logs
  *   rawPrefix           ""                           key prefix of flow logs in it
+ *   firehosePrefix      (none)                       second prefix in it, where Firehose delivers
+ *   formats             (version 2)                  formats of headerless sources (FORMATS JSON)
  *   outputPrefix        ""                           key prefix of everything flowmerge writes
  *   settleSeconds       600                          wait after a window ends before running it
  *   maxGap              "60"                         largest gap between pieces of one flow that merge

@@ -10,6 +10,17 @@ export interface FlowmergeConfig {
   readonly rawBucketName?: string;
   /** Key prefix of flow log objects in the raw bucket ("" = whole bucket). */
   readonly rawPrefix: string;
+  /**
+   * A second key prefix in the raw bucket, where Kinesis Data Firehose delivers
+   * flow logs (JSON records or CloudWatch Logs payloads); outside `rawPrefix`.
+   */
+  readonly firehosePrefix?: string;
+  /**
+   * Formats of headerless sources (Firehose records, CloudWatch Logs events) as
+   * the functions' FORMATS JSON: `{"default": "${version} ...", "rules":
+   * [{"prefix": "<key or log-group prefix>", "format": "${...}"}]}`.
+   */
+  readonly formats?: string;
   /** Key prefix of everything flowmerge writes to the output bucket, concatenated as is ("" or e.g. "flowmerge/"). */
   readonly outputPrefix: string;
   /** Seconds after a window ends before the scheduler runs it. */
@@ -73,6 +84,49 @@ function bool(node: Node, key: string, dflt: boolean): boolean {
   throw new Error(`context ${key}=${raw}: expected true or false`);
 }
 
+/** The key prefixes S3 events are sent for, and the one the functions read under (RAW_PREFIX). */
+export function inputPrefixes(config: FlowmergeConfig): { notify: string[]; root: string } {
+  if (config.firehosePrefix === undefined) return { notify: config.rawPrefix ? [config.rawPrefix] : [], root: config.rawPrefix };
+  const [a, b] = [config.rawPrefix, config.firehosePrefix];
+  let common = 0;
+  while (common < Math.min(a.length, b.length) && a[common] === b[common]) common++;
+  // The functions' keys are relative to a folder that holds both prefixes.
+  const root = a.slice(0, a.slice(0, common).lastIndexOf('/') + 1);
+  return { notify: [a, b], root };
+}
+
+/** The `formats` context as the FORMATS JSON; an object in cdk.json or JSON text with -c. */
+function formats(node: Node): string | undefined {
+  const raw = node.tryGetContext('formats');
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (e) {
+      throw new Error(`context formats=${raw}: not JSON (${(e as Error).message})`);
+    }
+  }
+  const v = value as { default?: unknown; rules?: unknown };
+  const rules = v.rules ?? [];
+  const isRule = (r: unknown) => {
+    const rule = r as { prefix?: unknown; format?: unknown };
+    return typeof rule?.prefix === 'string' && typeof rule?.format === 'string';
+  };
+  const keys = typeof value === 'object' && value !== null ? Object.keys(value) : [];
+  if (
+    keys.some((k) => k !== 'default' && k !== 'rules') ||
+    (v.default !== undefined && typeof v.default !== 'string') ||
+    !Array.isArray(rules) ||
+    !rules.every(isRule)
+  ) {
+    throw new Error(
+      `context formats=${JSON.stringify(value)}: expected {"default": "\${version} ...", "rules": [{"prefix": "...", "format": "\${...}"}]}`,
+    );
+  }
+  return JSON.stringify(value);
+}
+
 /** Reads the configuration from the CDK context of `node` (usually the App's). */
 export function readConfig(node: Node, baseDir: string = process.cwd()): FlowmergeConfig {
   const outputPrefix = str(node, 'outputPrefix') ?? DEFAULTS.outputPrefix;
@@ -85,9 +139,22 @@ export function readConfig(node: Node, baseDir: string = process.cwd()): Flowmer
     throw new Error(`context childExecutionType=${childExecutionType}: expected EXPRESS or STANDARD`);
   }
   const maxGap = str(node, 'maxGap') ?? DEFAULTS.maxGap;
+  const rawPrefix = str(node, 'rawPrefix') ?? DEFAULTS.rawPrefix;
+  const firehosePrefix = str(node, 'firehosePrefix');
+  if (firehosePrefix !== undefined) {
+    // S3 refuses overlapping notification filters, and a prefix inside the
+    // other is read already: either way the setting would do nothing.
+    if (rawPrefix === '' || firehosePrefix.startsWith(rawPrefix) || rawPrefix.startsWith(firehosePrefix)) {
+      throw new Error(
+        `context firehosePrefix=${firehosePrefix}: must lie outside rawPrefix=${JSON.stringify(rawPrefix)}, which is read whole (with rawPrefix "" every key of the bucket is)`,
+      );
+    }
+  }
   return {
     rawBucketName: str(node, 'rawBucketName'),
-    rawPrefix: str(node, 'rawPrefix') ?? DEFAULTS.rawPrefix,
+    rawPrefix,
+    firehosePrefix,
+    formats: formats(node),
     outputPrefix,
     settleSeconds: int(node, 'settleSeconds', DEFAULTS.settleSeconds, 0),
     maxGap,

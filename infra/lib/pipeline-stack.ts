@@ -22,7 +22,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { FlowmergeConfig } from './config';
+import { FlowmergeConfig, inputPrefixes } from './config';
 import { RustLambda } from './rust-lambda';
 
 /** The state machine definition, relative to this file. */
@@ -104,11 +104,16 @@ export class PipelineStack extends Stack {
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: dlq, maxReceiveCount: 5 },
     });
-    rawBucket.addEventNotification(
-      s3.EventType.OBJECT_CREATED,
-      new s3n.SqsDestination(queue),
-      ...(config.rawPrefix ? [{ prefix: config.rawPrefix }] : []),
-    );
+    // VPC Flow Logs' own deliveries, and Firehose's where configured.
+    const input = inputPrefixes(config);
+    const notified = input.notify.length > 0 ? input.notify : [''];
+    for (const prefix of notified) {
+      rawBucket.addEventNotification(
+        s3.EventType.OBJECT_CREATED,
+        new s3n.SqsDestination(queue),
+        ...(prefix ? [{ prefix }] : []),
+      );
+    }
 
     // ---- functions ----------------------------------------------------------
     const stateMachineName = `${this.stackName}-window`;
@@ -134,7 +139,7 @@ export class PipelineStack extends Stack {
 
     const common = {
       RAW_BUCKET: props.rawBucketName,
-      RAW_PREFIX: config.rawPrefix,
+      RAW_PREFIX: input.root,
       OUTPUT_BUCKET: outputBucket.bucketName,
       OUTPUT_PREFIX: config.outputPrefix,
       TABLE_NAME: table.tableName,
@@ -155,9 +160,13 @@ export class PipelineStack extends Stack {
     const ingest = fn('ingest', 'Records new flow log files in the ledger under their window', 256, ingestTimeout, {
       ...common,
     });
+    // list-batch writes the merge settings into the manifest that the other
+    // steps read, so it is the one given them.
     const listBatch = fn('list-batch', 'Claims a window and writes its manifest of account groups', 512, Duration.minutes(2), {
       ...common,
+      MAX_GAP: config.maxGap,
       TARGET_FILE_SIZE: String(config.targetFileSize),
+      ...(config.formats ? { FORMATS: config.formats } : {}),
     });
     const partialMerge = fn('partial-merge', 'Merges one account group of a window into a partial Parquet file', 3008, Duration.minutes(15), {
       ...common,
@@ -203,7 +212,7 @@ export class PipelineStack extends Stack {
     allow(listBatch, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], [table.tableArn]);
     allow(listBatch, ['s3:PutObject'], [outputObjects]);
 
-    allow(partialMerge, ['s3:GetObject'], [rawBucket.arnForObjects(`${config.rawPrefix}*`)]);
+    allow(partialMerge, ['s3:GetObject'], notified.map((prefix) => rawBucket.arnForObjects(`${prefix}*`)));
     // ListBucket only so that a vanished raw file reads as 404 NoSuchKey (an
     // unreadable file the merge records) instead of 403 AccessDenied.
     allow(partialMerge, ['s3:ListBucket'], [rawBucket.bucketArn]);
@@ -433,7 +442,7 @@ export class PipelineStack extends Stack {
     // What `flowmerge rerun | backfill | status` and `aws stepfunctions` need.
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'FLOWMERGE_STATE_MACHINE_ARN' });
     new CfnOutput(this, 'TableName', { value: table.tableName, description: 'FLOWMERGE_TABLE' });
-    new CfnOutput(this, 'RawLocation', { value: `s3://${props.rawBucketName}/${config.rawPrefix}`, description: 'INPUT of flowmerge backfill' });
+    new CfnOutput(this, 'RawLocation', { value: `s3://${props.rawBucketName}/${input.root}`, description: 'INPUT of flowmerge backfill' });
     new CfnOutput(this, 'OutputLocation', { value: `s3://${outputBucket.bucketName}/${config.outputPrefix}` });
 
     this.suppressions(smRole);

@@ -222,6 +222,8 @@ describe('pipeline stack', () => {
     expect(env('SchedulerFunction')).toEqual([...common, 'SETTLE_SECONDS', 'STATE_MACHINE_ARN'].sort());
     expect(env('RedriveFunction')).toEqual([...common, 'MAX_ATTEMPTS', 'STATE_MACHINE_ARN'].sort());
     expect(env('PartialMergeFunction')).toEqual([...common, 'MAX_GAP', 'TARGET_FILE_SIZE'].sort());
+    // The settings every step of a run uses travel in list-batch's manifest.
+    expect(env('ListBatchFunction')).toEqual([...common, 'MAX_GAP', 'TARGET_FILE_SIZE'].sort());
   });
 
   test('least privilege: each role has exactly its intended actions', () => {
@@ -327,5 +329,55 @@ describe('pipeline stack', () => {
     expect(() => synthApp({ mapConcurrency: '0' }, false)).toThrow(/mapConcurrency/);
     expect(() => synthApp({ outputPrefix: "it's/" }, false)).toThrow(/outputPrefix/);
     expect(() => synthApp({ lambdaAssetDir: '/nonexistent' }, false)).toThrow(/bootstrap not found/);
+  });
+});
+
+describe('delivery paths', () => {
+  const FORMATS = {
+    default: '${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}',
+    rules: [{ prefix: '/vpc/flowlogs/custom', format: '${interface-id} ${srcaddr} ${start} ${end}' }],
+  };
+
+  const variables = (t: Template, prefix: string) => {
+    const f = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(prefix));
+    return f![1].Properties.Environment.Variables;
+  };
+
+  test('a Firehose prefix gets its own S3 notification and read grant; the functions read under the common root', () => {
+    const app = synthApp({ rawPrefix: 'logs/AWSLogs/', firehosePrefix: 'logs/firehose/' }, false);
+    const p = Template.fromStack(app.pipeline);
+    p.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: {
+        QueueConfigurations: ['logs/AWSLogs/', 'logs/firehose/'].map((prefix) =>
+          Match.objectLike({ Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: prefix }] } } }),
+        ),
+      },
+    });
+    for (const fn of ['IngestFunction', 'ListBatchFunction', 'PartialMergeFunction', 'CombineCommitFunction']) {
+      expect(variables(p, fn).RAW_PREFIX).toBe('logs/');
+    }
+    const policy = Object.entries(p.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('PartialMergeRole'));
+    const reads = policy![1].Properties.PolicyDocument.Statement.find(
+      (s: { Action: unknown }) => s.Action === 's3:GetObject' && JSON.stringify(s).includes('logs/firehose/*'),
+    );
+    expect(JSON.stringify(reads.Resource)).toContain('logs/AWSLogs/*');
+  });
+
+  test('formats reach list-batch, which writes them into every run\'s manifest, and no other function', () => {
+    for (const formats of [FORMATS, JSON.stringify(FORMATS)]) {
+      const p = Template.fromStack(synthApp({ formats }, false).pipeline);
+      expect(JSON.parse(variables(p, 'ListBatchFunction').FORMATS)).toEqual(FORMATS);
+      for (const fn of ['IngestFunction', 'PartialMergeFunction', 'CombineCommitFunction', 'SchedulerFunction']) {
+        expect(variables(p, fn).FORMATS).toBeUndefined();
+      }
+    }
+  });
+
+  test('delivery settings that would do nothing or cannot be read are refused', () => {
+    expect(() => synthApp({ firehosePrefix: 'firehose/' }, false)).toThrow(/firehosePrefix.*outside rawPrefix/);
+    expect(() => synthApp({ rawPrefix: 'logs/', firehosePrefix: 'logs/firehose/' }, false)).toThrow(/firehosePrefix/);
+    expect(() => synthApp({ formats: '{"default": ' }, false)).toThrow(/formats.*not JSON/);
+    expect(() => synthApp({ formats: { rules: [{ prefix: 'x/' }] } }, false)).toThrow(/formats/);
+    expect(() => synthApp({ formats: { defaults: 'typo' } }, false)).toThrow(/formats/);
   });
 });
