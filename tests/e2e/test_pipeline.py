@@ -228,3 +228,28 @@ def test_backfill_compacts_an_existing_archive(aws, tmp_path):
     windows = ledger(aws)
     assert all(windows[w]["state"] == "committed" for w in dataset.windows)
     assert read_totals(aws, dataset.windows, tmp_path / "out") == expected_totals(dataset)
+
+
+def test_firehose_cloudwatch_logs_and_native_parquet_objects_arrive_through_s3_events(aws, tmp_path):
+    dataset = generate_into(tmp_path, "2026-11-01T10:00Z", minutes=5, accounts=8, seed=71,
+                            delivery="mixed")
+    keys = [dataset.key(p) for p in dataset.files()]
+    for kind in ("firehose/", "cwl/"):
+        assert any(k.startswith(kind) for k in keys), kind
+    assert any(k.endswith(".log.parquet") for k in keys)
+    # The custom formats of the headerless sources, as the CDK app's
+    # `formats` context gives them (FORMATS; list-batch writes them into the
+    # manifest every step of the run reads).
+    rules = [{"prefix": p, "format": f} for p, f in dataset.truth["formats"].items()]
+    assert rules
+    aws.lambdas(formats=json.dumps({"rules": rules}))
+    try:
+        deliver(aws, dataset)
+        run_pipeline(aws)
+    finally:
+        aws.lambdas()
+    windows = ledger(aws)
+    for window in dataset.windows:
+        assert windows[window]["state"] == "committed", windows[window]
+        one_output_set(aws, window)
+    assert read_totals(aws, dataset.windows, tmp_path / "out") == expected_totals(dataset)
