@@ -1,9 +1,11 @@
 """The DuckDB peer: the same job flowmerge does, written the way a user would
-with DuckDB — read every raw .log.gz, group each flow's records per delivery
-minute with sum/min/max/bit_or, write zstd Parquet partitioned by window.
+with DuckDB — read every raw .log.gz (or, for native Parquet flow logs, every
+.log.parquet), group each flow's records per delivery minute with
+sum/min/max/bit_or, write zstd Parquet partitioned by window.
 
 Headerless files (the default v2 format without a header line) are read with
-the v2 column names; every other file names its columns in its header.
+the v2 column names; every other file names its columns in its header. Native
+Parquet files carry AWS's column names and types already.
 
 usage: duckdb_peer.py RAW_DIR OUT_DIR THREADS
 """
@@ -40,10 +42,22 @@ def raw_relation(raw: str) -> tuple[str, list[str]]:
     return f"(SELECT {window}, {', '.join(select)} FROM ({union}))", ["window", *aws.values()]
 
 
+def parquet_relation(con, raw: str) -> tuple[str, list[str]]:
+    """The same for native Parquet flow logs: their columns by name, the
+    union of every file's (null where a file lacks one)."""
+    files = sorted(str(p) for p in Path(raw).rglob("*.log.parquet"))
+    source = f"read_parquet({files!r}, union_by_name = true, filename = true)"
+    names = [r[0] for r in con.execute(f"DESCRIBE SELECT * EXCLUDE (filename) FROM {source}").fetchall()]
+    window = f"regexp_extract(filename, '{WINDOW_IN_NAME}', 1) AS \"window\""
+    select = ", ".join(f'"{n}"' for n in names)
+    return f"(SELECT {window}, {select} FROM {source})", ["window", *names]
+
+
 def main(raw: str, out: str, threads: str) -> None:
     con = duckdb.connect()
     con.execute(f"SET threads = {int(threads)}")
-    relation, columns = raw_relation(raw)
+    native = next(Path(raw).rglob("*.log.parquet"), None) is not None
+    relation, columns = parquet_relation(con, raw) if native else raw_relation(raw)
     dims = [f'"{c}"' for c in columns if c not in METRICS]
     aggregates = [f'{fn}("{c}") AS "{c}"' for c, fn in METRICS.items() if c in columns]
     con.execute(f"""

@@ -1,6 +1,7 @@
 """flowmerge's benchmark: compaction side by side with DuckDB, pyarrow and the
-igzip decompression floor on the same data and thread counts, a query benchmark over
-raw gzip vs compacted Parquet, and a scaling check. Writes bench/out/report.md.
+igzip decompression floor on the same data and thread counts, the same for the
+data delivered as AWS native Parquet (flowmerge and DuckDB), a query benchmark
+over raw gzip vs compacted Parquet, and a scaling check. Writes bench/out/report.md.
 
 Every number in the report is measured by this script in this run. Outputs are
 checked against the generator's truth, so speed never comes from dropping data.
@@ -117,9 +118,9 @@ PEER_WINDOW = "regexp_extract(filename, 'window=(\\d{8}T\\d{4}Z)', 1)"
 PEERS = {"DuckDB": "duckdb_peer.py", "pyarrow": "pyarrow_peer.py"}
 
 
-def generate(binary: str, raw: Path, minutes: int) -> dict:
+def generate(binary: str, raw: Path, minutes: int, delivery: str = "text") -> dict:
     if not (raw / "truth.json").exists():
-        shape = {**DATASET, "minutes": minutes}
+        shape = {**DATASET, "minutes": minutes, "delivery": delivery}
         subprocess.run([binary, "generate", raw, *sum(([f"--{k}", str(v)] for k, v in shape.items()), [])],
                        check=True, stdout=subprocess.DEVNULL)
     return json.loads((raw / "truth.json").read_text())
@@ -154,6 +155,34 @@ def compaction(binary: str, raw: Path, truth: dict, threads: list[int], repeat: 
             rows.append(row(tool, n, run, records, rows_out, files_in, bytes_in,
                             *tree_bytes(out, ".parquet"), totals == expected))
         rows.append(row("igzip -d (floor)", n, floor, records, None, files_in, bytes_in, None, None, True))
+    return rows
+
+
+def native_parquet(binary: str, raw: Path, truth: dict, threads: list[int], repeat: int) -> list[dict]:
+    """The same dataset delivered as native Parquet objects (`file-format=parquet`):
+    flowmerge and DuckDB doing the same compaction of the same files, taking turns."""
+    files_in, bytes_in = tree_bytes(raw, ".log.parquet")
+    records, expected = truth["records"], truth_totals(truth)
+    rows = []
+    for n in threads:
+        ours, theirs = OUT / f"parquet-flowmerge-{n}", OUT / f"parquet-duckdb-{n}"
+
+        def flowmerge():
+            shutil.rmtree(ours, ignore_errors=True)
+            return measure([binary, "compact", raw, ours, "--threads", str(n)])
+
+        def duckdb_peer():
+            shutil.rmtree(theirs, ignore_errors=True)
+            return measure([sys.executable, HERE / "duckdb_peer.py", raw, theirs, str(n)])
+
+        run, peer = interleaved(repeat, flowmerge, duckdb_peer)
+        subprocess.run([binary, "verify", raw, ours], check=True, stdout=subprocess.DEVNULL)
+        totals, rows_out = parquet_totals(f"{ours}/flowlogs/**/*.parquet", FLOWMERGE_WINDOW)
+        rows.append(row("flowmerge", n, run, records, rows_out, files_in, bytes_in,
+                        *tree_bytes(ours / "flowlogs", ".parquet"), totals == expected))
+        totals, rows_out = parquet_totals(f"{theirs}/**/*.parquet", PEER_WINDOW)
+        rows.append(row("DuckDB", n, peer, records, rows_out, files_in, bytes_in,
+                        *tree_bytes(theirs, ".parquet"), totals == expected))
     return rows
 
 
@@ -230,7 +259,19 @@ def fmt(v, spec=".2f"):
     return "–" if v is None else format(v, spec)
 
 
-def report(args, truth, comp, qs, scale) -> str:
+def compaction_table(rows) -> list[str]:
+    lines = [
+        "| tool | threads | wall s | CPU s | records/s per core | peak RSS MiB | out ÷ in bytes | out rows ÷ records | files | totals match truth |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['tool']} | {r['threads']} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rps_core']:,.0f} | "
+                     f"{r['rss']:.0f} | {fmt(r['bytes_ratio'], '.3f')} | {fmt(r['rows_ratio'], '.3f')} | {r['files']} | "
+                     f"{'yes' if r['conserved'] else 'NO'} |")
+    return lines
+
+
+def report(args, truth, comp, native, qs, scale) -> str:
     lines = [
         "# flowmerge benchmark", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
@@ -240,19 +281,24 @@ def report(args, truth, comp, qs, scale) -> str:
         f"Command: `python bench/run.py --scale {args.scale}` (`make bench`). flowmerge and igzip: "
         f"median of {args.repeat} runs, taking turns; DuckDB and pyarrow: one run each.", "",
         "## Compaction", "",
-        "| tool | threads | wall s | CPU s | records/s per core | peak RSS MiB | out ÷ in bytes | out rows ÷ records | files | totals match truth |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        *compaction_table(comp),
     ]
-    for r in comp:
-        lines.append(f"| {r['tool']} | {r['threads']} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rps_core']:,.0f} | "
-                     f"{r['rss']:.0f} | {fmt(r['bytes_ratio'], '.3f')} | {fmt(r['rows_ratio'], '.3f')} | {r['files']} | "
-                     f"{'yes' if r['conserved'] else 'NO'} |")
     lines += ["", "| threads | " + " | ".join(f"{p} wall ÷ flowmerge wall" for p in PEERS)
               + " | flowmerge wall ÷ igzip floor |", "|---" * (len(PEERS) + 2) + "|"]
     for n in args.threads:
         by = {r["tool"]: r for r in comp if r["threads"] == n}
         peers = "".join(f"{by[p]['wall'] / by['flowmerge']['wall']:.2f}× | " for p in PEERS)
         lines.append(f"| {n} | {peers}{by['flowmerge']['wall'] / by['igzip -d (floor)']['wall']:.2f}× |")
+    if native:
+        lines += ["", "## Native Parquet input (`file-format=parquet`)", "",
+                  f"The same dataset delivered as AWS native Parquet objects (`generate --delivery parquet`, "
+                  f"GZIP codec: {tree_bytes(OUT / 'data' / f'parquet-{args.scale}', '.log.parquet')[1] / 2**20:.1f} MiB); "
+                  f"both tools median of {args.repeat} runs, taking turns.", "",
+                  *compaction_table(native), "",
+                  "| threads | DuckDB wall ÷ flowmerge wall |", "|---|---|"]
+        for n in args.threads:
+            by = {r["tool"]: r for r in native if r["threads"] == n}
+            lines.append(f"| {n} | {by['DuckDB']['wall'] / by['flowmerge']['wall']:.2f}× |")
     lines += ["", "## Queries (DuckDB, 2 threads)", "",
               "| query | raw gzip s | Parquet s | speed-up | raw bytes read | Parquet bytes read |",
               "|---|---|---|---|---|---|"]
@@ -279,9 +325,12 @@ def main():
     raw = OUT / "data" / f"scale-{args.scale}"
     truth = generate(args.bin, raw, DATASET["minutes"] * args.scale)
     comp = compaction(args.bin, raw, truth, args.threads, args.repeat)
+    parquet_raw = OUT / "data" / f"parquet-{args.scale}"
+    parquet_truth = generate(args.bin, parquet_raw, DATASET["minutes"] * args.scale, "parquet")
+    native = native_parquet(args.bin, parquet_raw, parquet_truth, args.threads, args.repeat)
     qs = queries(raw, OUT / f"flowmerge-{args.threads[-1]}", truth)
     scale = [] if args.skip_scaling else scaling(args.bin, [1, 2, 4], args.repeat)
-    text = report(args, truth, comp, qs, scale)
+    text = report(args, truth, comp, native, qs, scale)
     (OUT / "report.md").write_text(text)
     print(text)
 

@@ -50,3 +50,18 @@ def test_peers_agree_flow_for_flow(raw, tmp_path):
         seen.append(duckdb.execute(PER_WINDOW, [f"{out}/**/*.parquet"]).fetchall())
     assert seen[0] == seen[1]
     assert any(row[4] for row in seen[0]), "no tcp-flags in the data: the OR is untested"
+
+
+def test_duckdb_peer_compacts_native_parquet_like_text(raw, tmp_path):
+    """The native Parquet benchmark's peer: the same data delivered as
+    .log.parquet conserves the truth and gives the same flows as from text."""
+    parquet = tmp_path / "parquet"
+    flowmerge("generate", parquet, "--minutes", 3, "--accounts", 4, "--delivery", "parquet")
+    seen = []
+    for source in (raw, parquet):
+        out = tmp_path / f"out-{source.name}"
+        subprocess.run([sys.executable, BENCH / "duckdb_peer.py", source, out, "2"], check=True)
+        totals, _ = bench.parquet_totals(f"{out}/**/*.parquet", bench.PEER_WINDOW)
+        assert totals == bench.truth_totals(json.loads((source / "truth.json").read_text()))
+        seen.append(duckdb.execute(PER_WINDOW, [f"{out}/**/*.parquet"]).fetchall())
+    assert seen[0] == seen[1]
