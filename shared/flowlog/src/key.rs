@@ -113,14 +113,11 @@ fn firehose_name(name: &str) -> Option<KeyInfo> {
     const STAMP: usize = 19;
     // The uuid ends the stem; a stream name may itself hold dots and dashes,
     // so the last uuid-shaped run followed by the end or a dot is taken.
-    let (at, _) = name
-        .match_indices('-')
-        .filter_map(|(i, _)| {
-            let uuid = name.get(i + 1..i + 1 + UUID)?;
-            let after = &name[i + 1 + UUID..];
-            (is_uuid(uuid) && (after.is_empty() || after.starts_with('.'))).then_some((i, uuid))
-        })
-        .last()?;
+    let at = name.rmatch_indices('-').map(|(i, _)| i).find(|&i| {
+        let uuid = name.get(i + 1..i + 1 + UUID);
+        let after = name.get(i + 1 + UUID..).unwrap_or("x");
+        uuid.is_some_and(is_uuid) && (after.is_empty() || after.starts_with('.'))
+    })?;
     let head = &name[..at];
     let stamp = head.get(head.len().checked_sub(STAMP)?..)?;
     let head = head[..head.len() - STAMP].strip_suffix('-')?;

@@ -136,31 +136,15 @@ impl Parser {
     /// also gzip inside gzip) or plain. A Parquet object is rejected here:
     /// it is read by the Parquet layer.
     pub fn parse_object(&mut self, key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
-        let rows_before = table.rows();
-        let mut report = FileReport::default();
-        let result = open(data).and_then(|mut reader| {
+        whole_or_rejected(key, table, |table, report| {
+            let mut reader = open(data)?;
             let first = reader.fill_buf().map_err(|e| read_error(&e))?;
             if first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-                json::parse(
-                    key,
-                    reader,
-                    &self.formats,
-                    &mut self.buffer,
-                    table,
-                    &mut report,
-                )
+                json::parse(key, reader, &self.formats, &mut self.buffer, table, report)
             } else {
-                let headerless = self.formats.for_key(key).clone();
-                self.parse_text(key, reader, &headerless, table, &mut report)
+                self.parse_text(key, reader, table, report)
             }
-        });
-        match result {
-            Ok(()) => report,
-            Err(reason) => {
-                table.truncate(rows_before);
-                FileReport::rejected(key, reason)
-            }
-        }
+        })
     }
 
     /// Parses decompressed flow log text from a reader into `table`.
@@ -170,23 +154,15 @@ impl Parser {
         reader: impl Read,
         table: &mut FlowTable,
     ) -> FileReport {
-        let rows_before = table.rows();
-        let mut report = FileReport::default();
-        let headerless = self.formats.for_key(key).clone();
-        match self.parse_text(key, reader, &headerless, table, &mut report) {
-            Ok(()) => report,
-            Err(reason) => {
-                table.truncate(rows_before);
-                FileReport::rejected(key, reason)
-            }
-        }
+        whole_or_rejected(key, table, |table, report| {
+            self.parse_text(key, reader, table, report)
+        })
     }
 
     fn parse_text(
         &mut self,
         key: &str,
         mut reader: impl Read,
-        headerless: &LineFormat,
         table: &mut FlowTable,
         report: &mut FileReport,
     ) -> Result<(), String> {
@@ -194,7 +170,7 @@ impl Parser {
             key,
             report,
             number: 0,
-            headerless,
+            headerless: self.formats.for_key(key),
             format: None,
             data: &mut self.data,
         };
@@ -204,6 +180,24 @@ impl Parser {
             &mut self.lines,
             |chunk, lines| file.chunk(chunk, lines, table),
         )
+    }
+}
+
+/// Runs `parse` over one object: its report, or, if it fails, the object
+/// rejected whole with nothing of it left in `table`.
+fn whole_or_rejected(
+    key: &str,
+    table: &mut FlowTable,
+    parse: impl FnOnce(&mut FlowTable, &mut FileReport) -> Result<(), String>,
+) -> FileReport {
+    let rows_before = table.rows();
+    let mut report = FileReport::default();
+    match parse(table, &mut report) {
+        Ok(()) => report,
+        Err(reason) => {
+            table.truncate(rows_before);
+            FileReport::rejected(key, reason)
+        }
     }
 }
 

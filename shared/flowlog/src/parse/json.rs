@@ -184,9 +184,9 @@ impl<'a> Records<'a> {
                 // `owner` fills `account-id` where the format lacks it.
                 let (format, owner) = match envelope.owner.as_deref() {
                     Some(owner) if !format.has("account-id") => {
-                        (format.with_first("account-id"), Some(owner))
+                        (Cow::Owned(format.with_first("account-id")), Some(owner))
                     }
-                    _ => (format.clone(), None),
+                    _ => (Cow::Borrowed(format), None),
                 };
                 for event in &envelope.log_events {
                     self.line(&format, owner, &event.message, table, report);
@@ -196,8 +196,8 @@ impl<'a> Records<'a> {
                 self.bad(value, format!("unknown CloudWatch Logs messageType {other:?}"), report)
             }
             (None, Some(message)) => {
-                let format = self.formats.for_key(self.key).clone();
-                self.line(&format, None, message, table, report);
+                let format = self.formats.for_key(self.key);
+                self.line(format, None, message, table, report);
             }
             (None, None) => self.bad(
                 value,
