@@ -190,7 +190,7 @@ def row(tool, threads, run, records, rows_out, files_in, bytes_in, files_out, by
     return {
         "tool": tool, "threads": threads, "wall": run.wall, "cpu": run.cpu, "rss": run.rss_mib,
         "rps_core": records / run.wall / threads, "bytes_ratio": bytes_out / bytes_in if bytes_out else None,
-        "rows_ratio": rows_out / records if rows_out else None,
+        "rows_ratio": rows_out / records if rows_out else None, "bytes_in": bytes_in,
         "files": f"{files_in} → {files_out}" if files_out else f"{files_in}",
         "conserved": conserved,
     }
@@ -292,7 +292,7 @@ def report(args, truth, comp, native, qs, scale) -> str:
     if native:
         lines += ["", "## Native Parquet input (`file-format=parquet`)", "",
                   f"The same dataset delivered as AWS native Parquet objects (`generate --delivery parquet`, "
-                  f"GZIP codec: {tree_bytes(OUT / 'data' / f'parquet-{args.scale}', '.log.parquet')[1] / 2**20:.1f} MiB); "
+                  f"GZIP codec: {native[0]['bytes_in'] / 2**20:.1f} MiB); "
                   f"both tools median of {args.repeat} runs, taking turns.", "",
                   *compaction_table(native), "",
                   "| threads | DuckDB wall ÷ flowmerge wall |", "|---|---|"]

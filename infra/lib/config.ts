@@ -84,9 +84,9 @@ function bool(node: Node, key: string, dflt: boolean): boolean {
   throw new Error(`context ${key}=${raw}: expected true or false`);
 }
 
-/** The key prefixes S3 events are sent for, and the one the functions read under (RAW_PREFIX). */
+/** The key prefixes S3 events are sent for ("" = the whole bucket), and the one the functions read under (RAW_PREFIX). */
 export function inputPrefixes(config: FlowmergeConfig): { notify: string[]; root: string } {
-  if (config.firehosePrefix === undefined) return { notify: config.rawPrefix ? [config.rawPrefix] : [], root: config.rawPrefix };
+  if (config.firehosePrefix === undefined) return { notify: [config.rawPrefix], root: config.rawPrefix };
   const [a, b] = [config.rawPrefix, config.firehosePrefix];
   let common = 0;
   while (common < Math.min(a.length, b.length) && a[common] === b[common]) common++;

@@ -106,8 +106,7 @@ export class PipelineStack extends Stack {
     });
     // VPC Flow Logs' own deliveries, and Firehose's where configured.
     const input = inputPrefixes(config);
-    const notified = input.notify.length > 0 ? input.notify : [''];
-    for (const prefix of notified) {
+    for (const prefix of input.notify) {
       rawBucket.addEventNotification(
         s3.EventType.OBJECT_CREATED,
         new s3n.SqsDestination(queue),
@@ -212,7 +211,7 @@ export class PipelineStack extends Stack {
     allow(listBatch, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], [table.tableArn]);
     allow(listBatch, ['s3:PutObject'], [outputObjects]);
 
-    allow(partialMerge, ['s3:GetObject'], notified.map((prefix) => rawBucket.arnForObjects(`${prefix}*`)));
+    allow(partialMerge, ['s3:GetObject'], input.notify.map((prefix) => rawBucket.arnForObjects(`${prefix}*`)));
     // ListBucket only so that a vanished raw file reads as 404 NoSuchKey (an
     // unreadable file the merge records) instead of 403 AccessDenied.
     allow(partialMerge, ['s3:ListBucket'], [rawBucket.bucketArn]);

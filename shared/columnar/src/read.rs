@@ -239,15 +239,9 @@ impl Cells {
                     }
                     match slot {
                         Slot::Dim(d) => {
-                            let dict = table.dict_mut(d);
-                            let codes = values
-                                .iter()
-                                .map(|&v| match v {
-                                    NULL => NULL_CODE,
-                                    v => dict.intern_value(Value::Int(v)),
-                                })
-                                .collect();
-                            cells.dims.push((d, codes));
+                            cells
+                                .dims
+                                .push((d, integer_codes(table.dict_mut(d), &values)));
                         }
                         Slot::Metric(m) => {
                             cells.has_records |= def.name == flowlog::RECORDS;
@@ -353,6 +347,24 @@ fn string_codes(dict: &mut Dict, column: &ArrayRef) -> Result<Vec<u32>, ReadErro
             }
         })
         .collect())
+}
+
+/// Interns an integer column's values, repeating the previous code for a
+/// run of one value (as [`string_codes`] does).
+fn integer_codes(dict: &mut Dict, values: &[i64]) -> Vec<u32> {
+    let mut last: Option<(i64, u32)> = None;
+    values
+        .iter()
+        .map(|&value| match (value, last) {
+            (NULL, _) => NULL_CODE,
+            (v, Some((prev, code))) if v == prev => code,
+            (v, _) => {
+                let code = dict.intern_value(Value::Int(v));
+                last = Some((v, code));
+                code
+            }
+        })
+        .collect()
 }
 
 /// A row as text, for a bad line: its cells, space-separated.

@@ -253,12 +253,8 @@ fn firehose_path(
         dice.hex(12)
     );
     let stream = stream(fl);
-    let root = match root {
-        "firehose" => format!("firehose/{stream}"),
-        other => format!("{other}/{stream}"),
-    };
     Ok(PathBuf::from(format!(
-        "{root}/{}/{stream}-1-{}-{uuid}{}",
+        "{root}/{stream}/{}/{stream}-1-{}-{uuid}{}",
         t.format("%Y/%m/%d/%H"),
         t.format("%Y-%m-%d-%H-%M-%S"),
         if gz { ".gz" } else { "" }

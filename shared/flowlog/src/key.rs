@@ -30,8 +30,6 @@ pub enum KeySource {
         region: String,
         /// Flow log id (`fl-...`).
         flow_log_id: String,
-        /// A `.log.parquet` object (`file-format=parquet`).
-        parquet: bool,
     },
     /// Kinesis Data Firehose delivering to S3 (flow log records wrapped as
     /// JSON, plain lines, or CloudWatch Logs subscription payloads).
@@ -73,9 +71,10 @@ pub fn parse_key(key: &str) -> Option<KeyInfo> {
 }
 
 fn vpc_name(name: &str) -> Option<KeyInfo> {
-    let (stem, parquet) = [(".log.gz", false), (".log", false), (".log.parquet", true)]
+    // What the object holds is told by its bytes (see `Container`), not here.
+    let stem = [".log.gz", ".log", ".log.parquet"]
         .iter()
-        .find_map(|&(ext, parquet)| Some((name.strip_suffix(ext)?, parquet)))?;
+        .find_map(|ext| name.strip_suffix(ext))?;
     let mut parts = stem.split('_');
     let (account, service, region, flow_log_id, stamp, hash) = (
         parts.next()?,
@@ -100,7 +99,6 @@ fn vpc_name(name: &str) -> Option<KeyInfo> {
             account: account.to_owned(),
             region: region.to_owned(),
             flow_log_id: flow_log_id.to_owned(),
-            parquet,
         },
         window: Window::from_stamp(stamp)?,
     })
@@ -155,13 +153,12 @@ mod tests {
             "logs/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=11/day=22/hour=00/",
             "",
         ] {
-            for (ext, is_parquet) in [(".log.gz", false), (".log", false), (".log.parquet", true)] {
+            for ext in [".log.gz", ".log", ".log.parquet"] {
                 let info = parse_key(&format!("{prefix}{stem}{ext}")).unwrap();
                 let KeySource::Vpc {
                     account,
                     region,
                     flow_log_id,
-                    parquet,
                 } = &info.source
                 else {
                     panic!("not a VPC delivery name")
@@ -169,7 +166,6 @@ mod tests {
                 assert_eq!(account, "123456789012");
                 assert_eq!(region, "eu-west-1");
                 assert_eq!(flow_log_id, "fl-0a1b2c3d");
-                assert_eq!(*parquet, is_parquet);
                 assert_eq!(info.window.to_string(), "2026-11-22T00:00Z");
             }
         }

@@ -204,8 +204,17 @@ fn whole_or_rejected(
 /// The decompressed content of an object. Firehose compressing CloudWatch
 /// Logs payloads (gzip already) gives gzip inside gzip: one level is opened.
 fn open(data: &[u8]) -> Result<Box<dyn BufRead + '_>, String> {
-    let mut reader: Box<dyn BufRead> = match Container::of(data) {
-        Container::Gzip => Box::new(BufReader::with_capacity(CHUNK, MultiGzDecoder::new(data))),
+    Ok(match Container::of(data) {
+        Container::Gzip => {
+            let mut outer = BufReader::with_capacity(CHUNK, MultiGzDecoder::new(data));
+            let inner = outer.fill_buf().map_err(|e| read_error(&e))?;
+            match Container::of(inner) {
+                Container::Gzip => {
+                    Box::new(BufReader::with_capacity(CHUNK, MultiGzDecoder::new(outer)))
+                }
+                _ => Box::new(outer),
+            }
+        }
         Container::Plain => Box::new(data),
         Container::Parquet => {
             return Err("an Apache Parquet object where text was expected".to_owned());
@@ -215,12 +224,7 @@ fn open(data: &[u8]) -> Result<Box<dyn BufRead + '_>, String> {
                 "{name}-compressed; flow logs are read as gzip or plain text"
             ));
         }
-    };
-    let inner = reader.fill_buf().map_err(|e| read_error(&e))?;
-    if Container::of(inner) == Container::Gzip && Container::of(data) == Container::Gzip {
-        reader = Box::new(BufReader::with_capacity(CHUNK, MultiGzDecoder::new(reader)));
-    }
-    Ok(reader)
+    })
 }
 
 /// Parses data lines of `chunk` with `format`, appending their records to
