@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from raw_schema import METRICS, NUMERIC, V2, WINDOW_IN_NAME, header
+from raw_schema import METRICS, NUMERIC, WINDOW_IN_NAME, formats
 
 
 def raw_relation(raw: str) -> tuple[str, list[str]]:
@@ -24,13 +24,9 @@ def raw_relation(raw: str) -> tuple[str, list[str]]:
 
     Files are read in groups of one format, each with its columns given, so
     DuckDB need not sniff every file; headerless files get the v2 names."""
-    by_format: dict[tuple[tuple[str, ...], bool], list[str]] = {}
-    for path in sorted(Path(raw).rglob("*.log.gz")):
-        names = header(path)
-        by_format.setdefault((tuple(names or V2), names is not None), []).append(str(path))
     columns: list[str] = []
     sources = []
-    for (names, headed), files in by_format.items():
+    for (names, headed), files in formats(raw).items():
         columns += [n for n in names if n not in columns]
         types = ", ".join(f"'{n}': '{'BIGINT' if n in NUMERIC else 'VARCHAR'}'" for n in names)
         sources.append(f"SELECT * FROM read_csv({files!r}, header = {headed}, columns = {{{types}}}, "

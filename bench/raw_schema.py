@@ -1,4 +1,4 @@
-"""What both peers know of the raw files: the v2 column names of headerless
+"""What every peer knows of the raw files: the v2 column names of headerless
 files, which columns are numbers, how each metric folds, and where a file's
 delivery minute is in its name."""
 
@@ -19,3 +19,13 @@ def header(path: Path) -> list[str] | None:
     with gzip.open(path, "rt") as f:
         first = f.readline().split()
     return first if first and not first[0].isdigit() else None
+
+
+def formats(raw: str) -> dict[tuple[tuple[str, ...], bool], list[str]]:
+    """Every raw .log.gz under `raw`, grouped by format: its column names and
+    whether the file names them in a header (headerless files are v2)."""
+    by_format: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+    for path in sorted(Path(raw).rglob("*.log.gz")):
+        names = header(path)
+        by_format.setdefault((tuple(names or V2), names is not None), []).append(str(path))
+    return by_format

@@ -43,6 +43,11 @@ pub struct Args {
     /// one of the four).
     #[arg(long, default_value = "text")]
     delivery: flowgen::Delivery,
+    /// What the interfaces carry: vpc (mostly private traffic, long-lived
+    /// connections) or internet (public services and NAT gateways: peers
+    /// from the whole address space, ephemeral ports, short flows, scans).
+    #[arg(long, default_value = "vpc")]
+    traffic: flowgen::Traffic,
 }
 
 /// Runs `flowmerge generate`.
@@ -57,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bad_lines: args.bad_lines,
         bad_files: args.bad_files,
         delivery: args.delivery,
+        traffic: args.traffic,
     };
     let truth = flowgen::generate(&args.dir, &options)?;
     println!(

@@ -5,7 +5,10 @@
 //! A cell is already a code into its column's dictionary. A chunk gives each
 //! code it meets the next index of its own dictionary (a lookup in a
 //! code-indexed table), its data pages hold those indices hybrid-encoded, and
-//! its dictionary page holds the values in index order. Statistics compare
+//! its dictionary page holds the values in index order. A page whose values
+//! are mostly new to the chunk (client addresses, ephemeral ports) is also
+//! encoded plain, and the smaller of the two kept: on internet-facing traffic
+//! nearly every such value occurs once, and its index costs more than it saves. Statistics compare
 //! codes by rank in value order: a merged table's codes are in value order
 //! already, so ranks are only sorted for tables that were not merged.
 
@@ -146,6 +149,24 @@ impl Bounds {
     }
 }
 
+/// A page is encoded both ways, and the smaller kept, once at least one in
+/// this many of its values is new to the chunk's dictionary.
+const TRIAL_SHARE: usize = 8;
+
+/// A trial's verdict holds for this many such pages of a chunk (the trial's
+/// included): pages of one column chunk are alike, and a trial compresses
+/// the page three times.
+const RETRIAL_EVERY: u32 = 8;
+
+/// A dictionary-encoded page body: `levels`, the indices' bit width, the
+/// indices.
+fn dictionary_body(mut body: Vec<u8>, indices: &[u32]) -> Vec<u8> {
+    let width = hybrid::bit_width(indices.iter().copied().max().unwrap_or(0));
+    body.push(width);
+    hybrid::encode(indices, width, &mut body);
+    body
+}
+
 /// A data page encoded and compressed, waiting for the dictionary page that
 /// must precede it in the chunk.
 struct DataPage {
@@ -170,6 +191,10 @@ pub(crate) struct DimChunk<'c, 'a> {
     /// The current page's cells.
     codes: Vec<u32>,
     pages: Vec<DataPage>,
+    /// Some page is dictionary-encoded (so the chunk needs its dictionary page).
+    dictionary_pages: bool,
+    /// The last trial's encoding, and for how many more pages it holds.
+    verdict: Option<(Encoding, u32)>,
     /// Compressed bytes of the pages so far.
     bytes: usize,
 }
@@ -205,6 +230,8 @@ impl<'c, 'a> DimChunk<'c, 'a> {
             values: Vec::new(),
             codes: Vec::with_capacity(page_rows),
             pages: Vec::new(),
+            dictionary_pages: false,
+            verdict: None,
             bytes: 0,
         })
     }
@@ -232,11 +259,13 @@ impl<'c, 'a> DimChunk<'c, 'a> {
     }
 
     /// Encodes the current page: definition levels (1 for a value, 0 for a
-    /// null) after their length, then the indices' bit width and the indices.
+    /// null) after their length, then the values, dictionary-encoded or
+    /// plain, whichever is smaller ([`Self::choose`]).
     fn flush_page(&mut self, zstd: &mut Compressor) -> Result<()> {
         if self.codes.is_empty() {
             return Ok(());
         }
+        let known = self.values.len();
         let rank = &self.column.rank;
         let (mut lo, mut hi) = (u32::MAX, 0);
         let mut indices = Vec::with_capacity(self.codes.len());
@@ -253,9 +282,33 @@ impl<'c, 'a> DimChunk<'c, 'a> {
             }
             indices.push(*slot - 1);
         }
+        let levels = self.levels(indices.len());
+        let (buf, raw_len, encoding) = self.choose(levels, &indices, known, zstd)?;
+        let page = Page::DataPage {
+            buf: Bytes::from(buf),
+            num_values: self.codes.len() as u32,
+            encoding,
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        };
+        self.dictionary_pages |= encoding == Encoding::RLE_DICTIONARY;
+        self.bytes += page.buffer().len();
+        self.pages.push(DataPage {
+            page: CompressedPage::new(page, raw_len),
+            rows: self.codes.len(),
+            nulls: (self.codes.len() - indices.len()) as u64,
+            bounds: Bounds((!indices.is_empty()).then_some((lo, hi))),
+        });
+        self.codes.clear();
+        Ok(())
+    }
+
+    /// The current page's definition levels after their length.
+    fn levels(&self, values: usize) -> Vec<u8> {
         let mut body = vec![0; 4];
-        if indices.len() == self.codes.len() {
-            hybrid::run_length(1, indices.len(), 1, &mut body);
+        if values == self.codes.len() {
+            hybrid::run_length(1, values, 1, &mut body);
         } else {
             let levels: Vec<u32> = self
                 .codes
@@ -266,48 +319,125 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         }
         let levels_len = (body.len() - 4) as u32;
         body[..4].copy_from_slice(&levels_len.to_le_bytes());
-        let width = hybrid::bit_width(indices.iter().copied().max().unwrap_or(0));
-        body.push(width);
-        hybrid::encode(&indices, width, &mut body);
-        let page = Page::DataPage {
-            buf: Bytes::from(zstd.compress(&body)?),
-            num_values: self.codes.len() as u32,
-            encoding: Encoding::RLE_DICTIONARY,
-            def_level_encoding: Encoding::RLE,
-            rep_level_encoding: Encoding::RLE,
-            statistics: None,
-        };
-        self.bytes += page.buffer().len();
-        self.pages.push(DataPage {
-            page: CompressedPage::new(page, body.len()),
-            rows: self.codes.len(),
-            nulls: (self.codes.len() - indices.len()) as u64,
-            bounds: Bounds((!indices.is_empty()).then_some((lo, hi))),
-        });
-        self.codes.clear();
-        Ok(())
+        body
     }
 
-    /// The chunk's bytes (dictionary page, then data pages) and what a row
+    /// The page body after `levels`, compressed, with its size before
+    /// compression and its encoding.
+    ///
+    /// Dictionary indices are small where values repeat. Where a page's
+    /// values are mostly new to the chunk (client addresses, ephemeral
+    /// ports), the dictionary holds nearly every value once *and* an index
+    /// per row, so both ways are compressed and the smaller kept; a plain
+    /// page's values leave the dictionary (`known` values were there before
+    /// this page). The choice depends on the page's bytes alone: the same
+    /// rows give the same file.
+    fn choose(
+        &mut self,
+        levels: Vec<u8>,
+        indices: &[u32],
+        known: usize,
+        zstd: &mut Compressor,
+    ) -> Result<(Vec<u8>, usize, Encoding)> {
+        let fresh = self.values.len() - known;
+        let repeating = !indices.is_empty() && fresh * TRIAL_SHARE < indices.len();
+        let verdict = match self.verdict {
+            _ if repeating => Encoding::RLE_DICTIONARY,
+            _ if indices.is_empty() => Encoding::PLAIN,
+            Some((verdict, left)) if left > 0 => {
+                self.verdict = Some((verdict, left - 1));
+                verdict
+            }
+            _ => {
+                let (page, body) = self.trial(levels, indices, known, zstd)?;
+                self.verdict = Some((page.2, RETRIAL_EVERY - 1));
+                return Ok(match page.2 {
+                    Encoding::PLAIN => self.plain(body, known, zstd)?,
+                    _ => page,
+                });
+            }
+        };
+        if verdict == Encoding::RLE_DICTIONARY {
+            let body = dictionary_body(levels, indices);
+            return Ok((zstd.compress(&body)?, body.len(), Encoding::RLE_DICTIONARY));
+        }
+        let body = self.plain_body(levels);
+        self.plain(body, known, zstd)
+    }
+
+    /// Both encodings of a page compressed: the dictionary page if it is the
+    /// smaller, and the plain body either way.
+    fn trial(
+        &self,
+        levels: Vec<u8>,
+        indices: &[u32],
+        known: usize,
+        zstd: &mut Compressor,
+    ) -> Result<((Vec<u8>, usize, Encoding), Vec<u8>)> {
+        let plain = self.plain_body(levels.clone());
+        let plain_size = zstd.compress(&plain)?.len();
+        let body = dictionary_body(levels, indices);
+        let page = zstd.compress(&body)?;
+        let mut added = Vec::new();
+        for &rank in &self.values[known..] {
+            self.column.encode(rank, true, &mut added);
+        }
+        let encoding = if page.len() + zstd.compress(&added)?.len() <= plain_size {
+            Encoding::RLE_DICTIONARY
+        } else {
+            Encoding::PLAIN
+        };
+        Ok(((page, body.len(), encoding), plain))
+    }
+
+    /// `levels` followed by the page's values, plain.
+    fn plain_body(&self, mut body: Vec<u8>) -> Vec<u8> {
+        for &code in self.codes.iter().filter(|&&c| c != NULL_CODE) {
+            let rank = self.column.rank[code as usize];
+            self.column.encode(rank, true, &mut body);
+        }
+        body
+    }
+
+    /// A plain page, compressed; the values it brought leave the dictionary.
+    fn plain(
+        &mut self,
+        body: Vec<u8>,
+        known: usize,
+        zstd: &mut Compressor,
+    ) -> Result<(Vec<u8>, usize, Encoding)> {
+        for &rank in &self.values[known..] {
+            self.index[self.column.code[rank as usize] as usize] = 0;
+        }
+        self.values.truncate(known);
+        Ok((zstd.compress(&body)?, body.len(), Encoding::PLAIN))
+    }
+
+    /// The chunk's bytes (dictionary page if a data page uses it, then data
+    /// pages) and what a row
     /// group writer needs to append them: metadata, statistics, page indexes.
     pub(crate) fn close(mut self, zstd: &mut Compressor) -> Result<(Bytes, ColumnCloseResult)> {
         self.flush_page(zstd)?;
         let column = self.column;
-        let mut plain = Vec::new();
-        for &rank in &self.values {
-            column.encode(rank, true, &mut plain);
-        }
-        let dictionary = Page::DictionaryPage {
-            buf: Bytes::from(zstd.compress(&plain)?),
-            num_values: self.values.len() as u32,
-            encoding: Encoding::PLAIN,
-            is_sorted: false,
-        };
-
         let mut sink = TrackedWrite::new(Vec::new());
         let mut writer = SerializedPageWriter::new(&mut sink);
-        let first = writer.write_page(CompressedPage::new(dictionary, plain.len()))?;
-        let (mut compressed, mut uncompressed) = (first.compressed_size, first.uncompressed_size);
+        let (mut compressed, mut uncompressed) = (0, 0);
+        let mut dictionary_offset = None;
+        if self.dictionary_pages {
+            let mut plain = Vec::new();
+            for &rank in &self.values {
+                column.encode(rank, true, &mut plain);
+            }
+            let dictionary = Page::DictionaryPage {
+                buf: Bytes::from(zstd.compress(&plain)?),
+                num_values: self.values.len() as u32,
+                encoding: Encoding::PLAIN,
+                is_sorted: false,
+            };
+            let spec = writer.write_page(CompressedPage::new(dictionary, plain.len()))?;
+            (compressed, uncompressed) = (spec.compressed_size, spec.uncompressed_size);
+            dictionary_offset = Some(spec.offset as i64);
+        }
         let mut column_index = ColumnIndexBuilder::new(self.descr.physical_type());
         let mut offset_index = OffsetIndexBuilder::new();
         let mut order = PageOrder::default();
@@ -341,18 +471,19 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         column_index.set_boundary_order(order.boundary_order());
         let bytes = Bytes::from(sink.into_inner()?);
 
+        // Plain: the dictionary page's values, or plain data pages.
+        let mut encodings = vec![Encoding::PLAIN, Encoding::RLE];
+        if self.dictionary_pages {
+            encodings.push(Encoding::RLE_DICTIONARY);
+        }
         let metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression_codec(CompressionCodec::from(self.compression))
-            .set_encodings(vec![
-                Encoding::PLAIN,
-                Encoding::RLE,
-                Encoding::RLE_DICTIONARY,
-            ])
+            .set_encodings(encodings)
             .set_num_values(rows as i64)
             .set_total_compressed_size(compressed as i64)
             .set_total_uncompressed_size(uncompressed as i64)
-            .set_dictionary_page_offset(Some(first.offset as i64))
-            .set_data_page_offset(data_offset.unwrap_or(first.offset) as i64)
+            .set_dictionary_page_offset(dictionary_offset)
+            .set_data_page_offset(data_offset.unwrap_or_default() as i64)
             .set_statistics(column.statistics(bounds, nulls))
             .build()?;
         let close = ColumnCloseResult {

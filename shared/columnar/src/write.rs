@@ -58,12 +58,12 @@ pub enum WriteError {
 }
 
 /// Writer properties for a table's output: zstd, dictionary encoding for
-/// dimensions (values repeat: accounts, ENIs, addresses, ports) and for the
-/// times and record counts of a window (a few hundred distinct values), plain
-/// for packet and byte counters (nearly one value per row), page statistics
-/// on dimensions for pruning, the sort order declared, and optional footer
-/// metadata. No timestamps or random
-/// ids, so the same rows give the same bytes.
+/// the times and record counts of a window (a few hundred distinct values),
+/// plain for packet and byte counters (nearly one value per row), page
+/// statistics on dimensions for pruning, the sort order declared, and
+/// optional footer metadata. Dimensions are encoded page by page, dictionary
+/// or plain by measurement ([`crate::dims`]). No timestamps or random ids, so
+/// the same rows give the same bytes.
 pub fn writer_properties(table: &FlowTable, options: &WriteOptions) -> WriterProperties {
     let zstd = ZstdLevel::try_new(options.zstd_level).unwrap_or_default();
     let columns = output_columns(table);
@@ -264,7 +264,8 @@ mod tests {
         for file in &files {
             let reader = SerializedFileReader::new(file.clone()).unwrap();
             rows += reader.metadata().file_metadata().num_rows();
-            let chunk = reader.metadata().row_group(0).column(2);
+            // account_id: seven values.
+            let chunk = reader.metadata().row_group(0).column(1);
             assert!(
                 chunk
                     .encodings()
@@ -439,6 +440,54 @@ mod tests {
             let max = values.iter().max().map(|v| v.as_bytes().to_vec());
             assert_eq!(page, &(false, min, max, Some(0)));
         }
+    }
+
+    /// A page whose values are mostly new to its chunk is plain where that
+    /// is smaller, a page of repeating values uses the dictionary, and either
+    /// reads back as written.
+    #[test]
+    fn each_page_is_encoded_the_way_its_values_favour() {
+        let mut text = String::from("version account-id srcaddr srcport packets bytes start end action\n");
+        for i in 0..60_000u64 {
+            let hash = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+            let (addr, port) = if i < 40_000 {
+                // A client address and an ephemeral port nearly every row.
+                let [a, b, c, ..] = (hash as u32).to_le_bytes();
+                (format!("{a}.{b}.{c}.{}", i % 251), 1024 + hash % 64_000)
+            } else {
+                (format!("10.0.0.{}", i % 5), 443)
+            };
+            text.push_str(&format!(
+                "2 {} {addr} {port} 1 40 1700000000 1700000059 ACCEPT\n",
+                100_000_000_000 + i % 7
+            ));
+        }
+        let mut t = FlowTable::new();
+        parse_object("s", text.as_bytes(), &mut t);
+        let file = write_parquet(&t, &WriteOptions::default())
+            .unwrap()
+            .remove(0);
+        let (rows, _) = read(&file);
+        assert_eq!(rows, reference_batch(&t));
+
+        let reader = SerializedFileReader::new(file).unwrap();
+        let group = reader.get_row_group(0).unwrap();
+        let encodings = |name: &str| -> Vec<Encoding> {
+            let column = output_columns(&t)
+                .iter()
+                .position(|c| c.def().name == name)
+                .unwrap();
+            let pages = group.get_column_page_reader(column).unwrap();
+            pages
+                .map(|page| page.unwrap())
+                .filter(|page| page.page_type() == parquet::basic::PageType::DATA_PAGE)
+                .map(|page| page.encoding())
+                .collect()
+        };
+        let (plain, dictionary) = (Encoding::PLAIN, Encoding::RLE_DICTIONARY);
+        assert_eq!(encodings("srcaddr"), [plain, plain, dictionary]);
+        assert_eq!(encodings("srcport"), [plain, plain, dictionary]);
+        assert_eq!(encodings("account-id"), [dictionary; 3]);
     }
 
     #[test]

@@ -57,6 +57,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Timelike, Utc};
 
 pub use encode::Delivery;
+pub use traffic::Traffic;
 pub use truth::{Totals, Truth};
 
 use crate::format::Defect;
@@ -85,6 +86,8 @@ pub struct GenerateOptions {
     pub bad_files: bool,
     /// How the records reach S3 (default: VPC Flow Logs text objects).
     pub delivery: Delivery,
+    /// What the interfaces carry (default: mostly private VPC traffic).
+    pub traffic: Traffic,
 }
 
 /// 2026-11-22T13:00:00Z.
@@ -102,6 +105,7 @@ impl Default for GenerateOptions {
             bad_lines: 0,
             bad_files: false,
             delivery: Delivery::Text,
+            traffic: Traffic::Vpc,
         }
     }
 }

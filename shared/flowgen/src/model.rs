@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::GenerateOptions;
 use crate::format::Format;
 use crate::rng::Dice;
+use crate::traffic::Traffic;
 
 /// An AWS region with its AZ-id prefix and number of AZs.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +111,8 @@ pub(crate) struct FlowLog {
     pub vpc_id: String,
     /// IPv6 /48-ish prefix words of the VPC (`2001:db8:{w}::/48`).
     pub vpc_v6: u16,
+    /// What its ENIs carry.
+    pub traffic: Traffic,
     /// ENIs covered by this flow log.
     pub enis: Vec<Eni>,
 }
@@ -160,6 +163,7 @@ pub(crate) fn build(opts: &GenerateOptions, dice: &mut Dice) -> Vec<FlowLog> {
                 vpc_octet: dice.range(0, 255) as u8,
                 vpc_id: format!("vpc-{}", dice.hex(17)),
                 vpc_v6: dice.range(0, 0xffff) as u16,
+                traffic: opts.traffic,
                 enis: Vec::new(),
             };
             fl.enis = build_enis(&fl, n_enis, dice);
@@ -222,6 +226,9 @@ fn build_enis(fl: &FlowLog, n: usize, dice: &mut Dice) -> Vec<Eni> {
             };
             let has_instance = dice.chance(0.8);
             let nat = !has_instance && dice.chance(0.5);
+            // Internet-facing: every ENI is reachable, and those without an
+            // instance are NAT gateways.
+            let internet = fl.traffic == Traffic::Internet;
             Eni {
                 id: format!("eni-{}", dice.hex(17)),
                 subnet_id: subnet.id.clone(),
@@ -231,8 +238,8 @@ fn build_enis(fl: &FlowLog, n: usize, dice: &mut Dice) -> Vec<Eni> {
                 ipv4,
                 ipv6,
                 role,
-                public: e == 0 || dice.chance(0.3),
-                nat,
+                public: e == 0 || dice.chance(0.3) || internet,
+                nat: nat || (internet && !has_instance),
             }
         })
         .collect()

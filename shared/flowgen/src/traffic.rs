@@ -5,11 +5,54 @@
 //! long-lived connection produces two flows (client→server, server→client) whose
 //! consecutive records are contiguous (`next.start <= prev.end + 60`).
 
+mod internet;
+
 use std::collections::BTreeSet;
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
 
 use crate::model::{Eni, FlowLog, Role};
 use crate::rng::Dice;
+
+/// What the interfaces carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Traffic {
+    /// Mostly private: databases and services inside the VPC and peered
+    /// VPCs, S3 and DynamoDB, a few external peers, long-lived connections.
+    #[default]
+    Vpc,
+    /// Internet-facing services and NAT gateways: clients and peers from the
+    /// whole public address space, ephemeral ports, mostly short flows, and
+    /// scans from anywhere.
+    Internet,
+}
+
+impl Traffic {
+    fn as_str(self) -> &'static str {
+        match self {
+            Traffic::Vpc => "vpc",
+            Traffic::Internet => "internet",
+        }
+    }
+}
+
+impl fmt::Display for Traffic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Traffic {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Traffic::Vpc, Traffic::Internet]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown traffic {s:?} (vpc or internet)"))
+    }
+}
 
 /// Length of a capture window in seconds.
 pub(crate) const WINDOW: i64 = 60;
@@ -258,6 +301,15 @@ impl<'a> Sim<'a> {
 
     /// A new long-lived connection (`fresh` = it opens in the coming window).
     fn long_conn(&mut self, eni: &Eni, fresh: bool) -> Conn {
+        if self.fl.traffic == Traffic::Internet {
+            let lifetime = self.dice.range(2, 10) as u32;
+            let lifetime = if fresh {
+                lifetime
+            } else {
+                self.dice.range(1, u64::from(lifetime)) as u32
+            };
+            return self.internet_conn(eni, lifetime, fresh);
+        }
         let v6 = eni.ipv6.is_some() && self.dice.chance(0.4);
         let lifetime = if self.dice.chance(0.3) {
             self.dice.range(60, 600) as u32
@@ -305,6 +357,9 @@ impl<'a> Sim<'a> {
 
     /// A connection that opens and closes within one capture window.
     fn short_conn(&mut self, eni: &Eni) -> Conn {
+        if self.fl.traffic == Traffic::Internet {
+            return self.internet_conn(eni, 1, true);
+        }
         let v6 = eni.ipv6.is_some() && self.dice.chance(0.4);
         let kind = self.dice.range(0, 99);
         let (peer, client, proto) = if kind < 40 {
@@ -373,7 +428,10 @@ impl<'a> Sim<'a> {
 
     /// Emit a port scan of `eni` from one external source.
     fn scan(&mut self, eni_index: u32, eni: &Eni, ws: i64, out: &mut Vec<Rec>) {
-        let src = self.external(false);
+        let src = match self.fl.traffic {
+            Traffic::Vpc => self.external(false),
+            Traffic::Internet => self.public(false),
+        };
         let d = &mut self.dice;
         let n = d.range(3, 25) as usize;
         let mut ports = BTreeSet::new();
@@ -425,21 +483,13 @@ impl<'a> Sim<'a> {
     pub(crate) fn window(&mut self, ws: i64, out: &mut Vec<Rec>) {
         let fl = self.fl;
         let first = self.windows_done == 0;
-        // Decide the scan target before the ENI loop (NODATA needs to know).
-        let scan_target = if self.dice.chance(0.4) {
-            let public: Vec<u32> = (0..fl.enis.len() as u32)
-                .filter(|&e| fl.enis[e as usize].public)
-                .collect();
-            Some(self.dice.pick(&public, 0))
-        } else {
-            None
-        };
+        let scan_targets = self.scan_targets();
         for (e, eni) in fl.enis.iter().enumerate() {
             let e32 = e as u32;
             let before = out.len();
             if eni.role == Role::Busy {
                 if first {
-                    self.conns[e] = (0..self.flows_per_eni)
+                    self.conns[e] = (0..self.long_conns())
                         .map(|_| self.long_conn(eni, false))
                         .collect();
                 }
@@ -455,15 +505,18 @@ impl<'a> Sim<'a> {
                 }
                 self.conns[e] = conns;
             }
-            let shorts = match eni.role {
-                Role::Busy => self.dice.range(0, 4),
-                Role::Idle => u64::from(self.dice.chance(0.3)),
+            let flows = self.flows_per_eni as u64;
+            let shorts = match (self.fl.traffic, eni.role) {
+                (Traffic::Vpc, Role::Busy) => self.dice.range(0, 4),
+                (Traffic::Vpc, Role::Idle) => u64::from(self.dice.chance(0.3)),
+                (Traffic::Internet, Role::Busy) => self.dice.range(flows, 3 * flows),
+                (Traffic::Internet, Role::Idle) => self.dice.range(0, 2),
             };
             for _ in 0..shorts {
                 let conn = self.short_conn(eni);
                 self.emit(e32, &conn, ws, out);
             }
-            if scan_target == Some(e32) {
+            for _ in scan_targets.iter().filter(|&&target| target == e32) {
                 self.scan(e32, eni, ws, out);
             }
             if out.len() == before {
@@ -476,6 +529,33 @@ impl<'a> Sim<'a> {
             }
         }
         self.windows_done += 1;
+    }
+
+    /// Long-lived connections per busy ENI: on the internet most are short.
+    fn long_conns(&self) -> usize {
+        match self.fl.traffic {
+            Traffic::Vpc => self.flows_per_eni,
+            Traffic::Internet => self.flows_per_eni.div_ceil(4),
+        }
+    }
+
+    /// The ENIs scanned in the coming window (decided before the ENI loop:
+    /// NODATA needs to know). Inside a VPC a public ENI now and then; on the
+    /// internet every ENI, by one to three scanners a window.
+    fn scan_targets(&mut self) -> Vec<u32> {
+        let enis = self.fl.enis.len() as u32;
+        match self.fl.traffic {
+            Traffic::Vpc if self.dice.chance(0.4) => {
+                let public: Vec<u32> = (0..enis)
+                    .filter(|&e| self.fl.enis[e as usize].public)
+                    .collect();
+                vec![self.dice.pick(&public, 0)]
+            }
+            Traffic::Vpc => Vec::new(),
+            Traffic::Internet => (0..self.dice.range(1, 3))
+                .map(|_| self.dice.index(enis as usize) as u32)
+                .collect(),
+        }
     }
 
     fn status_record(&mut self, eni: u32, ws: i64, body: Body) -> Rec {
