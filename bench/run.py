@@ -1,7 +1,9 @@
-"""flowmerge's benchmark: compaction side by side with DuckDB, pyarrow and the
-igzip decompression floor on the same data and thread counts, the same for the
-data delivered as AWS native Parquet (flowmerge and DuckDB), a query benchmark
-over raw gzip vs compacted Parquet, and a scaling check. Writes bench/out/report.md.
+"""flowmerge's benchmark: compaction side by side with DuckDB, pyarrow,
+ClickHouse (chdb), Polars and the igzip decompression floor on the same data
+and thread counts; output size of every tool on two kinds of traffic (mostly
+private VPC traffic, and internet-facing services and NAT gateways); the same
+data delivered as AWS native Parquet (flowmerge and DuckDB); a query benchmark
+over raw gzip vs compacted Parquet; and a scaling check. Writes bench/out/report.md.
 
 Every number in the report is measured by this script in this run. Outputs are
 checked against the generator's truth, so speed never comes from dropping data.
@@ -21,7 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import chdb
 import duckdb
+import polars
 import pyarrow
 
 from duckdb_peer import raw_relation
@@ -31,6 +35,9 @@ OUT = HERE / "out"
 
 # Default dataset: a few million records in hundreds to a thousand-odd files, 60 accounts.
 DATASET = {"accounts": 60, "enis": 24, "flows": 20, "minutes": 40}
+# Internet-facing interfaces: about a million records, nearly every client
+# address and ephemeral port new.
+INTERNET = {"accounts": 30, "enis": 24, "flows": 20, "minutes": 20, "traffic": "internet"}
 
 
 @dataclass
@@ -115,12 +122,13 @@ def parquet_totals(glob: str, window_sql: str) -> tuple[dict, int]:
 FLOWMERGE_WINDOW = "regexp_extract(filename, '/(\\d{8}T\\d{4}Z)-', 1)"
 # Both peers write a directory per window, window=<minute>.
 PEER_WINDOW = "regexp_extract(filename, 'window=(\\d{8}T\\d{4}Z)', 1)"
-PEERS = {"DuckDB": "duckdb_peer.py", "pyarrow": "pyarrow_peer.py"}
+PEERS = {"DuckDB": "duckdb_peer.py", "pyarrow": "pyarrow_peer.py",
+         "ClickHouse (chdb)": "chdb_peer.py", "Polars": "polars_peer.py"}
 
 
-def generate(binary: str, raw: Path, minutes: int, delivery: str = "text") -> dict:
+def generate(binary: str, raw: Path, minutes: int, delivery: str = "text", shape: dict = DATASET) -> dict:
     if not (raw / "truth.json").exists():
-        shape = {**DATASET, "minutes": minutes, "delivery": delivery}
+        shape = {**shape, "minutes": minutes, "delivery": delivery}
         subprocess.run([binary, "generate", raw, *sum(([f"--{k}", str(v)] for k, v in shape.items()), [])],
                        check=True, stdout=subprocess.DEVNULL)
     return json.loads((raw / "truth.json").read_text())
@@ -155,6 +163,30 @@ def compaction(binary: str, raw: Path, truth: dict, threads: list[int], repeat: 
             rows.append(row(tool, n, run, records, rows_out, files_in, bytes_in,
                             *tree_bytes(out, ".parquet"), totals == expected))
         rows.append(row("igzip -d (floor)", n, floor, records, None, files_in, bytes_in, None, None, True))
+    return rows
+
+
+def output_sizes(binary: str, raw: Path, truth: dict, threads: int) -> list[dict]:
+    """Every tool's output bytes for the same compaction of `raw`: flowmerge at
+    its default and at `--max-gap window` (every record of a flow in a window
+    joined, which is what the peers' GROUP BY does), each checked against the truth."""
+    expected = truth_totals(truth)
+    rows = []
+    for setting, extra in (("default (max gap 60 s)", []), ("--max-gap window", ["--max-gap", "window"])):
+        out = OUT / "sizes-flowmerge"
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run([binary, "compact", raw, out, "--threads", str(threads), *extra],
+                       check=True, stdout=subprocess.DEVNULL)
+        totals, rows_out = parquet_totals(f"{out}/flowlogs/**/*.parquet", FLOWMERGE_WINDOW)
+        rows.append({"tool": f"flowmerge, {setting}", "rows": rows_out,
+                     "bytes": tree_bytes(out / "flowlogs", ".parquet")[1], "conserved": totals == expected})
+    for tool, script in PEERS.items():
+        out = OUT / "sizes-peer"
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run([sys.executable, HERE / script, raw, out, str(threads)], check=True)
+        totals, rows_out = parquet_totals(f"{out}/**/*.parquet", PEER_WINDOW)
+        rows.append({"tool": tool, "rows": rows_out, "bytes": tree_bytes(out, ".parquet")[1],
+                     "conserved": totals == expected})
     return rows
 
 
@@ -271,15 +303,16 @@ def compaction_table(rows) -> list[str]:
     return lines
 
 
-def report(args, truth, comp, native, qs, scale) -> str:
+def report(args, truth, comp, sizes, native, qs, scale) -> str:
     lines = [
         "# flowmerge benchmark", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
-        f"DuckDB {duckdb.__version__}; pyarrow {pyarrow.__version__}; {subprocess.run(['igzip', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}.",
+        f"DuckDB {duckdb.__version__}; pyarrow {pyarrow.__version__}; chdb {chdb.__version__}; "
+        f"Polars {polars.__version__}; {subprocess.run(['igzip', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}.",
         f"Dataset: `flowmerge generate` with {DATASET | {'minutes': DATASET['minutes'] * args.scale}}: "
         f"{truth['records']:,} records in {truth['files']:,} files ({truth['bytes'] / 2**20:.1f} MiB gzip).",
         f"Command: `python bench/run.py --scale {args.scale}` (`make bench`). flowmerge and igzip: "
-        f"median of {args.repeat} runs, taking turns; DuckDB and pyarrow: one run each.", "",
+        f"median of {args.repeat} runs, taking turns; the peers: one run each.", "",
         "## Compaction", "",
         *compaction_table(comp),
     ]
@@ -299,7 +332,19 @@ def report(args, truth, comp, native, qs, scale) -> str:
         for n in args.threads:
             by = {r["tool"]: r for r in native if r["threads"] == n}
             lines.append(f"| {n} | {by['DuckDB']['wall'] / by['flowmerge']['wall']:.2f}× |")
-    lines += ["", "## Queries (DuckDB, 2 threads)", "",
+    lines += ["", "## Output size on two kinds of traffic", "",
+              "The same compaction by every tool, 2 threads; bytes of Parquet written. "
+              "Peers group all of a flow's records in a window, as flowmerge does at `--max-gap window`.", ""]
+    for (label, shape, t), rows in sizes:
+        smallest_peer = min(r["bytes"] for r in rows if not r["tool"].startswith("flowmerge"))
+        lines += [f"**{label}** (`flowmerge generate` with {shape}: {t['records']:,} records, "
+                  f"{t['bytes'] / 2**20:.1f} MiB gzip):", "",
+                  "| tool | rows | output bytes | ÷ smallest peer | totals match truth |", "|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['tool']} | {r['rows']:,} | {r['bytes']:,} | {r['bytes'] / smallest_peer:.3f} | "
+                         f"{'yes' if r['conserved'] else 'NO'} |")
+        lines.append("")
+    lines += ["## Queries (DuckDB, 2 threads)", "",
               "| query | raw gzip s | Parquet s | speed-up | raw bytes read | Parquet bytes read |",
               "|---|---|---|---|---|---|"]
     for q in qs:
@@ -325,12 +370,17 @@ def main():
     raw = OUT / "data" / f"scale-{args.scale}"
     truth = generate(args.bin, raw, DATASET["minutes"] * args.scale)
     comp = compaction(args.bin, raw, truth, args.threads, args.repeat)
+    internet_raw = OUT / "data" / f"internet-{args.scale}"
+    internet_truth = generate(args.bin, internet_raw, INTERNET["minutes"] * args.scale, shape=INTERNET)
+    sizes = [(("Mostly private VPC traffic", DATASET, truth), output_sizes(args.bin, raw, truth, 2)),
+             (("Internet-facing services and NAT gateways", INTERNET, internet_truth),
+              output_sizes(args.bin, internet_raw, internet_truth, 2))]
     parquet_raw = OUT / "data" / f"parquet-{args.scale}"
     parquet_truth = generate(args.bin, parquet_raw, DATASET["minutes"] * args.scale, "parquet")
     native = native_parquet(args.bin, parquet_raw, parquet_truth, args.threads, args.repeat)
     qs = queries(raw, OUT / f"flowmerge-{args.threads[-1]}", truth)
     scale = [] if args.skip_scaling else scaling(args.bin, [1, 2, 4], args.repeat)
-    text = report(args, truth, comp, native, qs, scale)
+    text = report(args, truth, comp, sizes, native, qs, scale)
     (OUT / "report.md").write_text(text)
     print(text)
 

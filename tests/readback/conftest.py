@@ -12,11 +12,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/truth.py
 
 
+def binary() -> str:
+    """The flowmerge binary under test."""
+    return os.environ.get("FLOWMERGE_BIN", "target/debug/flowmerge")
+
+
 def flowmerge(*args, env=None, check=True):
     """Runs the flowmerge binary and returns the completed process."""
-    binary = os.environ.get("FLOWMERGE_BIN", "target/debug/flowmerge")
     return subprocess.run(
-        [binary, *map(str, args)],
+        [binary(), *map(str, args)],
         check=check,
         capture_output=True,
         text=True,

@@ -1,6 +1,7 @@
-"""The benchmark's peers do the job flowmerge does: on generated data, the
-DuckDB and pyarrow peers' outputs conserve the generator's totals per window
-and account, and the two agree flow for flow (same rows, same tcp-flags OR)."""
+"""The benchmark's peers do the job flowmerge does: on generated data of both
+kinds of traffic, the DuckDB, pyarrow, ClickHouse and Polars peers' outputs
+conserve the generator's totals per window and account, and they agree flow
+for flow (same rows, same tcp-flags OR)."""
 
 import json
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import flowmerge
+from conftest import binary, flowmerge
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -32,8 +33,17 @@ def raw(tmp_path_factory):
     return raw
 
 
+@pytest.fixture(scope="module")
+def internet(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("bench") / "internet"
+    flowmerge("generate", raw, "--minutes", 3, "--accounts", 3, "--traffic", "internet")
+    return raw
+
+
+@pytest.mark.parametrize("traffic", ["raw", "internet"])
 @pytest.mark.parametrize("peer", bench.PEERS.values())
-def test_peer_conserves_the_truth(raw, tmp_path, peer):
+def test_peer_conserves_the_truth(request, tmp_path, peer, traffic):
+    raw = request.getfixturevalue(traffic)
     out = tmp_path / "out"
     subprocess.run([sys.executable, BENCH / peer, raw, out, "2"], check=True)
     totals, rows = bench.parquet_totals(f"{out}/**/*.parquet", bench.PEER_WINDOW)
@@ -43,13 +53,23 @@ def test_peer_conserves_the_truth(raw, tmp_path, peer):
 
 
 def test_peers_agree_flow_for_flow(raw, tmp_path):
-    seen = []
+    seen = {}
     for peer in bench.PEERS.values():
         out = tmp_path / peer
         subprocess.run([sys.executable, BENCH / peer, raw, out, "1"], check=True)
-        seen.append(duckdb.execute(PER_WINDOW, [f"{out}/**/*.parquet"]).fetchall())
-    assert seen[0] == seen[1]
-    assert any(row[4] for row in seen[0]), "no tcp-flags in the data: the OR is untested"
+        seen[peer] = duckdb.execute(PER_WINDOW, [f"{out}/**/*.parquet"]).fetchall()
+    first = seen["duckdb_peer.py"]
+    assert all(flows == first for flows in seen.values()), {p: f[:2] for p, f in seen.items()}
+    assert any(row[4] for row in first), "no tcp-flags in the data: the OR is untested"
+
+
+def test_flowmerge_output_is_smaller_than_every_peers_on_internet_traffic(internet, tmp_path):
+    """The output-size contract `make bench` reports, on a small sample:
+    flowmerge at the peers' semantics writes fewer bytes than any of them."""
+    rows = bench.output_sizes(binary(), internet, json.loads((internet / "truth.json").read_text()), 2)
+    assert all(r["conserved"] for r in rows), rows
+    ours = max(r["bytes"] for r in rows if r["tool"].startswith("flowmerge"))
+    assert all(ours < r["bytes"] for r in rows if not r["tool"].startswith("flowmerge")), rows
 
 
 def test_duckdb_peer_compacts_native_parquet_like_text(raw, tmp_path):
