@@ -22,6 +22,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import contract from '../contract.json';
 import { FlowmergeConfig, inputPrefixes } from './config';
 import { RustLambda } from './rust-lambda';
 
@@ -40,39 +41,12 @@ export interface PipelineStackProps extends StackProps {
   readonly table: dynamodb.ITable;
 }
 
-/** Columns of AWS's own Parquet flow logs (dashes as underscores), plus `records`. */
-export const FLOWLOG_COLUMNS: ReadonlyArray<[string, string]> = [
-  ['version', 'int'],
-  ['account_id', 'string'],
-  ['interface_id', 'string'],
-  ['srcaddr', 'string'],
-  ['dstaddr', 'string'],
-  ['srcport', 'int'],
-  ['dstport', 'int'],
-  ['protocol', 'int'],
-  ['packets', 'bigint'],
-  ['bytes', 'bigint'],
-  ['start', 'bigint'],
-  ['end', 'bigint'],
-  ['action', 'string'],
-  ['log_status', 'string'],
-  ['vpc_id', 'string'],
-  ['subnet_id', 'string'],
-  ['instance_id', 'string'],
-  ['tcp_flags', 'int'],
-  ['type', 'string'],
-  ['pkt_srcaddr', 'string'],
-  ['pkt_dstaddr', 'string'],
-  ['region', 'string'],
-  ['az_id', 'string'],
-  ['sublocation_type', 'string'],
-  ['sublocation_id', 'string'],
-  ['pkt_src_aws_service', 'string'],
-  ['pkt_dst_aws_service', 'string'],
-  ['flow_direction', 'string'],
-  ['traffic_path', 'int'],
-  ['records', 'bigint'],
-];
+/**
+ * Columns of the output: every field of the Rust catalogue (dashes as
+ * underscores) and `records`, with Athena types, from infra/contract.json
+ * (written by the Rust side, never typed here).
+ */
+export const FLOWLOG_COLUMNS: ReadonlyArray<{ name: string; type: string }> = contract.glue.flowlogs.columns;
 
 export class PipelineStack extends Stack {
   public readonly stateMachine: sfn.StateMachine;
@@ -385,7 +359,7 @@ export class PipelineStack extends Stack {
         partitionKeys: ['year', 'month', 'day', 'hour'].map((name) => ({ name, type: 'string' })),
         storageDescriptor: {
           location,
-          columns: FLOWLOG_COLUMNS.map(([name, type]) => ({ name, type })),
+          columns: [...FLOWLOG_COLUMNS],
           inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
           outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
           serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },

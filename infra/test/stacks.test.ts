@@ -288,7 +288,7 @@ describe('pipeline stack', () => {
         Name: 'flowlogs',
         PartitionKeys: ['year', 'month', 'day', 'hour'].map((n) => ({ Name: n, Type: 'string' })),
         StorageDescriptor: Match.objectLike({
-          Columns: FLOWLOG_COLUMNS.map(([Name, Type]) => ({ Name, Type })),
+          Columns: FLOWLOG_COLUMNS.map(({ name, type }) => ({ Name: name, Type: type })),
           SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
         }),
         Parameters: Match.objectLike({
@@ -303,7 +303,10 @@ describe('pipeline stack', () => {
     const template = JSON.stringify(table.Properties.TableInput.Parameters['storage.location.template']);
     expect(template).toMatch(/flowlogs\/year=\$\{year\}\/month=\$\{month\}\/day=\$\{day\}\/hour=\$\{hour\}\/"/);
     expect(template).toContain('s3://');
-    expect(FLOWLOG_COLUMNS.map(([n]) => n)).toEqual(expect.arrayContaining(['end', 'records', 'traffic_path', 'flow_direction']));
+    expect(FLOWLOG_COLUMNS.map(({ name }) => name)).toEqual(
+      expect.arrayContaining(['end', 'records', 'traffic_path', 'flow_direction', 'ecs_cluster_name', 'reject_reason']),
+    );
+    expect(FLOWLOG_COLUMNS).toHaveLength(73);
   });
 
   test('output prefix is applied to the Glue location and the state machine substitution', () => {

@@ -51,6 +51,17 @@ def test_columns_have_aws_names_and_physical_types(compacted):
         assert schema.names[-1] == "records"
 
 
+def test_the_glue_table_in_infra_contract_declares_every_column_written(compacted):
+    """infra/contract.json (which the CDK app's Glue table reads) against the
+    files themselves: every column written is declared, with its Athena type."""
+    contract = json.loads((Path(__file__).resolve().parents[2] / "infra" / "contract.json").read_text())
+    glue = {c["name"]: c["type"] for c in contract["glue"]["flowlogs"]["columns"]}
+    athena = {"int32": "int", "int64": "bigint", "string": "string"}
+    for path in Path(compacted["out"], "flowlogs").rglob("*.parquet"):
+        for field in pq.read_schema(path):
+            assert glue.get(field.name) == athena[str(field.type)], field.name
+
+
 def test_files_are_zstd_dictionary_encoded_sorted_with_statistics(compacted):
     path = next(Path(compacted["out"], "flowlogs").rglob("*.parquet"))
     meta = pq.ParquetFile(path).metadata

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int32Array, Int64Array};
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use flowlog::{ColumnDef, FlowTable, Kind, NULL};
+use flowlog::{CATALOGUE, ColumnDef, FlowTable, Kind, NULL};
 
 /// A column of the table in output order.
 pub(crate) enum Source<'a> {
@@ -40,6 +40,28 @@ pub(crate) fn output_columns(table: &FlowTable) -> Vec<Source<'_>> {
         .collect();
     columns.sort_by(|a, b| a.def().output_key().cmp(&b.def().output_key()));
     columns
+}
+
+/// Every column an output file can hold, in output order, with its Athena
+/// (Hive DDL) type: each catalogue field and `records`. Fields the catalogue
+/// does not know are kept as strings but named only by the files that hold them.
+pub fn athena_columns() -> Vec<(String, &'static str)> {
+    let mut defs: Vec<ColumnDef> = CATALOGUE
+        .iter()
+        .map(|field| ColumnDef::for_field(field.name))
+        .chain([ColumnDef::records()])
+        .collect();
+    defs.sort_by(|a, b| a.output_key().cmp(&b.output_key()));
+    defs.iter()
+        .map(|def| {
+            let athena = match def.kind {
+                Kind::Int32 => "int",
+                Kind::Int64 => "bigint",
+                Kind::Str => "string",
+            };
+            (def.column_name(), athena)
+        })
+        .collect()
 }
 
 fn data_type(kind: Kind) -> DataType {

@@ -167,6 +167,24 @@ fn dictionary_body(mut body: Vec<u8>, indices: &[u32]) -> Vec<u8> {
     body
 }
 
+/// A page body, compressed.
+struct Encoded {
+    buf: Vec<u8>,
+    /// Size before compression.
+    raw_len: usize,
+    encoding: Encoding,
+}
+
+impl Encoded {
+    fn new(body: Vec<u8>, encoding: Encoding, zstd: &mut Compressor) -> Result<Self> {
+        Ok(Encoded {
+            buf: zstd.compress(&body)?,
+            raw_len: body.len(),
+            encoding,
+        })
+    }
+}
+
 /// A data page encoded and compressed, waiting for the dictionary page that
 /// must precede it in the chunk.
 struct DataPage {
@@ -283,9 +301,10 @@ impl<'c, 'a> DimChunk<'c, 'a> {
             indices.push(*slot - 1);
         }
         let levels = self.levels(indices.len());
-        let (buf, raw_len, encoding) = self.choose(levels, &indices, known, zstd)?;
+        let encoded = self.choose(levels, &indices, known, zstd)?;
+        let encoding = encoded.encoding;
         let page = Page::DataPage {
-            buf: Bytes::from(buf),
+            buf: Bytes::from(encoded.buf),
             num_values: self.codes.len() as u32,
             encoding,
             def_level_encoding: Encoding::RLE,
@@ -295,7 +314,7 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         self.dictionary_pages |= encoding == Encoding::RLE_DICTIONARY;
         self.bytes += page.buffer().len();
         self.pages.push(DataPage {
-            page: CompressedPage::new(page, raw_len),
+            page: CompressedPage::new(page, encoded.raw_len),
             rows: self.codes.len(),
             nulls: (self.codes.len() - indices.len()) as u64,
             bounds: Bounds((!indices.is_empty()).then_some((lo, hi))),
@@ -322,15 +341,14 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         body
     }
 
-    /// The page body after `levels`, compressed, with its size before
-    /// compression and its encoding.
+    /// The page body after `levels`, encoded and compressed.
     ///
     /// Dictionary indices are small where values repeat. Where a page's
     /// values are mostly new to the chunk (client addresses, ephemeral
     /// ports), the dictionary holds nearly every value once *and* an index
     /// per row, so both ways are compressed and the smaller kept; a plain
     /// page's values leave the dictionary (`known` values were there before
-    /// this page). The choice depends on the page's bytes alone: the same
+    /// this page). The choice depends on the pages' bytes alone: the same
     /// rows give the same file.
     fn choose(
         &mut self,
@@ -338,7 +356,7 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         indices: &[u32],
         known: usize,
         zstd: &mut Compressor,
-    ) -> Result<(Vec<u8>, usize, Encoding)> {
+    ) -> Result<Encoded> {
         let fresh = self.values.len() - known;
         let repeating = !indices.is_empty() && fresh * TRIAL_SHARE < indices.len();
         let verdict = match self.verdict {
@@ -348,46 +366,48 @@ impl<'c, 'a> DimChunk<'c, 'a> {
                 self.verdict = Some((verdict, left - 1));
                 verdict
             }
-            _ => {
-                let (page, body) = self.trial(levels, indices, known, zstd)?;
-                self.verdict = Some((page.2, RETRIAL_EVERY - 1));
-                return Ok(match page.2 {
-                    Encoding::PLAIN => self.plain(body, known, zstd)?,
-                    _ => page,
-                });
-            }
+            _ => return self.trial(levels, indices, known, zstd),
         };
         if verdict == Encoding::RLE_DICTIONARY {
-            let body = dictionary_body(levels, indices);
-            return Ok((zstd.compress(&body)?, body.len(), Encoding::RLE_DICTIONARY));
+            return Encoded::new(
+                dictionary_body(levels, indices),
+                Encoding::RLE_DICTIONARY,
+                zstd,
+            );
         }
-        let body = self.plain_body(levels);
-        self.plain(body, known, zstd)
+        let plain = Encoded::new(self.plain_body(levels), Encoding::PLAIN, zstd)?;
+        self.forget(known);
+        Ok(plain)
     }
 
-    /// Both encodings of a page compressed: the dictionary page if it is the
-    /// smaller, and the plain body either way.
+    /// Both encodings of a page, compressed; the smaller is kept, and holds
+    /// for the next [`RETRIAL_EVERY`] such pages.
     fn trial(
-        &self,
+        &mut self,
         levels: Vec<u8>,
         indices: &[u32],
         known: usize,
         zstd: &mut Compressor,
-    ) -> Result<((Vec<u8>, usize, Encoding), Vec<u8>)> {
-        let plain = self.plain_body(levels.clone());
-        let plain_size = zstd.compress(&plain)?.len();
-        let body = dictionary_body(levels, indices);
-        let page = zstd.compress(&body)?;
+    ) -> Result<Encoded> {
+        let plain = Encoded::new(self.plain_body(levels.clone()), Encoding::PLAIN, zstd)?;
+        let dictionary = Encoded::new(
+            dictionary_body(levels, indices),
+            Encoding::RLE_DICTIONARY,
+            zstd,
+        )?;
         let mut added = Vec::new();
         for &rank in &self.values[known..] {
             self.column.encode(rank, true, &mut added);
         }
-        let encoding = if page.len() + zstd.compress(&added)?.len() <= plain_size {
-            Encoding::RLE_DICTIONARY
+        let dictionary_size = dictionary.buf.len() + zstd.compress(&added)?.len();
+        let kept = if dictionary_size <= plain.buf.len() {
+            dictionary
         } else {
-            Encoding::PLAIN
+            self.forget(known);
+            plain
         };
-        Ok(((page, body.len(), encoding), plain))
+        self.verdict = Some((kept.encoding, RETRIAL_EVERY - 1));
+        Ok(kept)
     }
 
     /// `levels` followed by the page's values, plain.
@@ -399,18 +419,13 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         body
     }
 
-    /// A plain page, compressed; the values it brought leave the dictionary.
-    fn plain(
-        &mut self,
-        body: Vec<u8>,
-        known: usize,
-        zstd: &mut Compressor,
-    ) -> Result<(Vec<u8>, usize, Encoding)> {
+    /// Takes the values added since the first `known` out of the dictionary
+    /// (their page is plain).
+    fn forget(&mut self, known: usize) {
         for &rank in &self.values[known..] {
             self.index[self.column.code[rank as usize] as usize] = 0;
         }
         self.values.truncate(known);
-        Ok((zstd.compress(&body)?, body.len(), Encoding::PLAIN))
     }
 
     /// The chunk's bytes (dictionary page if a data page uses it, then data

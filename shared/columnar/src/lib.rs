@@ -22,6 +22,6 @@ mod hybrid;
 mod read;
 mod write;
 
-pub use convert::arrow_schema;
+pub use convert::{arrow_schema, athena_columns};
 pub use read::{ReadError, read_native, read_parquet};
 pub use write::{DEFAULT_ZSTD_LEVEL, WriteError, WriteOptions, write_parquet, writer_properties};

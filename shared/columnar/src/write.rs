@@ -447,7 +447,8 @@ mod tests {
     /// reads back as written.
     #[test]
     fn each_page_is_encoded_the_way_its_values_favour() {
-        let mut text = String::from("version account-id srcaddr srcport packets bytes start end action\n");
+        let mut text =
+            String::from("version account-id srcaddr srcport packets bytes start end action\n");
         for i in 0..60_000u64 {
             let hash = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
             let (addr, port) = if i < 40_000 {

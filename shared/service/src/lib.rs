@@ -24,6 +24,7 @@
 //! ```
 
 pub mod config;
+pub mod contract;
 pub mod events;
 pub mod executions;
 pub mod ingest;
