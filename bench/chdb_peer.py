@@ -37,6 +37,8 @@ def source(raw: str, names: tuple[str, ...], files: list[str], columns: list[str
 
 
 def main(raw: str, out: str, threads: str) -> None:
+    # ClickHouse reports absolute paths in `_path`.
+    raw, out = str(Path(raw).resolve()), str(Path(out).resolve())
     groups = formats(raw)
     columns: list[str] = []
     for names, _ in groups:
@@ -45,7 +47,10 @@ def main(raw: str, out: str, threads: str) -> None:
     dims = [f"`{c}`" for c in columns if c not in METRICS]
     folds = [f"{FOLD[fn]}(`{c}`) AS `{c}`" for c, fn in METRICS.items() if c in columns]
     Path(out).mkdir(parents=True, exist_ok=True)
-    chdb.query(f"""
+    session = chdb.session.Session()
+    # The query names every input file; the parser's default limit is 256 KiB.
+    session.query("SET max_query_size = 1000000000")
+    session.query(f"""
         INSERT INTO FUNCTION file('{out}/window={{_partition_id}}/part-0.parquet', 'Parquet')
         PARTITION BY window
         SELECT extract(_path, '{WINDOW_IN_NAME}') AS window, {", ".join(dims + folds)},

@@ -156,7 +156,7 @@ def compaction(binary: str, raw: Path, truth: dict, threads: list[int], repeat: 
                         *tree_bytes(out / "flowlogs", ".parquet"), totals == expected))
 
         for tool, script in PEERS.items():
-            out = OUT / f"{tool.lower()}-{n}"
+            out = OUT / f"{tool.split()[0].lower()}-{n}"
             shutil.rmtree(out, ignore_errors=True)
             run = measure([sys.executable, HERE / script, raw, out, str(n)])
             totals, rows_out = parquet_totals(f"{out}/**/*.parquet", PEER_WINDOW)
