@@ -380,8 +380,8 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         Ok(plain)
     }
 
-    /// Both encodings of a page, compressed; the smaller is kept, and holds
-    /// for the next [`RETRIAL_EVERY`] such pages.
+    /// Both encodings of a page, compressed; the smaller is kept, and its
+    /// encoding holds for [`RETRIAL_EVERY`] such pages, this one included.
     fn trial(
         &mut self,
         levels: Vec<u8>,
