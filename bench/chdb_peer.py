@@ -15,7 +15,7 @@ from pathlib import Path
 
 import chdb
 
-from raw_schema import METRICS, NUMERIC, WINDOW_IN_NAME, formats
+from raw_schema import METRICS, NUMERIC, WINDOW_IN_NAME, aws_name, column_names, formats
 
 FOLD = {"sum": "sum", "min": "min", "max": "max", "bit_or": "groupBitOr"}
 
@@ -23,13 +23,14 @@ FOLD = {"sum": "sum", "min": "min", "max": "max", "bit_or": "groupBitOr"}
 def source(raw: str, names: tuple[str, ...], files: list[str], columns: list[str]) -> str:
     """One format's records with every column of `columns` (null where the
     format lacks one), numbers typed."""
-    index = {n.replace("-", "_"): i + 1 for i, n in enumerate(names)}
+    index = {aws_name(n): i + 1 for i, n in enumerate(names)}
+    numeric = {aws_name(n) for n in names if n in NUMERIC}
 
     def cell(column: str) -> str:
         if column not in index:
             return f"NULL AS `{column}`"
         value = f"nullIf(f[{index[column]}], '-')"
-        return f"{'toInt64(' + value + ')' if column.replace('_', '-') in NUMERIC or column in NUMERIC else value} AS `{column}`"
+        return f"{f'toInt64({value})' if column in numeric else value} AS `{column}`"
 
     lines = (f"SELECT _path, splitByChar(' ', line) AS f FROM file('{raw}/**/*.log.gz', 'LineAsString', "
              f"'line String', 'gzip') WHERE _path IN {tuple(files)} AND line != '{' '.join(names)}'")
@@ -40,9 +41,7 @@ def main(raw: str, out: str, threads: str) -> None:
     # ClickHouse reports absolute paths in `_path`.
     raw, out = str(Path(raw).resolve()), str(Path(out).resolve())
     groups = formats(raw)
-    columns: list[str] = []
-    for names, _ in groups:
-        columns += [n.replace("-", "_") for n in names if n.replace("-", "_") not in columns]
+    columns = column_names(groups)
     union = " UNION ALL ".join(source(raw, names, files, columns) for (names, _), files in groups.items())
     dims = [f"`{c}`" for c in columns if c not in METRICS]
     folds = [f"{FOLD[fn]}(`{c}`) AS `{c}`" for c, fn in METRICS.items() if c in columns]

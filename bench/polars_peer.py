@@ -9,7 +9,7 @@ usage: polars_peer.py RAW_DIR OUT_DIR THREADS
 import os
 import sys
 
-from raw_schema import METRICS, NUMERIC, WINDOW_IN_NAME, formats
+from raw_schema import METRICS, NUMERIC, WINDOW_IN_NAME, aws_name, formats
 
 AGGREGATE = {"sum": "sum", "min": "min", "max": "max", "bit_or": "bitwise_or"}
 
@@ -20,7 +20,7 @@ def main(raw: str, out: str, threads: str) -> None:
 
     frames = []
     for (names, headed), files in formats(raw).items():
-        schema = {n.replace("-", "_"): pl.Int64 if n in NUMERIC else pl.String for n in names}
+        schema = {aws_name(n): pl.Int64 if n in NUMERIC else pl.String for n in names}
         frames.append(pl.scan_csv(files, separator=" ", has_header=headed, new_columns=list(schema),
                                   schema_overrides=schema, null_values="-", include_file_paths="filename"))
     records = pl.concat(frames, how="diagonal").with_columns(

@@ -29,3 +29,16 @@ def formats(raw: str) -> dict[tuple[tuple[str, ...], bool], list[str]]:
         names = header(path)
         by_format.setdefault((tuple(names or V2), names is not None), []).append(str(path))
     return by_format
+
+
+def aws_name(name: str) -> str:
+    """A header field's column name in AWS's Parquet flow logs (`log-status` → `log_status`)."""
+    return name.replace("-", "_")
+
+
+def column_names(groups) -> list[str]:
+    """Every column of `formats()`'s groups, AWS names, in first-seen order."""
+    columns: list[str] = []
+    for names, _ in groups:
+        columns += [aws_name(n) for n in names if aws_name(n) not in columns]
+    return columns
