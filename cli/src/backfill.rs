@@ -27,6 +27,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
     #[command(flatten)]
+    formats: crate::FormatArgs,
+    #[command(flatten)]
     table: TableArg,
     #[command(flatten)]
     state_machine: StateMachineArg,
@@ -49,11 +51,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     crate::runtime(1)?.block_on(async {
         let sdk = deployment::sdk().await;
-        let (_, found) = open_input(&args.input).await?;
+        let (input, found) = open_input(&args.input).await?;
+        let files = args.formats.place(input.as_ref(), found.files).await?;
         let summary = backfill(
             &deployment::ledger(&sdk, &args.table.name),
             &deployment::executions(&sdk, &args.state_machine),
-            found.files,
+            files,
             WindowRange {
                 from: args.from,
                 to: args.to,

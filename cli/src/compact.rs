@@ -1,6 +1,7 @@
 //! `flowmerge compact`: discover input files, record them in the ledger, and
 //! run every due window through list-batch → partial merges → combine-commit.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,14 +78,17 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
             "finished cleanups an earlier run left undone"
         );
     }
-    let recorded = ctx.ledger.record_files(&found.files, now()).await?;
+    let entries = args.formats.place(ctx.input.as_ref(), found.files).await?;
+    let recorded = ctx.ledger.record_files(&entries, now()).await?;
     let windows = ctx.ledger.windows().await?;
+    // A split object has an entry per window: count objects.
+    let keys = |outcome: fn(&Recorded) -> bool| {
+        let keys = entries.iter().zip(&recorded).filter(|(_, r)| outcome(r));
+        keys.map(|(e, _)| e.key.as_str()).collect::<BTreeSet<_>>().len() as u64
+    };
     let mut summary = Summary {
-        files_found: found.files.len() as u64,
-        files_new: recorded
-            .iter()
-            .filter(|r| **r != Recorded::Duplicate)
-            .count() as u64,
+        files_found: keys(|_| true),
+        files_new: keys(|r| *r != Recorded::Duplicate),
         files_skipped: found.skipped.len() as u64,
         windows_committed_before: windows
             .iter()

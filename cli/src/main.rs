@@ -100,7 +100,8 @@ struct LayoutArgs {
     error_prefix: String,
 }
 
-/// How headerless sources are read (shared by `compact` and `verify`).
+/// How headerless sources are read and placed in windows (shared by
+/// `compact`, `verify` and `backfill`).
 #[derive(Debug, clap::Args)]
 struct FormatArgs {
     /// Format of headerless records (Firehose, CloudWatch Logs, text files
@@ -111,6 +112,11 @@ struct FormatArgs {
     /// CloudWatch Logs log group: PREFIX=FORMAT (repeatable; the longest prefix wins).
     #[arg(long = "format-for", value_name = "PREFIX=FORMAT")]
     format_for: Vec<flowlog::FormatRule>,
+    /// Window of Firehose-delivered records: "key" (the delivery minute in the
+    /// object's name) or "start" (each record's own start minute; objects are
+    /// read once more when found, to learn the windows they span).
+    #[arg(long, value_name = "key|start", default_value_t = pipeline::split::WindowFrom::Key)]
+    window_from: pipeline::split::WindowFrom,
 }
 
 impl FormatArgs {
@@ -119,6 +125,21 @@ impl FormatArgs {
             default: self.format.clone(),
             rules: self.format_for.clone(),
         }
+    }
+
+    /// The ledger entries of `files`, found in `store`: with `--window-from
+    /// start`, Firehose objects split between the windows their records start in.
+    async fn place(
+        &self,
+        store: &dyn store::BlobStore,
+        files: Vec<ledger::FileEntry>,
+    ) -> anyhow::Result<Vec<ledger::FileEntry>> {
+        Ok(match self.window_from {
+            pipeline::split::WindowFrom::Key => files,
+            pipeline::split::WindowFrom::Start => {
+                pipeline::split::split_by_start(store, files, &self.formats()).await?
+            }
+        })
     }
 }
 

@@ -14,6 +14,7 @@ use flowlog::{FlowTable, Formats, Window};
 use futures::{StreamExt, TryStreamExt};
 use ledger::{Ledger, WindowState};
 use merge::{Totals, totals_by_account};
+use pipeline::split::keep_window;
 use pipeline::{ErrorRecord, ObjectReader};
 use serde::Serialize;
 use store::{BlobStore, Location, open_store};
@@ -68,7 +69,8 @@ async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let output_location = Location::parse(&args.output)?;
     let (input, found) = open_input(&args.input).await?;
     let output = open_store(&output_location).await?;
-    let expected = read_input(input, found.files, args.formats.formats(), threads).await?;
+    let files = args.formats.place(input.as_ref(), found.files).await?;
+    let expected = read_input(input, files, args.formats.formats(), threads).await?;
     let (found, parquet_keys) = read_output(output.clone(), &args.layout, threads).await?;
 
     let mut report = Report::default();
@@ -109,7 +111,8 @@ async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Parses every input file and totals it per window and account.
+/// Parses every input file and totals it per window and account; a split
+/// object's records in the windows they start in.
 async fn read_input(
     input: Arc<dyn BlobStore>,
     files: Vec<ledger::FileEntry>,
@@ -118,19 +121,35 @@ async fn read_input(
 ) -> anyhow::Result<BTreeMap<Window, Side>> {
     let mut objects = Vec::new();
     for file in files {
-        let window: Window = file.window.parse()?;
-        objects.push((file.key, window));
+        objects.push(Object {
+            window: file.window.parse()?,
+            at_home: file.home.map(|home| home == file.window),
+            key: file.key,
+        });
     }
-    per_window(input, objects, threads, move |key, body| {
+    per_window(input, objects, threads, move |object, body| {
         let mut table = FlowTable::new();
-        let report = ObjectReader::new(formats.clone()).read(key, body, &mut table);
+        let report = ObjectReader::new(formats.clone()).read(&object.key, body, &mut table);
+        if let Some(at_home) = object.at_home {
+            keep_window(&mut table, 0, object.window, at_home);
+        }
+        // What is not a record counts at the object's home.
+        let reported = u64::from(object.at_home.unwrap_or(true));
         Ok(Side {
             accounts: totals_by_account(&table),
-            bad_lines: report.bad_lines.len() as u64,
-            bad_files: u64::from(report.bad_file.is_some()),
+            bad_lines: reported * report.bad_lines.len() as u64,
+            bad_files: reported * u64::from(report.bad_file.is_some()),
         })
     })
     .await
+}
+
+/// One object to read, and the window it counts in.
+struct Object {
+    key: String,
+    window: Window,
+    /// For a split object's entry, whether `window` is its home.
+    at_home: Option<bool>,
 }
 
 /// Reads every output Parquet file and error file, per window. Also returns
@@ -152,9 +171,13 @@ async fn read_output(
                 object.key
             )
         })?;
-        objects.push((object.key, window));
+        objects.push(Object {
+            key: object.key,
+            window,
+            at_home: None,
+        });
     }
-    let keys = objects.iter().map(|(key, _)| key.clone()).collect();
+    let keys = objects.iter().map(|object| object.key.clone()).collect();
     let mut sides = per_window(output.clone(), objects, threads, |_, body| {
         let (table, _) = columnar::read_parquet(body)?;
         Ok(Side {
@@ -184,17 +207,18 @@ async fn read_output(
 /// adds up the results per window.
 async fn per_window(
     store: Arc<dyn BlobStore>,
-    objects: Vec<(String, Window)>,
+    objects: Vec<Object>,
     threads: usize,
-    read: impl Fn(&str, Bytes) -> anyhow::Result<Side> + Send + Sync + 'static,
+    read: impl Fn(&Object, Bytes) -> anyhow::Result<Side> + Send + Sync + 'static,
 ) -> anyhow::Result<BTreeMap<Window, Side>> {
     let read = Arc::new(read);
     let per_object: Vec<(Window, Side)> = futures::stream::iter(objects)
-        .map(|(key, window)| {
+        .map(|object| {
             let (store, read) = (store.clone(), read.clone());
             async move {
-                let body = store.get(&key).await?;
-                let side = tokio::task::spawn_blocking(move || read(&key, body)).await??;
+                let body = store.get(&object.key).await?;
+                let window = object.window;
+                let side = tokio::task::spawn_blocking(move || read(&object, body)).await??;
                 Ok::<_, anyhow::Error>((window, side))
             }
         })

@@ -231,7 +231,7 @@ impl FlowTable {
 
     /// Drops the rows from `first` on for which `drop` (given the row's
     /// offset from `first`) is true, keeping the order of the others.
-    pub(crate) fn drop_rows(&mut self, first: usize, drop: impl Fn(usize) -> bool) {
+    pub fn drop_rows(&mut self, first: usize, drop: impl Fn(usize) -> bool) {
         let width = self.dims.len();
         let mut kept = first;
         for row in first..self.rows {

@@ -61,7 +61,7 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// | item | `pk` | `sk` | attributes |
 /// |---|---|---|---|
 /// | window | `W#2026-11-22T13:05Z` | `WINDOW` | every [`WindowRecord`] field, `input_rev`, `claimed_rev`, `ttl`, and while due `due_pk`/`due_sk` |
-/// | file | `W#<window>` | `F#<key>` | `key`, `window`, `window_start`, `account`, `size`, `etag`, `recorded_at`, `ttl` |
+/// | file | `W#<window>` | `F#<key>` | `key`, `window`, `window_start`, `account`, `size`, `etag`, `home`, `recorded_at`, `ttl` |
 /// | key guard | `K#<key>` | `KEY` | `key`, `window`, `window_start`, `ttl` |
 ///
 /// * Window attributes: `window` (S), `window_start`, `version`, `files`,
@@ -75,9 +75,11 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// * `due_pk = "DUE"` and `due_sk = <window>` are present exactly while the
 ///   window is `open`, `dirty` or `failed`, so the `due` index holds only
 ///   windows that may need a run and [`Ledger::due`] never scans.
-/// * A key stays in the window it was first recorded under: the key guard
-///   records that window, so a file reported again (possibly with another
-///   window, or replaced) is found without knowing its window.
+/// * A whole object's key stays in the window it was first recorded under:
+///   the key guard records that window, so a file reported again (possibly
+///   with another window, or replaced) is found without knowing its window.
+///   A split object (`home` set) has a file item in each window its records
+///   start in; the guard pins its key to its home.
 /// * Files of a window are one `Query` on its `pk` (`begins_with(sk, "F#")`).
 ///   Keys longer than a sort key allows (1024 bytes with the prefix) are
 ///   stored as a prefix plus a SHA-256 of the whole key; the `key` attribute

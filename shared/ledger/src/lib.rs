@@ -42,6 +42,7 @@
 //!     account: "111122223333".into(),
 //!     size: 4096,
 //!     etag: Some("\"9b2cf535f27731c974343645a3985328\"".into()),
+//!     home: None,
 //! };
 //! ledger.record_files(&[file], 1_795_352_770).await?;
 //!
@@ -100,6 +101,20 @@ pub struct FileEntry {
     pub size: u64,
     /// Object ETag when known; `None` means "unknown", not "empty".
     pub etag: Option<String>,
+    /// Set when the object's records are split between windows by their own
+    /// `start` (Firehose deliveries with windows from `start`): the window
+    /// the object's key names, its *home*. The entry then stands for the
+    /// records that start in `window`, and the home entry also for the lines
+    /// that are not records. `None`: the entry is the whole object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+}
+
+impl FileEntry {
+    /// The window the key belongs to: its home when split, else its window.
+    pub fn home_window(&self) -> &str {
+        self.home.as_deref().unwrap_or(&self.window)
+    }
 }
 
 /// Where a window stands. Stored and serialized as lowercase strings.
@@ -255,7 +270,11 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// The first file of a window creates it (`open`). A new or replaced file
     /// of a `committed` window makes it `dirty` ([`Recorded::Dirtied`]); other
     /// states are kept (commit notices files that arrived while running).
-    /// A key stays in the window it was first recorded under. Etags are only
+    /// A file is identified by key and window. A key stays with the home it
+    /// was first recorded with ([`FileEntry::home_window`]): a whole object
+    /// reported under another window is recorded under its first one, and a
+    /// split object's entries keep their windows but the first home. An entry
+    /// is a duplicate when size, etag and split are unchanged; etags are only
     /// compared when both are known.
     async fn record_files(
         &self,

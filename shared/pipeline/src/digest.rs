@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::plan::InputFile;
 
-/// Hex digest (16 characters) of keys, sizes and etags, in key order.
+/// Hex digest (16 characters) of keys, sizes, etags and split homes, in key order.
 pub fn input_digest(files: &[InputFile]) -> String {
     let mut sorted: Vec<&InputFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
@@ -16,6 +16,10 @@ pub fn input_digest(files: &[InputFile]) -> String {
         hasher.update(file.size.to_string().as_bytes());
         hasher.update(b"\t");
         hasher.update(file.etag.as_deref().unwrap_or("").as_bytes());
+        if let Some(home) = &file.home {
+            hasher.update(b"\thome=");
+            hasher.update(home.as_bytes());
+        }
         hasher.update(b"\n");
     }
     hasher
@@ -36,6 +40,7 @@ mod tests {
             account: "1".into(),
             size,
             etag: None,
+            home: None,
         }
     }
 
@@ -46,5 +51,10 @@ mod tests {
         assert_eq!(a, input_digest(&[file("b", 2), file("a", 1)]));
         assert_ne!(a, input_digest(&[file("a", 1), file("b", 3)]));
         assert_ne!(a, input_digest(&[file("a", 1)]));
+        let split = InputFile {
+            home: Some("2026-11-22T13:06Z".into()),
+            ..file("a", 1)
+        };
+        assert_ne!(a, input_digest(&[split, file("b", 2)]));
     }
 }

@@ -79,6 +79,7 @@ fn entry(object: &store::ObjectMeta, explicit: bool) -> Option<FileEntry> {
         account,
         size: object.size,
         etag: object.etag.clone(),
+        home: None,
     })
 }
 

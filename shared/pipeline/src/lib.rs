@@ -25,6 +25,7 @@ mod payload;
 mod plan;
 mod read;
 mod run;
+pub mod split;
 mod steps;
 
 pub use config::{Config, MergeSettings};

@@ -19,6 +19,10 @@ pub struct InputFile {
     /// ETag when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The home window of a split object, whose records this window keeps
+    /// only where they start in it ([`crate::split`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
 }
 
 /// Files merged together by one partial merge.
@@ -109,6 +113,7 @@ mod tests {
             account: account.into(),
             size,
             etag: None,
+            home: None,
         }
     }
 

@@ -115,6 +115,7 @@ fn file_entry(record: &S3EventRecord, raw_prefix: &str) -> Option<FileEntry> {
             .to_owned(),
         size: object.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
         etag: object.e_tag.as_deref().map(quote_etag),
+        home: None,
     })
 }
 

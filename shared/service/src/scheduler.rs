@@ -113,6 +113,7 @@ pub(crate) mod tests {
             account: "111122223333".into(),
             size: 100,
             etag: None,
+            home: None,
         }
     }
 

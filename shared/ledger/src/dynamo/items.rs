@@ -106,6 +106,9 @@ pub(crate) fn file_item(
     if let Some(etag) = &file.etag {
         item.insert("etag".to_owned(), s(etag));
     }
+    if let Some(home) = &file.home {
+        item.insert("home".to_owned(), s(home));
+    }
     item
 }
 
@@ -263,6 +266,7 @@ pub(crate) fn file_entry(item: &Item) -> Result<FileEntry, LedgerError> {
         account: a.s("account")?.to_owned(),
         size: a.n("size")?,
         etag: a.opt_s("etag")?.map(str::to_owned),
+        home: a.opt_s("home")?.map(str::to_owned),
     })
 }
 

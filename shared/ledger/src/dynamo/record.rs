@@ -75,21 +75,22 @@ async fn record_one(
 
 /// What the table holds for one file.
 struct Seen {
-    /// The window the key belongs to: the guard's, or the file's own if new.
+    /// The window the entry is kept under: for a whole object the key
+    /// guard's, or the file's own if new; a split object's entry its own.
     home: String,
     /// Start of `home`.
     home_start: i64,
-    /// Whether the key guard exists.
-    guarded: bool,
+    /// The window the key guard pins, if it exists.
+    pinned: Option<String>,
     /// The file's entry under `home`, if recorded.
     stored: Option<FileEntry>,
     /// The state of `home`, if it exists.
     state: Option<WindowState>,
 }
 
-/// Reads the key guard, and the file and window items of the window the key
-/// belongs to: one batch read, or two if the key is pinned to another window
-/// than the file names.
+/// Reads the key guard, and the file and window items of the window the
+/// entry is kept under: one batch read, or two if a whole object's key is
+/// pinned to another window than the file names.
 async fn look(ledger: &DynamoLedger, file: &FileEntry) -> Result<Seen, LedgerError> {
     let guard = guard_key(&file.key);
     let mut keys = vec![guard.clone()];
@@ -100,14 +101,12 @@ async fn look(ledger: &DynamoLedger, file: &FileEntry) -> Result<Seen, LedgerErr
         .find(|item| has_key(item, &guard))
         .map(guard_window)
         .transpose()?;
-    let guarded = pinned.is_some();
-    let (found, home, home_start) = match pinned {
-        Some((home, start)) if home != file.window => {
-            let found = read::items(ledger, OP, home_keys(&home, &file.key).into()).await?;
-            (found, home, start)
+    let (found, home, home_start) = match &pinned {
+        Some((home, start)) if home != &file.window && file.home.is_none() => {
+            let found = read::items(ledger, OP, home_keys(home, &file.key).into()).await?;
+            (found, home.clone(), *start)
         }
-        Some((home, start)) => (found, home, start),
-        None => (found, file.window.clone(), file.window_start),
+        _ => (found, file.window.clone(), file.window_start),
     };
     let [file_key, window_key] = home_keys(&home, &file.key);
     let pick = |key: &Item| found.iter().find(|item| has_key(item, key));
@@ -124,7 +123,7 @@ async fn look(ledger: &DynamoLedger, file: &FileEntry) -> Result<Seen, LedgerErr
         state: pick(&window_key).map(window_state).transpose()?,
         home,
         home_start,
-        guarded,
+        pinned: pinned.map(|(window, _)| window),
         stored,
     })
 }
@@ -147,7 +146,7 @@ fn plan(
         Some(old) => {
             // An unknown etag on either side proves nothing: compare only known ones.
             let etag_differs = matches!((&old.etag, &file.etag), (Some(a), Some(b)) if a != b);
-            if old.size == file.size && !etag_differs {
+            if old.size == file.size && !etag_differs && old.home == file.home {
                 return Ok(None);
             }
             let replace = replace_file(ledger, file, old, &seen.home, now, ttl)?;
@@ -170,7 +169,9 @@ fn plan(
     )))
 }
 
-/// Puts the key guard and the file item of a new file. The guard must be
+/// Puts the file item of a new file, and the key guard unless the entry is
+/// a slice of a split object away from its home (the guard pins the key to
+/// the window of its whole object or of its split home). The guard must be
 /// absent (or, if it outlived its file item, still pin the same window) and
 /// the file item absent: a racing recorder of the same key cancels this.
 fn new_file(
@@ -180,10 +181,19 @@ fn new_file(
     now: i64,
     ttl: i64,
 ) -> Result<Vec<TransactWriteItem>, LedgerError> {
-    let guard_condition = if seen.guarded {
-        "#window = :home"
-    } else {
-        "attribute_not_exists(#pk)"
+    let entry = put(
+        ledger,
+        file_item(file, &seen.home, seen.home_start, now, ttl),
+        "attribute_not_exists(#pk)",
+        [],
+    )?;
+    let pins_home = file.home.as_ref().is_none_or(|home| home == &file.window);
+    let guard_condition = match &seen.pinned {
+        _ if !pins_home => return Ok(vec![entry]),
+        None => "attribute_not_exists(#pk)",
+        Some(pinned) if pinned == &seen.home => "#window = :home",
+        // A split home whose key was first recorded whole elsewhere keeps that pin.
+        Some(_) => return Ok(vec![entry]),
     };
     let guard = put(
         ledger,
@@ -191,17 +201,12 @@ fn new_file(
         guard_condition,
         [(":home", s(&seen.home))],
     )?;
-    let entry = put(
-        ledger,
-        file_item(file, &seen.home, seen.home_start, now, ttl),
-        "attribute_not_exists(#pk)",
-        [],
-    )?;
     Ok(vec![guard, entry])
 }
 
-/// Updates a known file's size (and etag, when the new one is known), on the
-/// condition that it still has the size and etag the delta was computed from.
+/// Updates a known file's size, split (and etag, when the new one is known),
+/// on the condition that it still has the size, etag and split the delta was
+/// computed from.
 fn replace_file(
     ledger: &DynamoLedger,
     file: &FileEntry,
@@ -215,13 +220,25 @@ fn replace_file(
     } else {
         ""
     };
+    let (set_home, remove_home) = if file.home.is_some() {
+        (", #home = :home", "")
+    } else {
+        ("", " REMOVE #home")
+    };
     let old_etag = if old.etag.is_some() {
         "#etag = :old_etag"
     } else {
         "attribute_not_exists(#etag)"
     };
-    let update = format!("SET #size = :size, #recorded_at = :now, #ttl = :ttl{set_etag}");
-    let condition = format!("#size = :old_size AND {old_etag}");
+    let old_home = if old.home.is_some() {
+        "#home = :old_home"
+    } else {
+        "attribute_not_exists(#home)"
+    };
+    let update = format!(
+        "SET #size = :size, #recorded_at = :now, #ttl = :ttl{set_etag}{set_home}{remove_home}"
+    );
+    let condition = format!("#size = :old_size AND {old_etag} AND {old_home}");
     let mut vals = vec![
         (":size", n(file.size)),
         (":old_size", n(old.size)),
@@ -230,6 +247,8 @@ fn replace_file(
     ];
     vals.extend(file.etag.as_deref().map(|etag| (":etag", s(etag))));
     vals.extend(old.etag.as_deref().map(|etag| (":old_etag", s(etag))));
+    vals.extend(file.home.as_deref().map(|home| (":home", s(home))));
+    vals.extend(old.home.as_deref().map(|home| (":old_home", s(home))));
     update_item(ledger, file_key(home, &file.key), &update, &condition, vals)
 }
 

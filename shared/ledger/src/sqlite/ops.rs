@@ -48,7 +48,7 @@ pub(crate) fn record_files(
     let mut changes: BTreeMap<String, WindowChange> = BTreeMap::new();
     let mut recorded = Vec::with_capacity(files.len());
     for file in files {
-        let window_exists = changes.contains_key(&file.window);
+        let window_exists = |window: &str| changes.contains_key(window);
         let Some(joined) = record_one(&tx, file, window_exists, now)? else {
             recorded.push(Recorded::Duplicate);
             continue;
@@ -86,43 +86,47 @@ struct Joined {
 fn record_one(
     tx: &Connection,
     file: &FileEntry,
-    window_exists: bool,
+    window_exists: impl Fn(&str) -> bool,
     now: i64,
 ) -> Result<Option<Joined>, LedgerError> {
     const OP: &str = "record a file";
     let size = to_sql_int(file.size, OP)?;
-    let known: Option<(String, i64, Option<String>)> = tx
-        .prepare_cached("SELECT window, size, etag FROM files WHERE key = ?1")
+    let (window, window_start) = place(tx, file)?;
+    let known: Option<(i64, Option<String>, Option<String>)> = tx
+        .prepare_cached("SELECT size, etag, home FROM files WHERE key = ?1 AND window = ?2")
         .op(OP)?
-        .query_row([&file.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([&file.key, &window], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()
         .op(OP)?;
 
-    let Some((window, old_size, old_etag)) = known else {
-        if !window_exists {
+    let Some((old_size, old_etag, old_home)) = known else {
+        if !window_exists(&window) {
             tx.prepare_cached(
                 "INSERT INTO windows (window, window_start, state, updated_at, last_file_at)
                  VALUES (?1, ?2, 'open', ?3, ?3) ON CONFLICT (window) DO NOTHING",
             )
             .op(OP)?
-            .execute(params![file.window, file.window_start, now])
+            .execute(params![window, window_start, now])
             .op(OP)?;
         }
         tx.prepare_cached(&format!(
-            "INSERT INTO files ({FILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            "INSERT INTO files ({FILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
         ))
         .op(OP)?
         .execute(params![
             file.key,
-            file.window,
-            file.window_start,
+            window,
+            window_start,
             file.account,
             size,
-            file.etag
+            file.etag,
+            file.home
         ])
         .op(OP)?;
         return Ok(Some(Joined {
-            window: file.window.clone(),
+            window,
             added_files: 1,
             added_bytes: size,
             outcome: Recorded::New,
@@ -130,21 +134,43 @@ fn record_one(
     };
     // An unknown etag on either side proves nothing: compare only known ones.
     let etag_differs = matches!((&old_etag, &file.etag), (Some(a), Some(b)) if a != b);
-    if old_size == size && !etag_differs {
+    if old_size == size && !etag_differs && old_home == file.home {
         return Ok(None);
     }
-    // The key keeps the window it was first recorded under, so that a
-    // replaced object re-runs one window rather than moving between two.
-    tx.prepare_cached("UPDATE files SET size = ?2, etag = COALESCE(?3, etag) WHERE key = ?1")
-        .op(OP)?
-        .execute(params![file.key, size, file.etag])
-        .op(OP)?;
+    tx.prepare_cached(
+        "UPDATE files SET size = ?3, etag = COALESCE(?4, etag), home = ?5
+         WHERE key = ?1 AND window = ?2",
+    )
+    .op(OP)?
+    .execute(params![file.key, window, size, file.etag, file.home])
+    .op(OP)?;
     Ok(Some(Joined {
         window,
         added_files: 0,
         added_bytes: size - old_size,
         outcome: Recorded::Replaced,
     }))
+}
+
+/// The window (and its start) `file` is kept under. A whole object keeps
+/// the home it was first recorded with, so that a replaced object re-runs
+/// one window rather than moving between two; a split object's entries are
+/// kept under their own windows.
+fn place(tx: &Connection, file: &FileEntry) -> Result<(String, i64), LedgerError> {
+    const OP: &str = "record a file";
+    if file.home.is_some() {
+        return Ok((file.window.clone(), file.window_start));
+    }
+    let home = tx
+        .prepare_cached(
+            "SELECT window, window_start FROM files
+             WHERE key = ?1 AND window = COALESCE(home, window) LIMIT 1",
+        )
+        .op(OP)?
+        .query_row([&file.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .op(OP)?;
+    Ok(home.unwrap_or_else(|| (file.window.clone(), file.window_start)))
 }
 
 /// Makes a committed window dirty; whether it was committed.

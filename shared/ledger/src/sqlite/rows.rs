@@ -13,7 +13,7 @@ pub(crate) const WINDOW_COLUMNS: &str = "window, window_start, state, version, f
      claimed_files, attempts, claimed_at, updated_at, last_file_at, digest, outputs, counts, error";
 
 /// Column list matching [`read_file`].
-pub(crate) const FILE_COLUMNS: &str = "key, window, window_start, account, size, etag";
+pub(crate) const FILE_COLUMNS: &str = "key, window, window_start, account, size, etag, home";
 
 /// A `windows` row as stored.
 pub(crate) struct WindowRow {
@@ -109,6 +109,7 @@ pub(crate) fn read_file(row: &Row<'_>) -> rusqlite::Result<Result<FileEntry, Led
         account: row.get(3)?,
         size,
         etag: row.get(5)?,
+        home: row.get(6)?,
         key,
     }))
 }

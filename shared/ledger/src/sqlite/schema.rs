@@ -5,13 +5,16 @@
 //! `claimed_rev` (its value at the last claim). Commit compares the two rather
 //! than file counts, so a file *replaced* while a run was going also leaves the
 //! window dirty, not only a new one.
+//!
+//! Version 2 identifies a file by key *and* window, and adds its `home`: an
+//! object whose records are split between windows has one row per window.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::LedgerError;
 
 /// The schema version this code writes and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE windows (
@@ -46,6 +49,25 @@ CREATE TABLE files (
 CREATE INDEX files_by_window ON files (window, key);
 ";
 
+/// From version 1: rows of a file per window, and the home of split objects.
+const V2: &str = "
+CREATE TABLE files_v2 (
+    key           TEXT NOT NULL,
+    window        TEXT NOT NULL REFERENCES windows (window),
+    window_start  INTEGER NOT NULL,
+    account       TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    etag          TEXT,
+    home          TEXT,
+    PRIMARY KEY (key, window)
+);
+INSERT INTO files_v2 (key, window, window_start, account, size, etag)
+    SELECT key, window, window_start, account, size, etag FROM files;
+DROP TABLE files;
+ALTER TABLE files_v2 RENAME TO files;
+CREATE INDEX files_by_window ON files (window, key);
+";
+
 /// Brings the schema up to [`SCHEMA_VERSION`], in one transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerError> {
     let op = "migrate the ledger schema";
@@ -55,14 +77,10 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerError> {
     let found: i64 = tx
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(|e| LedgerError::backend(op, e))?;
-    match found {
-        0 => {
-            tx.execute_batch(V1)
-                .map_err(|e| LedgerError::backend(op, e))?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(|e| LedgerError::backend(op, e))?;
-        }
-        SCHEMA_VERSION => {}
+    let steps: &[&str] = match found {
+        0 => &[V1, V2],
+        1 => &[V2],
+        SCHEMA_VERSION => &[],
         other => {
             return Err(LedgerError::Corrupt {
                 what: format!(
@@ -71,6 +89,49 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerError> {
                 ),
             });
         }
+    };
+    if !steps.is_empty() {
+        for step in steps {
+            tx.execute_batch(step)
+                .map_err(|e| LedgerError::backend(op, e))?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| LedgerError::backend(op, e))?;
     }
     tx.commit().map_err(|e| LedgerError::backend(op, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_1_files_keep_their_window_and_may_then_span_several() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO windows (window, window_start, state, updated_at, last_file_at)
+                 VALUES ('w1', 60, 'committed', 0, 0), ('w2', 120, 'open', 0, 0);
+             INSERT INTO files VALUES ('a', 'w1', 60, '1', 10, '\"e\"');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let row: (String, i64, Option<String>) = conn
+            .query_row("SELECT window, size, home FROM files WHERE key = 'a'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(row, ("w1".to_owned(), 10, None));
+        conn.execute(
+            "INSERT INTO files VALUES ('a', 'w2', 120, '1', 10, NULL, 'w1')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+    }
 }

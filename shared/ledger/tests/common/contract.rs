@@ -50,6 +50,15 @@ pub fn file(
         account: "111122223333".to_owned(),
         size,
         etag: etag.map(str::to_owned),
+        home: None,
+    }
+}
+
+/// The entry of a split object's records that start in `window`.
+pub fn slice(key: &str, window: &str, window_start: i64, home: &str, size: u64) -> FileEntry {
+    FileEntry {
+        home: Some(home.to_owned()),
+        ..file(key, window, window_start, size, Some("e"))
     }
 }
 
@@ -245,6 +254,33 @@ pub async fn a_key_stays_in_its_first_window(f: &impl Fresh) {
     assert_eq!(r, [Recorded::Replaced]);
     assert!(ledger.window(W2).await.unwrap().is_none());
     assert_eq!(record(&ledger, W).await.bytes, 320);
+}
+
+pub async fn a_split_object_has_an_entry_in_each_window(f: &impl Fresh) {
+    let ledger = f.fresh().await;
+    let entries = [
+        slice("fh", W, W_START, W2, 100),
+        slice("fh", W2, W2_START, W2, 100),
+    ];
+    let r = ledger.record_files(&entries, T).await.unwrap();
+    assert_eq!(r, [Recorded::New, Recorded::New]);
+    let r = ledger.record_files(&entries, T + 1).await.unwrap();
+    assert_eq!(r, [Recorded::Duplicate, Recorded::Duplicate]);
+    for window in [W, W2] {
+        let rec = record(&ledger, window).await;
+        assert_eq!((rec.files, rec.bytes), (1, 100), "{window}");
+        assert_eq!(ledger.files(window).await.unwrap(), [entries[usize::from(window == W2)].clone()]);
+    }
+
+    // Reported whole under another window, the key is kept at its home,
+    // which now holds the whole object: a replacement there.
+    let whole = file("fh", W, W_START, 100, Some("e"));
+    let r = ledger.record_files(&[whole.clone()], T + 2).await.unwrap();
+    assert_eq!(r, [Recorded::Replaced]);
+    let home = ledger.files(W2).await.unwrap();
+    assert_eq!(home.len(), 1);
+    assert_eq!((home[0].window.as_str(), home[0].home.as_deref()), (W2, None));
+    assert_eq!(ledger.files(W).await.unwrap(), [entries[0].clone()]);
 }
 
 pub async fn repeated_key_within_one_call(f: &impl Fresh) {
@@ -907,6 +943,7 @@ macro_rules! ledger_contract {
             same_file_again_is_a_duplicate,
             changed_size_or_etag_is_a_replacement,
             a_key_stays_in_its_first_window,
+            a_split_object_has_an_entry_in_each_window,
             repeated_key_within_one_call,
             new_or_replaced_file_dirties_a_committed_window,
             one_listing_of_many_files_across_windows,

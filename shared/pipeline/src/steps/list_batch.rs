@@ -35,6 +35,7 @@ pub async fn list_batch(
             account: f.account,
             size: f.size,
             etag: f.etag,
+            home: f.home,
         })
         .collect();
     let digest = input_digest(&files);

@@ -21,6 +21,7 @@ use crate::layout::{ErrorType, Layout};
 use crate::payload::{Manifest, PartialMergeRequest, PartialMergeResponse, Stats};
 use crate::plan::InputFile;
 use crate::read::ObjectReader;
+use crate::split::keep_window;
 use crate::steps::combine_commit::check_conservation;
 use crate::steps::{get_json, put_json};
 use crate::{Context, PipelineError};
@@ -177,13 +178,26 @@ impl GroupMerge {
         file: InputFile,
         body: Result<Bytes, StoreError>,
     ) -> Result<(), PipelineError> {
-        let report = match body {
+        let first = self.table.rows();
+        let mut report = match body {
             Ok(bytes) => self.reader.read(&file.key, bytes, &mut self.table),
             Err(StoreError::NotFound { key }) => {
                 FileReport::rejected(&file.key, format!("object not found: {key}"))
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(home) = &file.home {
+            let at_home = *home == self.window.to_string();
+            let elsewhere = keep_window(&mut self.table, first, self.window, at_home);
+            report.records -= elsewhere;
+            report.lines -= elsewhere;
+            if !at_home {
+                // The object itself, and what in it is not a record, is its home's.
+                self.stats.lines += report.records;
+                self.stats.records_in += report.records;
+                return Ok(());
+            }
+        }
         self.stats.files_in += 1;
         self.stats.bytes_in += file.size;
         self.stats.lines += report.lines;
