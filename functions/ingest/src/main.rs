@@ -10,11 +10,13 @@ async fn main() -> Result<(), Error> {
     let config = service::ServiceConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
     let ledger = service::build_ledger(&sdk, &config);
+    let split = service::build_start_split(&sdk, &config)?;
     let (ledger, raw_prefix) = (ledger.as_ref(), config.raw_prefix.as_str());
+    let split = split.as_ref();
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let now = service::pipeline::now();
         Ok::<SqsBatchResponse, Error>(
-            service::ingest::handle(&event.payload, ledger, raw_prefix, now).await,
+            service::ingest::handle(&event.payload, ledger, raw_prefix, split, now).await,
         )
     }))
     .await

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use ledger::Ledger;
 use merge::MaxGap;
 use pipeline::failpoint::Failpoints;
+use pipeline::split::WindowFrom;
+
+use crate::ingest::StartSplit;
 
 /// Environment variable names (the contract with the CDK app).
 pub mod env {
@@ -36,6 +39,10 @@ pub mod env {
     /// events), as JSON: `{"default": "${version} ...", "rules": [{"prefix":
     /// "firehose/x/", "format": "${...}"}]}` (default: version 2 everywhere).
     pub const FORMATS: &str = "FORMATS";
+    /// Window of Firehose-delivered records, `key` (the delivery minute in
+    /// the object's name) or `start` (each record's start; ingest reads the
+    /// objects) (default `key`; ingest only).
+    pub const WINDOW_FROM: &str = "WINDOW_FROM";
 }
 
 /// A variable is missing or cannot be parsed.
@@ -83,6 +90,8 @@ pub struct ServiceConfig {
     pub max_attempts: u32,
     /// Formats of headerless sources.
     pub formats: flowlog::Formats,
+    /// Window of Firehose-delivered records.
+    pub window_from: WindowFrom,
     /// Injected faults (tests only).
     pub failpoints: Failpoints,
 }
@@ -133,6 +142,7 @@ impl ServiceConfig {
                 })
                 .transpose()?
                 .unwrap_or_default(),
+            window_from: parse(env::WINDOW_FROM, get(env::WINDOW_FROM), WindowFrom::Key)?,
             failpoints: Failpoints::default(),
         })
     }
@@ -217,6 +227,30 @@ pub fn build_context(
     })
 }
 
+/// Where ingest reads Firehose objects with `WINDOW_FROM=start` (`None` for
+/// `key`); fails if the raw bucket is not configured.
+pub fn build_start_split(
+    sdk: &aws_config::SdkConfig,
+    config: &ServiceConfig,
+) -> Result<Option<StartSplit>, ConfigError> {
+    if config.window_from == WindowFrom::Key {
+        return Ok(None);
+    }
+    let raw_bucket = config
+        .raw_bucket
+        .as_deref()
+        .ok_or(ConfigError::Missing(env::RAW_BUCKET))
+        .inspect_err(log_config_error)?;
+    Ok(Some(StartSplit {
+        raw: Arc::new(store::S3Store::new(
+            store::s3_client(sdk),
+            raw_bucket,
+            &config.raw_prefix,
+        )),
+        formats: config.formats.clone(),
+    }))
+}
+
 /// The DynamoDB ledger named by `TABLE_NAME`.
 pub fn build_ledger(sdk: &aws_config::SdkConfig, config: &ServiceConfig) -> Arc<dyn Ledger> {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
@@ -252,6 +286,7 @@ mod tests {
         assert_eq!(config.target_file_size, 268_435_456);
         assert_eq!(config.group_bytes, None);
         assert_eq!(config.max_attempts, 3);
+        assert_eq!(config.window_from, WindowFrom::Key);
         assert_eq!(config.pipeline_config(), pipeline::Config::default());
         assert_eq!(
             config.require_state_machine(),
@@ -270,6 +305,7 @@ mod tests {
             ("TARGET_FILE_SIZE", "1000"),
             ("GROUP_BYTES", "2000"),
             ("SETTLE_SECONDS", "30"),
+            ("WINDOW_FROM", "start"),
             (
                 "FORMATS",
                 r#"{"rules": [{"prefix": "firehose/", "format": "${start} ${end}"}]}"#,
@@ -282,6 +318,7 @@ mod tests {
         let config = ServiceConfig::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!(config.raw_prefix, "logs");
         assert_eq!(config.settle_secs, 30);
+        assert_eq!(config.window_from, WindowFrom::Start);
         let pipeline = config.pipeline_config();
         assert_eq!(pipeline.merge.max_gap, MaxGap::Window);
         assert_eq!(pipeline.merge.target_file_size, 1000);
@@ -307,6 +344,11 @@ mod tests {
             matches!(&err, ConfigError::Invalid { name: "SETTLE_SECONDS", value, .. } if value == "ten"),
             "{err}"
         );
+
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("WINDOW_FROM", "record"));
+        let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("expected `key` or `start`"), "{err}");
 
         let mut pairs = MINIMAL.to_vec();
         pairs.push(("FORMATS", r#"{"default": "${version} ${srcadr}"}"#));

@@ -3,24 +3,44 @@
 //! batch item failures), so one bad message neither blocks nor loses the
 //! others; a message that keeps failing reaches the DLQ through the queue's
 //! redrive policy.
+//!
+//! With `WINDOW_FROM=start`, ingest reads each Firehose object it is told of
+//! and records it under every window its records start in
+//! ([`pipeline::split`]); an object it cannot read yet fails its message,
+//! which SQS delivers again.
+
+use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use flowlog::Formats;
 use ledger::Ledger;
+use pipeline::split::split_by_start;
+use store::BlobStore;
 use tracing::{info, warn};
 
 use crate::events::{Decoded, decode_body};
+
+/// Where Firehose objects are read to split them by their records' `start`.
+#[derive(Debug, Clone)]
+pub struct StartSplit {
+    /// The raw store, addressed as ledger keys are (relative to `RAW_PREFIX`).
+    pub raw: Arc<dyn BlobStore>,
+    /// Formats of headerless records.
+    pub formats: Formats,
+}
 
 /// Handles one SQS batch; `now` is the current unix time.
 pub async fn handle(
     event: &SqsEvent,
     ledger: &dyn Ledger,
     raw_prefix: &str,
+    split: Option<&StartSplit>,
     now: i64,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
         let id = message.message_id.as_deref().unwrap_or_default();
-        if let Err(reason) = handle_message(message, ledger, raw_prefix, now).await {
+        if let Err(reason) = handle_message(message, ledger, raw_prefix, split, now).await {
             warn!(message_id = id, %reason, "message failed");
             response.add_failure(id);
         }
@@ -32,6 +52,7 @@ async fn handle_message(
     message: &SqsMessage,
     ledger: &dyn Ledger,
     raw_prefix: &str,
+    split: Option<&StartSplit>,
     now: i64,
 ) -> Result<(), String> {
     let id = message.message_id.as_deref().unwrap_or_default();
@@ -47,6 +68,12 @@ async fn handle_message(
         info!(message_id = id, "no flow log files in message");
         return Ok(());
     }
+    let files = match split {
+        Some(split) => split_by_start(split.raw.as_ref(), files, &split.formats)
+            .await
+            .map_err(|e| format!("reading Firehose objects for their windows: {e}"))?,
+        None => files,
+    };
     let recorded = ledger
         .record_files(&files, now)
         .await
@@ -87,6 +114,7 @@ mod tests {
             &event("events/sqs-mixed-bad.json"),
             &ledger,
             "",
+            None,
             1_795_352_800,
         )
         .await;
@@ -112,7 +140,7 @@ mod tests {
             "events/sqs-s3-testevent.json",
             "events/sqs-s3-urlencoded.json",
         ] {
-            let response = handle(&event(name), &ledger, "", 1_795_352_800).await;
+            let response = handle(&event(name), &ledger, "", None, 1_795_352_800).await;
             assert!(response.batch_item_failures.is_empty(), "{name}");
         }
         let windows = ledger.windows().await.unwrap();
@@ -167,11 +195,75 @@ mod tests {
         }
     }
 
+    /// A Firehose object delivered at 13:06 holding records that started at
+    /// 13:04:10 and 13:06:00.
+    const FIREHOSE_KEY: &str =
+        "firehose/s/2026/11/22/13/s-1-2026-11-22-13-06-41-0f5e1c3a-7b8d-4e2f-9a1b-3c4d5e6f7a8b.gz";
+
+    fn firehose_event(key: &str) -> SqsEvent {
+        let body = serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put",
+            "s3": {"object": {"key": key, "size": 200, "eTag": "e1"}}}]});
+        serde_json::from_value(serde_json::json!({"Records": [{
+            "messageId": "m1", "body": body.to_string()}]}))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn firehose_objects_are_recorded_under_the_windows_their_records_start_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = Arc::new(store::LocalStore::new(dir.path()));
+        let records = concat!(
+            r#"{"message":"2 1 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 1795352650 1795352659 ACCEPT OK"}"#,
+            r#"{"message":"2 1 eni-1 10.0.0.1 10.0.0.2 443 1025 6 1 40 1795352760 1795352769 ACCEPT OK"}"#,
+        );
+        raw.put(FIREHOSE_KEY, bytes::Bytes::from_static(records.as_bytes()))
+            .await
+            .unwrap();
+        let split = StartSplit {
+            raw,
+            formats: Formats::default(),
+        };
+        let windows = |ledger: SqliteLedger| async move {
+            let windows = ledger.windows().await.unwrap();
+            let mut placed = Vec::new();
+            for w in windows {
+                for file in ledger.files(&w.window).await.unwrap() {
+                    placed.push((w.window.clone(), file.home));
+                }
+            }
+            placed
+        };
+        let home = "2026-11-22T13:06Z".to_owned();
+
+        let ledger = SqliteLedger::in_memory().unwrap();
+        let event = firehose_event(FIREHOSE_KEY);
+        let response = handle(&event, &ledger, "", Some(&split), 1_795_352_800).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(
+            windows(ledger).await,
+            [
+                ("2026-11-22T13:04Z".to_owned(), Some(home.clone())),
+                (home.clone(), Some(home.clone()))
+            ]
+        );
+
+        // Without the split, the delivery minute alone.
+        let ledger = SqliteLedger::in_memory().unwrap();
+        handle(&event, &ledger, "", None, 1_795_352_800).await;
+        assert_eq!(windows(ledger).await, [(home.clone(), None)]);
+
+        // An object already gone stays whole at its home, whose merge reports it.
+        let ledger = SqliteLedger::in_memory().unwrap();
+        let gone = FIREHOSE_KEY.replace("0f5e1c3a", "00000000");
+        handle(&firehose_event(&gone), &ledger, "", Some(&split), 1_795_352_800).await;
+        assert_eq!(windows(ledger).await, [(home.clone(), None)]);
+    }
+
     #[tokio::test]
     async fn ledger_failures_fail_only_messages_with_files() {
-        let test_event = handle(&event("events/sqs-s3-testevent.json"), &Down, "", 0).await;
+        let test_event = handle(&event("events/sqs-s3-testevent.json"), &Down, "", None, 0).await;
         assert!(test_event.batch_item_failures.is_empty());
-        let put = handle(&event("events/sqs-s3-put.json"), &Down, "", 0).await;
+        let put = handle(&event("events/sqs-s3-put.json"), &Down, "", None, 0).await;
         assert_eq!(failures(&put), ["5f1c7b2e-1d2a-4c1b-9a57-6a2f0e9d3c01"]);
     }
 }

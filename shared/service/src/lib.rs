@@ -37,7 +37,7 @@ pub mod steps;
 #[cfg(test)]
 mod fixtures;
 
-pub use config::{ConfigError, ServiceConfig, build_context, build_ledger};
+pub use config::{ConfigError, ServiceConfig, build_context, build_ledger, build_start_split};
 pub use executions::{Executions, SfnExecutions};
 pub use steps::StepError;
 
