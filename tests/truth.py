@@ -40,3 +40,13 @@ def truth_rows(*truths, windows=None):
 def output_rows(parquet_glob: str):
     """The same rows, read from Parquet files by DuckDB."""
     return [tuple(r) for r in duckdb.execute(TOTALS_SQL, [parquet_glob]).fetchall()]
+
+
+def per_account(rows):
+    """(account, records, packets, bytes, start, end) of `truth_rows` or
+    `output_rows`, summed over all windows."""
+    merged = {}
+    for _, account, r, p, b, s, e in rows:
+        r0, p0, b0, s0, e0 = merged.get(account, (0, 0, 0, s, e))
+        merged[account] = (r0 + r, p0 + p, b0 + b, min(s0, s), max(e0, e))
+    return sorted((account, *v) for account, v in merged.items())

@@ -7,6 +7,7 @@
  *   rawPrefix           ""                           key prefix of flow logs in it
  *   firehosePrefix      (none)                       second prefix in it, where Firehose delivers
  *   formats             (version 2)                  formats of headerless sources (FORMATS JSON)
+ *   windowFrom          key                          window of Firehose records: key minute or each record's start
  *   outputPrefix        ""                           key prefix of everything flowmerge writes
  *   settleSeconds       600                          wait after a window ends before running it
  *   maxGap              "60"                         largest gap between pieces of one flow that merge

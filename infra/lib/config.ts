@@ -21,6 +21,12 @@ export interface FlowmergeConfig {
    * [{"prefix": "<key or log-group prefix>", "format": "${...}"}]}`.
    */
   readonly formats?: string;
+  /**
+   * Window of Firehose-delivered records: `key` (the delivery minute in the
+   * object's name) or `start` (each record's own start minute: ingest reads
+   * every Firehose object to record it under the windows it spans).
+   */
+  readonly windowFrom: 'key' | 'start';
   /** Key prefix of everything flowmerge writes to the output bucket, concatenated as is ("" or e.g. "flowmerge/"). */
   readonly outputPrefix: string;
   /** Seconds after a window ends before the scheduler runs it. */
@@ -47,6 +53,7 @@ export interface FlowmergeConfig {
 
 export const DEFAULTS = {
   rawPrefix: '',
+  windowFrom: 'key',
   outputPrefix: '',
   settleSeconds: 600,
   maxGap: '60',
@@ -139,6 +146,10 @@ export function readConfig(node: Node, baseDir: string = process.cwd()): Flowmer
     throw new Error(`context childExecutionType=${childExecutionType}: expected EXPRESS or STANDARD`);
   }
   const maxGap = str(node, 'maxGap') ?? DEFAULTS.maxGap;
+  const windowFrom = str(node, 'windowFrom') ?? DEFAULTS.windowFrom;
+  if (windowFrom !== 'key' && windowFrom !== 'start') {
+    throw new Error(`context windowFrom=${windowFrom}: expected key or start`);
+  }
   const rawPrefix = str(node, 'rawPrefix') ?? DEFAULTS.rawPrefix;
   const firehosePrefix = str(node, 'firehosePrefix');
   if (firehosePrefix !== undefined) {
@@ -155,6 +166,7 @@ export function readConfig(node: Node, baseDir: string = process.cwd()): Flowmer
     rawPrefix,
     firehosePrefix,
     formats: formats(node),
+    windowFrom,
     outputPrefix,
     settleSeconds: int(node, 'settleSeconds', DEFAULTS.settleSeconds, 0),
     maxGap,

@@ -69,7 +69,7 @@ export class PipelineStack extends Stack {
     NagSuppressions.addResourceSuppressions(dlq, [
       { id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of RawEvents; it is watched by the DLQ depth alarm.' },
     ]);
-    const ingestTimeout = Duration.seconds(60);
+    const ingestTimeout = Duration.seconds(config.windowFrom === 'start' ? 300 : 60);
     const queue = new sqs.Queue(this, 'RawEvents', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -130,8 +130,12 @@ export class PipelineStack extends Stack {
         tracing: config.tracing,
       });
 
-    const ingest = fn('ingest', 'Records new flow log files in the ledger under their window', 256, ingestTimeout, {
+    // With windows from each record's start, ingest reads every Firehose
+    // object (up to Firehose's 128 MiB buffer) to learn the windows it spans.
+    const splits = config.windowFrom === 'start';
+    const ingest = fn('ingest', 'Records new flow log files in the ledger under their window', splits ? 1769 : 256, ingestTimeout, {
       ...common,
+      ...(splits ? { WINDOW_FROM: 'start', ...(config.formats ? { FORMATS: config.formats } : {}) } : {}),
     });
     // list-batch writes the merge settings into the manifest that the other
     // steps read, so it is the one given them.
@@ -181,6 +185,11 @@ export class PipelineStack extends Stack {
     // Recording a file reads guards/windows with BatchGetItem and writes them in
     // one transaction of Puts and Updates (each needs its own action).
     allow(ingest, ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:TransactWriteItems'], [table.tableArn]);
+    if (splits) {
+      allow(ingest, ['s3:GetObject'], input.notify.map((prefix) => rawBucket.arnForObjects(`${prefix}*`)));
+      // A Firehose object gone before it was read is a 404, recorded whole.
+      allow(ingest, ['s3:ListBucket'], [rawBucket.bucketArn]);
+    }
 
     allow(listBatch, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], [table.tableArn]);
     allow(listBatch, ['s3:PutObject'], [outputObjects]);

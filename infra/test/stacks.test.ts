@@ -366,7 +366,7 @@ describe('delivery paths', () => {
     expect(JSON.stringify(reads.Resource)).toContain('logs/AWSLogs/*');
   });
 
-  test('formats reach list-batch, which writes them into every run\'s manifest, and no other function', () => {
+  test('formats reach list-batch, which writes them into every run\'s manifest, and no other function (ingest too with windowFrom=start)', () => {
     for (const formats of [FORMATS, JSON.stringify(FORMATS)]) {
       const p = Template.fromStack(synthApp({ formats }, false).pipeline);
       expect(JSON.parse(variables(p, 'ListBatchFunction').FORMATS)).toEqual(FORMATS);
@@ -376,7 +376,29 @@ describe('delivery paths', () => {
     }
   });
 
+  test('windows from each record\'s start: ingest reads the raw objects with the formats, sized for Firehose buffers', () => {
+    const p = Template.fromStack(synthApp({ windowFrom: 'start', formats: FORMATS, firehosePrefix: 'firehose/', rawPrefix: 'AWSLogs/' }, false).pipeline);
+    const ingest = variables(p, 'IngestFunction');
+    expect(ingest.WINDOW_FROM).toBe('start');
+    expect(JSON.parse(ingest.FORMATS)).toEqual(FORMATS);
+    const fn = Object.entries(p.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('IngestFunction'));
+    expect(fn![1].Properties.MemorySize).toBeGreaterThanOrEqual(1769);
+    const policy = Object.entries(p.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('IngestRole'));
+    const reads = policy![1].Properties.PolicyDocument.Statement.find((s: { Action: unknown }) => s.Action === 's3:GetObject');
+    expect(JSON.stringify(reads.Resource)).toContain('firehose/*');
+    expect(JSON.stringify(reads.Resource)).toContain('AWSLogs/*');
+    for (const other of ['ListBatchFunction', 'PartialMergeFunction', 'CombineCommitFunction', 'SchedulerFunction']) {
+      expect(variables(p, other).WINDOW_FROM).toBeUndefined();
+    }
+
+    const byKey = Template.fromStack(synthApp({ formats: FORMATS }, false).pipeline);
+    expect(variables(byKey, 'IngestFunction').WINDOW_FROM).toBeUndefined();
+    const keyPolicy = Object.entries(byKey.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('IngestRole'));
+    expect(JSON.stringify(keyPolicy![1].Properties.PolicyDocument)).not.toContain('s3:GetObject');
+  });
+
   test('delivery settings that would do nothing or cannot be read are refused', () => {
+    expect(() => synthApp({ windowFrom: 'record' }, false)).toThrow(/windowFrom=record: expected key or start/);
     expect(() => synthApp({ firehosePrefix: 'firehose/' }, false)).toThrow(/firehosePrefix.*outside rawPrefix/);
     expect(() => synthApp({ rawPrefix: 'logs/', firehosePrefix: 'logs/firehose/' }, false)).toThrow(/firehosePrefix/);
     expect(() => synthApp({ formats: '{"default": ' }, false)).toThrow(/formats.*not JSON/);

@@ -155,7 +155,7 @@ class LocalAws:
         for name in list(self.processes):
             self.kill(name)
 
-    def lambda_env(self, failpoints: str, formats: str) -> dict:
+    def lambda_env(self, failpoints: str, formats: str, window_from: str) -> dict:
         return {
             "AWS_ENDPOINT_URL": self.moto_url,
             "RAW_BUCKET": RAW_BUCKET,
@@ -170,25 +170,28 @@ class LocalAws:
             "RUST_LOG": "info",
             "FLOWMERGE_FAILPOINTS": failpoints,
             **({"FORMATS": formats} if formats else {}),
+            **({"WINDOW_FROM": window_from} if window_from else {}),
         }
 
-    def lambdas(self, failpoints: str = "", timeout: int = 600, formats: str = ""):
+    def lambdas(self, failpoints: str = "", timeout: int = 600, formats: str = "",
+                window_from: str = ""):
         """(Re)starts cargo lambda watch with these failpoints, like a deploy
         with new environment variables (fresh instances, fresh state).
 
         watch does not notice a function process that dies mid-invocation:
         the invocation hangs until `timeout` seconds, then fails as
         `Sandbox.Timedout` (router.py), as a Lambda that runs out of time does."""
-        if (failpoints, timeout, formats) == self.failpoints and "lambdas" in self.processes:
+        settings = (failpoints, timeout, formats, window_from)
+        if settings == self.failpoints and "lambdas" in self.processes:
             return
         self.kill("lambdas")
-        env = self.lambda_env(failpoints, formats)
+        env = self.lambda_env(failpoints, formats, window_from)
         # The functions inherit watch's environment.
         args = [str(self.bin_dir / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
                 "-A", "127.0.0.1", "-P", str(self.lambda_port), "--timeout", str(timeout)]
         self.spawn("lambdas", args, env={"PATH": f"{self.bin_dir}:{os.environ['PATH']}", **env})
         self.wait_up("lambdas", self.lambda_url)
-        self.failpoints = (failpoints, timeout, formats)
+        self.failpoints = settings
 
     # ---- resources, as the CDK app creates them ------------------------------------
 

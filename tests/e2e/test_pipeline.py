@@ -16,7 +16,7 @@ import pytest
 from conftest import (deliver, expected_totals, flowmerge, generate_into, ledger, output_keys, read_totals,
                       run_pipeline, run_with_faults)
 from local_aws import OUTPUT_BUCKET, OUTPUT_PREFIX, RAW_BUCKET
-from truth import stamp
+from truth import per_account, stamp
 
 
 def executions_of(aws, window):
@@ -253,3 +253,29 @@ def test_firehose_cloudwatch_logs_and_native_parquet_objects_arrive_through_s3_e
         assert windows[window]["state"] == "committed", windows[window]
         one_output_set(aws, window)
     assert read_totals(aws, dataset.windows, tmp_path / "out") == expected_totals(dataset)
+
+
+def test_firehose_records_take_the_windows_they_start_in(aws, tmp_path):
+    """WINDOW_FROM=start (the CDK app's windowFrom context): ingest reads each
+    Firehose object from S3 and records it under every window its records
+    start in; each of those windows commits only its own records."""
+    dataset = generate_into(tmp_path, "2026-11-03T06:00Z", minutes=3, accounts=4, seed=83,
+                            delivery="firehose")
+    rules = [{"prefix": p, "format": f} for p, f in dataset.truth["formats"].items()]
+    aws.lambdas(formats=json.dumps({"rules": rules}), window_from="start")
+    try:
+        deliver(aws, dataset)
+        run_pipeline(aws)
+    finally:
+        aws.lambdas()
+    windows = {w: r for w, r in ledger(aws).items() if w.startswith("2026-11-03")}
+    assert all(record["state"] == "committed" for record in windows.values()), windows
+    # A delivery holds the five minutes of capture before it, so records land
+    # in more windows than there are delivery minutes (the last of which may
+    # hold none).
+    with_output = [w for w in windows if output_keys(aws, w)]
+    assert len(with_output) > len(dataset.windows)
+    for window in with_output:
+        one_output_set(aws, window)
+    rows = read_totals(aws, windows, tmp_path / "out")
+    assert per_account(rows) == per_account(expected_totals(dataset))

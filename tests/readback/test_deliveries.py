@@ -14,7 +14,7 @@ import pytest
 
 from conftest import flowmerge, parquet_glob
 from test_readback import AWS_TYPES
-from truth import output_rows, stamp, truth_rows
+from truth import output_rows, per_account, stamp, truth_rows
 
 KINDS = ["text", "parquet", "firehose", "cwl"]
 
@@ -149,15 +149,6 @@ def window_of(path: Path) -> int:
     stamp_text = path.name[:14]
     t = datetime.datetime.strptime(stamp_text, "%Y%m%dT%H%MZ").replace(tzinfo=datetime.timezone.utc)
     return int(t.timestamp())
-
-
-def per_account(rows):
-    """(account, records, packets, bytes, start, end) over all windows."""
-    merged = {}
-    for _, account, r, p, b, s, e in rows:
-        r0, p0, b0, s0, e0 = merged.get(account, (0, 0, 0, s, e))
-        merged[account] = (r0 + r, p0 + p, b0 + b, min(s0, s), max(e0, e))
-    return sorted((account, *v) for account, v in merged.items())
 
 
 @pytest.mark.parametrize("kind", ["firehose", "cwl"])
