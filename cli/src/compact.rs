@@ -84,7 +84,9 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     // A split object has an entry per window: count objects.
     let keys = |outcome: fn(&Recorded) -> bool| {
         let keys = entries.iter().zip(&recorded).filter(|(_, r)| outcome(r));
-        keys.map(|(e, _)| e.key.as_str()).collect::<BTreeSet<_>>().len() as u64
+        keys.map(|(e, _)| e.key.as_str())
+            .collect::<BTreeSet<_>>()
+            .len() as u64
     };
     let mut summary = Summary {
         files_found: keys(|_| true),

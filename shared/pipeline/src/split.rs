@@ -89,8 +89,8 @@ async fn split_one(
     file: FileEntry,
     formats: &Formats,
 ) -> Result<Vec<FileEntry>, PipelineError> {
-    let firehose = parse_key(&file.key)
-        .is_some_and(|info| matches!(info.source, KeySource::Firehose { .. }));
+    let firehose =
+        parse_key(&file.key).is_some_and(|info| matches!(info.source, KeySource::Firehose { .. }));
     if !firehose || file.home.is_some() {
         return Ok(vec![file]);
     }
@@ -204,7 +204,11 @@ mod tests {
         let names: Vec<String> = windows.iter().map(ToString::to_string).collect();
         assert_eq!(
             names,
-            ["2026-11-22T13:04Z", "2026-11-22T13:05Z", "2026-11-22T13:06Z"]
+            [
+                "2026-11-22T13:04Z",
+                "2026-11-22T13:05Z",
+                "2026-11-22T13:06Z"
+            ]
         );
         let home = window("2026-11-22T13:06Z");
         let mut kept = 0;

@@ -348,7 +348,10 @@ mod tests {
         let mut pairs = MINIMAL.to_vec();
         pairs.push(("WINDOW_FROM", "record"));
         let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
-        assert!(err.to_string().contains("expected `key` or `start`"), "{err}");
+        assert!(
+            err.to_string().contains("expected `key` or `start`"),
+            "{err}"
+        );
 
         let mut pairs = MINIMAL.to_vec();
         pairs.push(("FORMATS", r#"{"default": "${version} ${srcadr}"}"#));

@@ -255,7 +255,14 @@ mod tests {
         // An object already gone stays whole at its home, whose merge reports it.
         let ledger = SqliteLedger::in_memory().unwrap();
         let gone = FIREHOSE_KEY.replace("0f5e1c3a", "00000000");
-        handle(&firehose_event(&gone), &ledger, "", Some(&split), 1_795_352_800).await;
+        handle(
+            &firehose_event(&gone),
+            &ledger,
+            "",
+            Some(&split),
+            1_795_352_800,
+        )
+        .await;
         assert_eq!(windows(ledger).await, [(home.clone(), None)]);
     }
 

@@ -122,9 +122,11 @@ mod tests {
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         let row: (String, i64, Option<String>) = conn
-            .query_row("SELECT window, size, home FROM files WHERE key = 'a'", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT window, size, home FROM files WHERE key = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .unwrap();
         assert_eq!(row, ("w1".to_owned(), 10, None));
         conn.execute(

@@ -269,17 +269,23 @@ pub async fn a_split_object_has_an_entry_in_each_window(f: &impl Fresh) {
     for window in [W, W2] {
         let rec = record(&ledger, window).await;
         assert_eq!((rec.files, rec.bytes), (1, 100), "{window}");
-        assert_eq!(ledger.files(window).await.unwrap(), [entries[usize::from(window == W2)].clone()]);
+        assert_eq!(
+            ledger.files(window).await.unwrap(),
+            [entries[usize::from(window == W2)].clone()]
+        );
     }
 
     // Reported whole under another window, the key is kept at its home,
     // which now holds the whole object: a replacement there.
     let whole = file("fh", W, W_START, 100, Some("e"));
-    let r = ledger.record_files(&[whole.clone()], T + 2).await.unwrap();
+    let r = ledger.record_files(&[whole], T + 2).await.unwrap();
     assert_eq!(r, [Recorded::Replaced]);
     let home = ledger.files(W2).await.unwrap();
     assert_eq!(home.len(), 1);
-    assert_eq!((home[0].window.as_str(), home[0].home.as_deref()), (W2, None));
+    assert_eq!(
+        (home[0].window.as_str(), home[0].home.as_deref()),
+        (W2, None)
+    );
     assert_eq!(ledger.files(W).await.unwrap(), [entries[0].clone()]);
 }
 
