@@ -9,7 +9,7 @@ use flowlog::Window;
 use service::operator::{BackfillSummary, WindowRange, backfill};
 
 use crate::deployment::{self, StateMachineArg, TableArg};
-use crate::input::open_input;
+use crate::input::{LinkArgs, open_input};
 
 /// Arguments of `flowmerge backfill`.
 #[derive(Debug, clap::Args)]
@@ -17,6 +17,8 @@ pub struct Args {
     /// The deployment's raw location, s3://bucket/prefix (its RAW_PREFIX):
     /// ledger keys are relative to it.
     input: String,
+    #[command(flatten)]
+    links: LinkArgs,
     /// First window to backfill, e.g. 2026-11-01T00:00Z.
     #[arg(long)]
     from: Window,
@@ -51,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     crate::runtime(1)?.block_on(async {
         let sdk = deployment::sdk().await;
-        let (input, found) = open_input(&args.input).await?;
+        let (input, found) = open_input(&args.input, &args.links).await?;
         let files = args.formats.place(input.as_ref(), found.files).await?;
         let summary = backfill(
             &deployment::ledger(&sdk, &args.table.name),

@@ -16,10 +16,10 @@ use pipeline::{
 };
 use store::{BlobStore, Location, open_store};
 
-use crate::input::open_input;
+use crate::input::{LinkArgs, open_input};
 use crate::ledger_home::LedgerHome;
 use crate::report::Summary;
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_size, parse_threads, parse_zstd_level};
 use crate::{FormatArgs, LayoutArgs};
 
 /// Arguments of `flowmerge compact`.
@@ -27,10 +27,12 @@ use crate::{FormatArgs, LayoutArgs};
 pub struct Args {
     /// Raw flow logs: a directory or s3://bucket/prefix.
     input: String,
+    #[command(flatten)]
+    links: LinkArgs,
     /// Where Parquet, error output and the ledger go: a directory or s3://bucket/prefix.
     output: String,
     /// Worker threads for parsing, merging and encoding [default: all cores].
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', value_parser = parse_threads)]
     threads: Option<usize>,
     /// Merge records whose gap is at most this many seconds; "none" never merges,
     /// "window" merges all records of a flow in the window.
@@ -46,7 +48,7 @@ pub struct Args {
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     settle: i64,
     /// zstd level of output files.
-    #[arg(long, default_value_t = columnar::DEFAULT_ZSTD_LEVEL)]
+    #[arg(long, default_value_t = columnar::DEFAULT_ZSTD_LEVEL, value_parser = parse_zstd_level)]
     zstd_level: i32,
     #[command(flatten)]
     layout: LayoutArgs,
@@ -66,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let output_location = Location::parse(&args.output)?;
-    let (input, found) = open_input(&args.input).await?;
+    let (input, found) = open_input(&args.input, &args.links).await?;
     let output = open_store(&output_location).await?;
     let home = LedgerHome::open(&output_location, &output).await?;
     let ctx = context(&args, input, output, &home);
@@ -92,6 +94,7 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
         files_found: keys(|_| true),
         files_new: keys(|r| *r != Recorded::Duplicate),
         files_skipped: found.skipped.len() as u64,
+        skipped: found.skipped.into_iter().map(Into::into).collect(),
         windows_committed_before: windows
             .iter()
             .filter(|w| w.state == WindowState::Committed)

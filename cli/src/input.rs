@@ -7,8 +7,21 @@ use std::sync::Arc;
 use pipeline::{Discovered, discover, discover_key};
 use store::{BlobStore, LocalStore, Location, open_store};
 
+/// How a local INPUT directory is walked.
+#[derive(Debug, clap::Args)]
+pub struct LinkArgs {
+    /// Read through symbolic links under INPUT (a link back into a directory
+    /// being read is still skipped, as a loop). Without it, links are skipped
+    /// and reported: they may lead out of INPUT, or to files read already.
+    #[arg(long)]
+    follow_links: bool,
+}
+
 /// The input store and the files found in it.
-pub async fn open_input(arg: &str) -> anyhow::Result<(Arc<dyn BlobStore>, Discovered)> {
+pub async fn open_input(
+    arg: &str,
+    links: &LinkArgs,
+) -> anyhow::Result<(Arc<dyn BlobStore>, Discovered)> {
     if let Location::Local(path) = Location::parse(arg)?
         && path.is_file()
     {
@@ -27,7 +40,12 @@ pub async fn open_input(arg: &str) -> anyhow::Result<(Arc<dyn BlobStore>, Discov
             },
         ));
     }
-    let store = open_store(&Location::parse(arg)?).await?;
+    let store = match Location::parse(arg)? {
+        Location::Local(path) => {
+            Arc::new(LocalStore::new(path).following_links(links.follow_links))
+        }
+        s3 => open_store(&s3).await?,
+    };
     let found = discover(store.as_ref(), "").await?;
     Ok((store, found))
 }

@@ -16,8 +16,11 @@ pub struct Summary {
     pub files_found: u64,
     /// Of those, new or changed since the last run.
     pub files_new: u64,
-    /// Objects that are not flow log files.
+    /// Input entries passed over: objects that are not flow log files,
+    /// links not followed, link loops, unreadable directories.
     pub files_skipped: u64,
+    /// Each of those, with the reason.
+    pub skipped: Vec<SkippedEntry>,
     /// Windows compacted by this run.
     pub windows_run: u64,
     /// Windows already committed and left alone.
@@ -48,6 +51,27 @@ pub struct Summary {
     /// Windows that failed, with the reason.
     pub failures: Vec<Failure>,
 }
+
+/// An input entry passed over.
+#[derive(Debug, Serialize)]
+pub struct SkippedEntry {
+    /// Its key under INPUT.
+    pub key: String,
+    /// Why it was not read.
+    pub reason: String,
+}
+
+impl From<store::Skipped> for SkippedEntry {
+    fn from(skipped: store::Skipped) -> Self {
+        SkippedEntry {
+            key: skipped.key,
+            reason: skipped.reason,
+        }
+    }
+}
+
+/// Skipped entries listed by name in the table summary; the JSON lists all.
+const SKIPPED_SHOWN: usize = 10;
 
 /// A window that failed.
 #[derive(Debug, Serialize)]
@@ -99,6 +123,15 @@ impl Summary {
         if json {
             println!("{}", serde_json::to_string_pretty(self).unwrap_or_default());
             return;
+        }
+        for skipped in self.skipped.iter().take(SKIPPED_SHOWN) {
+            println!("skipped {}: {}", skipped.key, skipped.reason);
+        }
+        if self.skipped.len() > SKIPPED_SHOWN {
+            println!(
+                "skipped {} more (--json lists them all)",
+                self.skipped.len() - SKIPPED_SHOWN
+            );
         }
         if self.windows_run == 0 && self.failures.is_empty() {
             println!(

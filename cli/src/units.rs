@@ -21,8 +21,33 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
             ));
         }
     };
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("size {s:?} is too large"))
+    match n.checked_mul(factor) {
+        Some(0) => Err(format!("size {s:?} must be at least 1 byte")),
+        Some(size) => Ok(size),
+        None => Err(format!("size {s:?} is too large")),
+    }
+}
+
+/// Parses a thread count: at least 1.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("at least 1 thread is needed".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("invalid thread count {s:?}")),
+    }
+}
+
+/// Parses a zstd level: one of [`columnar::ZSTD_LEVELS`].
+pub fn parse_zstd_level(s: &str) -> Result<i32, String> {
+    let levels = columnar::ZSTD_LEVELS;
+    match s.trim().parse::<i32>() {
+        Ok(level) if levels.contains(&level) => Ok(level),
+        _ => Err(format!(
+            "zstd level {s:?} is not a whole number from {} to {}",
+            levels.start(),
+            levels.end()
+        )),
+    }
 }
 
 /// Parses a duration in seconds: a number with an optional `s`, `m`, `h`.
@@ -71,6 +96,19 @@ mod tests {
         assert_eq!(parse_size("1024"), Ok(1024));
         assert!(parse_size("12 parsecs").is_err());
         assert!(parse_size("").is_err());
+        assert!(parse_size("0MiB").unwrap_err().contains("at least 1 byte"));
+    }
+
+    #[test]
+    fn counts_and_levels_are_range_checked() {
+        assert_eq!(parse_threads("4"), Ok(4));
+        assert!(parse_threads("0").is_err());
+        assert!(parse_threads("-1").is_err());
+        assert_eq!(parse_zstd_level("22"), Ok(22));
+        for bad in ["0", "23", "-5", "fast"] {
+            let err = parse_zstd_level(bad).unwrap_err();
+            assert!(err.contains("from 1 to 22"), "{err}");
+        }
     }
 
     #[test]

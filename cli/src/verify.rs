@@ -19,8 +19,9 @@ use pipeline::{ErrorRecord, ObjectReader};
 use serde::Serialize;
 use store::{BlobStore, Location, open_store};
 
-use crate::input::open_input;
+use crate::input::{LinkArgs, open_input};
 use crate::ledger_home::LedgerHome;
+use crate::units::parse_threads;
 use crate::{FormatArgs, LayoutArgs};
 
 /// Arguments of `flowmerge verify`.
@@ -28,10 +29,12 @@ use crate::{FormatArgs, LayoutArgs};
 pub struct Args {
     /// Raw flow logs that were compacted.
     input: String,
+    #[command(flatten)]
+    links: LinkArgs,
     /// The compacted output.
     output: String,
     /// Worker threads [default: all cores].
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', value_parser = parse_threads)]
     threads: Option<usize>,
     #[command(flatten)]
     layout: LayoutArgs,
@@ -67,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let output_location = Location::parse(&args.output)?;
-    let (input, found) = open_input(&args.input).await?;
+    let (input, found) = open_input(&args.input, &args.links).await?;
     let output = open_store(&output_location).await?;
     let files = args.formats.place(input.as_ref(), found.files).await?;
     let expected = read_input(input, files, args.formats.formats(), threads).await?;

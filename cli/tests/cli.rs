@@ -225,6 +225,22 @@ fn json_summary_and_exit_codes() {
         .assert()
         .code(2);
     flowmerge().args(["verify"]).assert().code(2);
+    for (option, value, message) in [
+        ("--zstd-level", "0", "is not a whole number from 1 to 22"),
+        ("--zstd-level", "23", "is not a whole number from 1 to 22"),
+        ("--threads", "0", "at least 1 thread"),
+        ("--target-file-size", "0", "at least 1 byte"),
+        ("--group-size", "0KiB", "at least 1 byte"),
+    ] {
+        let refused = flowmerge()
+            .args(["compact", option, value])
+            .arg(&raw)
+            .arg(&out)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+        assert!(stderr.contains(message), "{option} {value}: {stderr}");
+    }
 }
 
 #[test]
@@ -318,4 +334,62 @@ fn status_lists_every_window_and_flags_failures() {
             .iter()
             .all(|w| w["state"] == "committed" && w["version"] == 2)
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn links_under_input_are_skipped_with_their_reason_and_the_run_goes_on() {
+    let (dir, raw, out) = setup();
+    let outside = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::copy(first_delivery_file(&raw), outside.join("x.log.gz")).unwrap();
+    let link = |target: &Path, at: &str| std::os::unix::fs::symlink(target, raw.join(at)).unwrap();
+    link(Path::new(".."), "AWSLogs/loop");
+    link(&raw.join("gone.log.gz"), "dangling.log.gz");
+    link(&outside, "elsewhere");
+
+    let compact_json = |out: &Path, extra: &[&str]| -> serde_json::Value {
+        let assert = flowmerge()
+            .args(["compact", "--json"])
+            .args(extra)
+            .arg(&raw)
+            .arg(out)
+            .assert()
+            .success();
+        serde_json::from_str(&stdout(&assert)).unwrap()
+    };
+    let summary = compact_json(&out, &[]);
+    let skipped: Vec<(&str, &str)> = summary["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["key"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .collect();
+    let links: Vec<&str> = skipped
+        .iter()
+        .filter(|(_, reason)| reason.contains("symbolic link"))
+        .map(|(key, _)| *key)
+        .collect();
+    assert_eq!(links, ["AWSLogs/loop", "dangling.log.gz", "elsewhere"]);
+    assert_eq!(
+        summary["files_skipped"].as_u64(),
+        Some(skipped.len() as u64)
+    );
+    verify(&raw, &out).success();
+
+    // Followed, the outside file is read, and the loop and the dangling link
+    // are still skipped, each with its reason.
+    let followed = compact_json(&dir.path().join("followed"), &["--follow-links"]);
+    let reasons: Vec<&str> = followed["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .filter(|reason| reason.contains("symbolic link"))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].starts_with("symbolic link loop: leads back to the root"));
+    assert!(reasons[1].starts_with("dangling symbolic link to"));
+    let files_found = |s: &serde_json::Value| s["files_found"].as_u64().unwrap();
+    assert_eq!(files_found(&followed), files_found(&summary) + 1);
 }

@@ -24,4 +24,6 @@ mod write;
 
 pub use convert::{arrow_schema, athena_columns};
 pub use read::{ReadError, read_native, read_parquet};
-pub use write::{DEFAULT_ZSTD_LEVEL, WriteError, WriteOptions, write_parquet, writer_properties};
+pub use write::{
+    DEFAULT_ZSTD_LEVEL, WriteError, WriteOptions, ZSTD_LEVELS, write_parquet, writer_properties,
+};

@@ -22,6 +22,9 @@ const BATCH_ROWS: usize = 64 * 1024;
 /// instructions in all.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
 
+/// The zstd levels output may be written at.
+pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
+
 /// How output files are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
@@ -55,6 +58,9 @@ pub enum WriteError {
     /// The Parquet writer failed.
     #[error("writing Parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// The options cannot be honoured.
+    #[error("invalid write options: {0}")]
+    Options(String),
 }
 
 /// Writer properties for a table's output: zstd, dictionary encoding for
@@ -64,8 +70,19 @@ pub enum WriteError {
 /// optional footer metadata. Dimensions are encoded page by page, dictionary
 /// or plain by measurement ([`crate::dims`]). No timestamps or random ids, so
 /// the same rows give the same bytes.
-pub fn writer_properties(table: &FlowTable, options: &WriteOptions) -> WriterProperties {
-    let zstd = ZstdLevel::try_new(options.zstd_level).unwrap_or_default();
+pub fn writer_properties(
+    table: &FlowTable,
+    options: &WriteOptions,
+) -> Result<WriterProperties, WriteError> {
+    if !ZSTD_LEVELS.contains(&options.zstd_level) {
+        return Err(WriteError::Options(format!(
+            "zstd level {} is not one of {}..={}",
+            options.zstd_level,
+            ZSTD_LEVELS.start(),
+            ZSTD_LEVELS.end()
+        )));
+    }
+    let zstd = ZstdLevel::try_new(options.zstd_level)?;
     let columns = output_columns(table);
     let mut builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
@@ -94,7 +111,7 @@ pub fn writer_properties(table: &FlowTable, options: &WriteOptions) -> WriterPro
                 .collect(),
         ));
     }
-    builder.build()
+    Ok(builder.build())
 }
 
 /// Sort order of merged tables: every dimension in sort order, then `start`.
@@ -137,7 +154,7 @@ pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<By
         .map(|d| RankedDict::new(&d.dict, d.def.kind))
         .collect();
     let writer_options = ArrowWriterOptions::new()
-        .with_properties(writer_properties(table, options))
+        .with_properties(writer_properties(table, options)?)
         .with_skip_arrow_metadata(true);
     let schema = arrow_schema(table);
     let mut files = Vec::new();
@@ -197,6 +214,27 @@ mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     use super::*;
+
+    #[test]
+    fn a_zstd_level_out_of_range_is_refused_not_replaced() {
+        let mut table = FlowTable::new();
+        flowlog::parse_object(
+            "t",
+            b"2 1 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 100 159 ACCEPT OK\n",
+            &mut table,
+        );
+        for level in [0, 23, -1] {
+            let options = WriteOptions {
+                zstd_level: level,
+                ..WriteOptions::default()
+            };
+            let err = write_parquet(&table, &options).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("zstd level {level} is not one of 1..=22")),
+                "{err}"
+            );
+        }
+    }
     use crate::convert::metric_array;
 
     fn sample(rows: usize) -> FlowTable {
@@ -223,7 +261,7 @@ mod tests {
     #[test]
     fn properties_are_zstd_dictionary_and_sorted() {
         let t = sample(10);
-        let props = writer_properties(&t, &WriteOptions::default());
+        let props = writer_properties(&t, &WriteOptions::default()).unwrap();
         let col = |n: &str| ColumnPath::from(n);
         assert!(matches!(
             props.compression(&col("srcaddr")),
@@ -361,7 +399,7 @@ mod tests {
             Vec::new(),
             arrow_schema(&t),
             ArrowWriterOptions::new()
-                .with_properties(writer_properties(&t, &options))
+                .with_properties(writer_properties(&t, &options).unwrap())
                 .with_skip_arrow_metadata(true),
         )
         .unwrap();

@@ -4,7 +4,7 @@
 
 use flowlog::{Window, parse_key};
 use ledger::FileEntry;
-use store::BlobStore;
+use store::{BlobStore, Skipped};
 
 use crate::PipelineError;
 
@@ -16,26 +16,35 @@ pub const UNKNOWN_ACCOUNT: &str = "unknown";
 pub struct Discovered {
     /// Files to compact, with their windows.
     pub files: Vec<FileEntry>,
-    /// Keys that are not flow log files (neither a delivery name nor a
-    /// `.log`, `.gz` or `.log.parquet` one).
-    pub skipped: Vec<String>,
+    /// Entries passed over, with the reason: keys that are not flow log
+    /// files (neither a delivery name nor a `.log`, `.gz` or `.log.parquet`
+    /// one), and what the store could not list (links, unreadable directories).
+    pub skipped: Vec<Skipped>,
 }
 
 /// Lists `prefix` and classifies every object. Keys with a path component
 /// starting with `_` or `.` (flowmerge's own work area, hidden files) are ignored.
 pub async fn discover(store: &dyn BlobStore, prefix: &str) -> Result<Discovered, PipelineError> {
-    let mut found = Discovered::default();
-    for object in store.list(prefix).await? {
-        if object
-            .key
-            .split('/')
+    let listing = store.survey(prefix).await?;
+    let hidden = |key: &str| {
+        key.split('/')
             .any(|part| part.starts_with('_') || part.starts_with('.'))
-        {
+    };
+    let mut found = Discovered {
+        skipped: listing.skipped,
+        ..Discovered::default()
+    };
+    found.skipped.retain(|skipped| !hidden(&skipped.key));
+    for object in listing.objects {
+        if hidden(&object.key) {
             continue;
         }
         match entry(&object, false) {
             Some(file) => found.files.push(file),
-            None => found.skipped.push(object.key),
+            None => found.skipped.push(Skipped {
+                key: object.key,
+                reason: "not a flow log file name".to_owned(),
+            }),
         }
     }
     Ok(found)
@@ -121,7 +130,13 @@ mod tests {
             [(delivery, "123456789012"), ("misc/exported.log", "unknown")]
         );
         assert_eq!(found.files[0].window, "2026-11-22T13:05Z");
-        assert_eq!(found.skipped, ["truth.json"]);
+        assert_eq!(
+            found.skipped,
+            [Skipped {
+                key: "truth.json".into(),
+                reason: "not a flow log file name".into()
+            }]
+        );
 
         let named = discover_key(&store, "truth.json").await.unwrap();
         assert_eq!(named.account, "unknown");

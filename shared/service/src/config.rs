@@ -123,13 +123,13 @@ impl ServiceConfig {
             state_machine_arn: get(env::STATE_MACHINE_ARN),
             settle_secs: parse(env::SETTLE_SECONDS, get(env::SETTLE_SECONDS), 600)?,
             max_gap: parse(env::MAX_GAP, get(env::MAX_GAP), MaxGap::default())?,
-            target_file_size: parse(
+            target_file_size: parse_bytes(
                 env::TARGET_FILE_SIZE,
                 get(env::TARGET_FILE_SIZE),
                 defaults.merge.target_file_size,
             )?,
             group_bytes: get(env::GROUP_BYTES)
-                .map(|v| parse(env::GROUP_BYTES, Some(v), 0))
+                .map(|v| parse_bytes(env::GROUP_BYTES, Some(v), 0))
                 .transpose()?,
             max_attempts: parse(env::MAX_ATTEMPTS, get(env::MAX_ATTEMPTS), 3)?,
             formats: get(env::FORMATS)
@@ -181,6 +181,22 @@ impl ServiceConfig {
 /// Cold-start failures are logged in words; the runtime only prints `Debug`.
 fn log_config_error(error: &ConfigError) {
     tracing::error!(error = %error, "invalid configuration");
+}
+
+/// [`parse`] of a byte count, which must be at least 1.
+fn parse_bytes(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match parse(name, value.clone(), default)? {
+        0 => Err(ConfigError::Invalid {
+            name,
+            value: value.unwrap_or_default(),
+            reason: "must be at least 1 byte".to_owned(),
+        }),
+        bytes => Ok(bytes),
+    }
 }
 
 fn parse<T>(name: &'static str, value: Option<String>, default: T) -> Result<T, ConfigError>
@@ -344,6 +360,14 @@ mod tests {
             matches!(&err, ConfigError::Invalid { name: "SETTLE_SECONDS", value, .. } if value == "ten"),
             "{err}"
         );
+
+        for name in ["TARGET_FILE_SIZE", "GROUP_BYTES"] {
+            let mut pairs = MINIMAL.to_vec();
+            pairs.push((name, "0"));
+            let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
+            assert!(err.to_string().contains("at least 1 byte"), "{err}");
+            assert!(matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name));
+        }
 
         let mut pairs = MINIMAL.to_vec();
         pairs.push(("WINDOW_FROM", "record"));

@@ -55,6 +55,26 @@ pub struct ObjectMeta {
     pub modified: Option<i64>,
 }
 
+/// An entry a listing passed over, and why (a link not followed, a link
+/// loop, an unreadable directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Key of the entry, relative to the store root.
+    pub key: String,
+    /// Why it is not listed.
+    pub reason: String,
+}
+
+/// What a listing found: the objects, sorted by key, and the entries it
+/// passed over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The objects.
+    pub objects: Vec<ObjectMeta>,
+    /// Entries that are not listed, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
 /// A flat key space of immutable-once-written objects.
 ///
 /// Dyn-compatible: callers hold an `Arc<dyn BlobStore>`.
@@ -66,6 +86,16 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// All objects whose key starts with `prefix` (recursive), sorted by key.
     /// `""` lists everything. The prefix is a plain string prefix, not a directory.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+
+    /// [`BlobStore::list`], also telling what it passed over and why (a
+    /// local directory's links and unreadable directories; S3 passes over
+    /// nothing).
+    async fn survey(&self, prefix: &str) -> Result<Listing, StoreError> {
+        Ok(Listing {
+            objects: self.list(prefix).await?,
+            skipped: Vec::new(),
+        })
+    }
 
     /// The whole object body; meant for small objects.
     async fn get(&self, key: &str) -> Result<Bytes, StoreError>;

@@ -14,7 +14,7 @@ use std::time::UNIX_EPOCH;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{BlobStore, ObjectMeta, ObjectReader, StoreError};
+use crate::{BlobStore, Listing, ObjectMeta, ObjectReader, Skipped, StoreError};
 
 /// Name prefix of in-flight writes; such files are never listed.
 const TMP_PREFIX: &str = ".tmp-";
@@ -27,9 +27,16 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// `etag` is always `None`: a real one would mean hashing every file, and one
 /// made from size and mtime would leak wall-clock time into anything digesting
 /// the input set. Use `size` and `modified` to notice changes.
+///
+/// Listings do not follow symbolic links below the root unless
+/// [`LocalStore::following_links`] asks: a link may lead out of the tree, or
+/// back into it (a loop, or the same files under a second name). Links not
+/// followed, link loops, dangling links and unreadable directories are
+/// passed over, and [`BlobStore::survey`] says why.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
+    follow_links: bool,
 }
 
 impl LocalStore {
@@ -37,7 +44,19 @@ impl LocalStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
         let root = std::path::absolute(&root).unwrap_or(root);
-        Self { root }
+        Self {
+            root,
+            follow_links: false,
+        }
+    }
+
+    /// The same store, listing through symbolic links when `follow` (a link
+    /// back to a directory being listed is still passed over, as a loop).
+    pub fn following_links(self, follow: bool) -> Self {
+        Self {
+            follow_links: follow,
+            ..self
+        }
     }
 
     /// The root directory.
@@ -104,13 +123,27 @@ impl BlobStore for LocalStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let root = self.root.clone();
-        let prefix_owned = prefix.to_owned();
+        let listing = self.survey(prefix).await?;
+        for skipped in &listing.skipped {
+            tracing::warn!(key = %skipped.key, reason = %skipped.reason, "not listed");
+        }
+        Ok(listing.objects)
+    }
+
+    async fn survey(&self, prefix: &str) -> Result<Listing, StoreError> {
+        let mut walk = Walk {
+            root: self.root.clone(),
+            prefix: prefix.to_owned(),
+            follow_links: self.follow_links,
+            ancestors: vec![fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone())],
+            found: Listing::default(),
+        };
         blocking("list", prefix, move || {
-            let mut out = Vec::new();
-            walk(&root, "", &prefix_owned, &mut out)?;
-            out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-            Ok(out)
+            walk.dir("")?;
+            let mut found = walk.found;
+            found.objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            found.skipped.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            Ok(found)
         })
         .await
     }
@@ -247,49 +280,120 @@ fn object_meta(key: String, meta: &fs::Metadata) -> ObjectMeta {
     }
 }
 
-/// Collects files under `root/rel` whose key starts with `prefix`, skipping
-/// directories that cannot contain a match. Follows symbolic links.
-fn walk(root: &Path, rel: &str, prefix: &str, out: &mut Vec<ObjectMeta>) -> Result<(), StoreError> {
-    let entries = match fs::read_dir(root.join(rel)) {
-        Ok(entries) => entries,
-        // A missing root is an empty store; a directory may vanish mid-walk.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(StoreError::io("read_dir", rel, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| StoreError::io("read_dir", rel, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            tracing::warn!(dir = %root.join(rel).display(), name = ?name, "skipping non-UTF-8 file name");
-            continue;
+/// One listing of files under `root` whose key starts with `prefix`.
+struct Walk {
+    root: PathBuf,
+    prefix: String,
+    follow_links: bool,
+    /// Canonical paths of the directories being listed, root first: a link
+    /// to one of them is a loop.
+    ancestors: Vec<PathBuf>,
+    found: Listing,
+}
+
+impl Walk {
+    /// Lists `root/rel`, skipping directories that cannot contain a match.
+    fn dir(&mut self, rel: &str) -> Result<(), StoreError> {
+        let entries = match fs::read_dir(self.root.join(rel)) {
+            Ok(entries) => entries,
+            // A missing root is an empty store; a directory may vanish mid-walk.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            // The root itself must be readable; any directory below may not be.
+            Err(e) if rel.is_empty() => return Err(StoreError::io("read_dir", rel, e)),
+            Err(e) => return self.skipped(rel, format!("unreadable directory: {e}")),
         };
-        let key = if rel.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{rel}/{name}")
-        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    return self
+                        .skipped(rel, format!("directory could not be read to its end: {e}"));
+                }
+            };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                tracing::warn!(dir = %self.root.join(rel).display(), name = ?name, "skipping non-UTF-8 file name");
+                continue;
+            };
+            let key = if rel.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if !may_match(&key, &self.prefix) {
+                continue;
+            }
+            self.entry(&entry, &key, name)?;
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, entry: &fs::DirEntry, key: &str, name: &str) -> Result<(), StoreError> {
+        let link = entry.file_type().is_ok_and(|kind| kind.is_symlink());
+        if link && !self.follow_links {
+            let target = fs::read_link(entry.path()).unwrap_or_default();
+            return self.skipped(
+                key,
+                format!("symbolic link to {}, not followed", target.display()),
+            );
+        }
         // Stat the entry beside its open directory rather than by its whole
-        // path, which the kernel would walk again; a symlink by its target.
-        let meta = match entry.file_type() {
-            Ok(kind) if !kind.is_symlink() => entry.metadata(),
-            _ => fs::metadata(entry.path()),
+        // path, which the kernel would walk again; a link by its target.
+        let meta = if link {
+            fs::metadata(entry.path())
+        } else {
+            entry.metadata()
         };
         let meta = match meta {
             Ok(meta) => meta,
-            // Deleted since read_dir, or a dangling symlink.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StoreError::io("stat", key, e)),
+            Err(e) if link && e.kind() == io::ErrorKind::NotFound => {
+                let target = fs::read_link(entry.path()).unwrap_or_default();
+                return self.skipped(
+                    key,
+                    format!("dangling symbolic link to {}", target.display()),
+                );
+            }
+            // Deleted since read_dir.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return self.skipped(key, format!("cannot be read: {e}")),
         };
         if meta.is_dir() {
-            let dir_prefix = format!("{key}/");
-            if dir_prefix.starts_with(prefix) || prefix.starts_with(&dir_prefix) {
-                walk(root, &key, prefix, out)?;
+            let parent = self.ancestors.last().cloned().unwrap_or_default();
+            let canonical = if link {
+                fs::canonicalize(entry.path()).unwrap_or_default()
+            } else {
+                parent.join(name)
+            };
+            if let Some(at) = self.ancestors.iter().position(|a| *a == canonical) {
+                let to = if at == 0 {
+                    "the root".to_owned()
+                } else {
+                    canonical.display().to_string()
+                };
+                return self.skipped(key, format!("symbolic link loop: leads back to {to}"));
             }
-        } else if meta.is_file() && !name.starts_with(TMP_PREFIX) && key.starts_with(prefix) {
-            out.push(object_meta(key, &meta));
+            self.ancestors.push(canonical);
+            let listed = self.dir(key);
+            self.ancestors.pop();
+            listed?;
+        } else if meta.is_file() && !name.starts_with(TMP_PREFIX) && key.starts_with(&self.prefix) {
+            self.found.objects.push(object_meta(key.to_owned(), &meta));
         }
+        Ok(())
     }
-    Ok(())
+
+    fn skipped(&mut self, key: &str, reason: String) -> Result<(), StoreError> {
+        self.found.skipped.push(Skipped {
+            key: key.to_owned(),
+            reason,
+        });
+        Ok(())
+    }
+}
+
+/// Whether `key`, or a key below it, can start with `prefix`.
+fn may_match(key: &str, prefix: &str) -> bool {
+    key.starts_with(prefix) || prefix.starts_with(&format!("{key}/"))
 }
 
 /// Whether a put waits for the disk.
@@ -483,21 +587,129 @@ mod tests {
         assert!(store.list("zzz/").await.unwrap().is_empty());
     }
 
+    /// `real/f`, and links to it, to `real`, to nothing, to the root
+    /// (a loop) and to a directory outside the root.
+    #[cfg(unix)]
+    fn linked_tree() -> (tempfile::TempDir, tempfile::TempDir, LocalStore) {
+        let (dir, store) = store();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("o"), b"123").unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("real/deeper")).unwrap();
+        fs::write(root.join("real/f"), b"12345").unwrap();
+        let link =
+            |target: &Path, at: &str| std::os::unix::fs::symlink(target, root.join(at)).unwrap();
+        link(&root.join("real/f"), "link");
+        link(&root.join("real"), "linked-dir");
+        link(&root.join("gone"), "dangling");
+        link(Path::new("../.."), "real/deeper/up");
+        link(outside.path(), "outside");
+        (dir, outside, store)
+    }
+
+    fn reasons(listing: &Listing) -> Vec<(&str, &str)> {
+        listing
+            .skipped
+            .iter()
+            .map(|s| {
+                (
+                    s.key.as_str(),
+                    s.reason.split(' ').take(3).last().unwrap_or(""),
+                )
+            })
+            .collect()
+    }
+
     #[cfg(unix)]
     #[tokio::test]
-    async fn list_follows_symlinks_and_skips_dangling_ones() {
+    async fn links_are_passed_over_with_their_reason_unless_followed() {
+        let (_dir, _outside, store) = linked_tree();
+        let listing = store.survey("").await.unwrap();
+        assert_eq!(keys(&listing.objects), ["real/f"]);
+        let skipped: Vec<&str> = listing.skipped.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            skipped,
+            [
+                "dangling",
+                "link",
+                "linked-dir",
+                "outside",
+                "real/deeper/up"
+            ]
+        );
+        assert!(
+            listing
+                .skipped
+                .iter()
+                .all(|s| s.reason.contains("not followed"))
+        );
+        assert_eq!(keys(&store.list("").await.unwrap()), ["real/f"]);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn followed_links_stop_at_loops_and_dangling_ends() {
+        let (_dir, _outside, store) = linked_tree();
+        let store = store.following_links(true);
+        let listing = store.survey("").await.unwrap();
+        assert_eq!(
+            keys(&listing.objects),
+            ["link", "linked-dir/f", "outside/o", "real/f"]
+        );
+        assert!(
+            listing
+                .objects
+                .iter()
+                .all(|m| m.size == 5 || m.key == "outside/o")
+        );
+        assert_eq!(
+            reasons(&listing),
+            [
+                ("dangling", "link"),
+                ("linked-dir/deeper/up", "loop:"),
+                ("real/deeper/up", "loop:")
+            ]
+        );
+        assert!(
+            listing.skipped[0]
+                .reason
+                .starts_with("dangling symbolic link to")
+        );
+        assert!(
+            listing.skipped[2]
+                .reason
+                .ends_with("leads back to the root"),
+            "{:?}",
+            listing.skipped
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_unreadable_directory_is_passed_over() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let (dir, store) = store();
+        store.put("ok/a", Bytes::from_static(b"1")).await.unwrap();
         store
-            .put("real/f", Bytes::from_static(b"12345"))
+            .put("locked/b", Bytes::from_static(b"2"))
             .await
             .unwrap();
-        let root = dir.path();
-        std::os::unix::fs::symlink(root.join("real/f"), root.join("link")).unwrap();
-        std::os::unix::fs::symlink(root.join("real"), root.join("linked-dir")).unwrap();
-        std::os::unix::fs::symlink(root.join("gone"), root.join("dangling")).unwrap();
-        let all = store.list("").await.unwrap();
-        assert_eq!(keys(&all), ["link", "linked-dir/f", "real/f"]);
-        assert!(all.iter().all(|m| m.size == 5));
+        let locked = dir.path().join("locked");
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+        let listing = store.survey("").await.unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+        // The superuser reads any directory.
+        if fs::metadata("/proc/self").unwrap().uid() == 0 {
+            assert_eq!(keys(&listing.objects), ["locked/b", "ok/a"]);
+        } else {
+            assert_eq!(keys(&listing.objects), ["ok/a"]);
+            assert_eq!(listing.skipped[0].key, "locked");
+            assert!(
+                listing.skipped[0]
+                    .reason
+                    .starts_with("unreadable directory")
+            );
+        }
     }
 
     #[tokio::test]
