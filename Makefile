@@ -3,7 +3,7 @@ VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 RELEASE := target/release/flowmerge
 
-.PHONY: demo test infra-test bench build venv lint clean
+.PHONY: demo test infra-test bench build venv lint fuzz clean
 
 ## Build the release binary.
 build:
@@ -43,6 +43,12 @@ infra-test:
 test: venv lint
 	tests/run.sh
 	$(MAKE) infra-test
+
+## Fuzz every input reader for FUZZ_SECONDS each (libFuzzer via cargo fuzz,
+## seeded from tests/fixtures and generated data of every delivery kind).
+FUZZ_SECONDS ?= 600
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 ## Benchmarks side by side with DuckDB, pyarrow and the igzip decompression floor;
 ## writes bench/out/report.md. SCALE=2 doubles the dataset.

@@ -61,6 +61,19 @@ test('no placeholder survives substitution and no concrete ARN is in the file', 
   expect(raw).not.toMatch(/arn:aws:(lambda|dynamodb|s3|sqs):/);
 });
 
+test('the file itself is JSON, readable by jq and Workflow Studio, placeholders inside strings', () => {
+  expect(() => JSON.parse(raw)).not.toThrow();
+  expect(raw).not.toMatch(/:\s*\$\{/);
+});
+
+test('the map concurrency reaches the Distributed Map as a number, through ListBatch\'s result', () => {
+  expect(definition.States.ListBatch.ResultSelector['concurrency.$']).toBe(
+    `States.StringToJson('${built.config.mapConcurrency}')`,
+  );
+  expect(definition.States.MergeGroups.MaxConcurrencyPath).toBe('$.batch.concurrency');
+  expect(definition.States.MergeGroups.MaxConcurrency).toBeUndefined();
+});
+
 test('asl-validator accepts the substituted definition', () => {
   const result = aslValidator(definition);
   expect(result.errorsText()).toBe('');
@@ -101,7 +114,7 @@ test('MergeGroups is a Distributed Map reading the item list from the output buc
     ReaderConfig: { InputType: 'JSON' },
     Parameters: { Bucket: SAMPLE.OutputBucket, 'Key.$': "States.Format('{}', $.batch.items)" },
   });
-  expect(map.MaxConcurrency).toBe(40);
+  expect(map.MaxConcurrencyPath).toBe('$.batch.concurrency');
   expect(map.ResultPath).toBeNull();
   expect(raw).toContain("States.Format('${OutputPrefix}{}', $.batch.items)");
 });
@@ -109,7 +122,7 @@ test('MergeGroups is a Distributed Map reading the item list from the output buc
 test('ListBatch result goes to $.batch; CombineAndCommit gets only the manifest key', () => {
   expect(definition.States.ListBatch.ResultPath).toBe('$.batch');
   expect(Object.keys(definition.States.ListBatch.ResultSelector).sort()).toEqual(
-    ['bytes.$', 'digest.$', 'files.$', 'groups.$', 'items.$', 'manifest.$', 'version.$', 'window.$'],
+    ['bytes.$', 'concurrency.$', 'digest.$', 'files.$', 'groups.$', 'items.$', 'manifest.$', 'version.$', 'window.$'],
   );
   expect(definition.States.CombineAndCommit.Parameters.Payload).toEqual({ 'manifest.$': '$.batch.manifest' });
   expect(definition.States.CombineAndCommit.Next).toBe('WindowDone');
@@ -153,8 +166,9 @@ test('selectors and payloads match the Rust payload fixtures (tests/fixtures/pay
   };
   const selected = (sel: Record<string, string>) => Object.keys(sel).map((k) => k.replace(/\.\$$/, '')).sort();
   const paths = (sel: Record<string, string>) => Object.values(sel).map((v) => v.replace(/^\$\.Payload\./, '')).sort();
-  // ListBatch selects every field of ListBatchResponse, under the same names.
-  const lb = definition.States.ListBatch.ResultSelector;
+  // ListBatch selects every field of ListBatchResponse, under the same names
+  // (and adds the deployment's map concurrency).
+  const { 'concurrency.$': _concurrency, ...lb } = definition.States.ListBatch.ResultSelector;
   expect(selected(lb)).toEqual(Object.keys(fixture('list-batch-response')).sort());
   expect(paths(lb)).toEqual(Object.keys(fixture('list-batch-response')).sort());
   // CombineAndCommit and PartialMerge select fields that their responses have.

@@ -2,7 +2,8 @@
 //! types plus `records`), the one tested function that builds
 //! [`WriterProperties`], a writer that rolls files at a target size (dimension
 //! columns encoded as pages straight from the table's codes, metrics through
-//! the Arrow column writer), and the reader used to combine partial results.
+//! the Arrow column writer), the reader used to combine partial results, and
+//! [`ObjectReader`], which reads a delivered object whichever way AWS sent it.
 //!
 //! ```
 //! use flowlog::{FlowTable, parse_object};
@@ -19,10 +20,12 @@ mod convert;
 mod dims;
 mod file;
 mod hybrid;
+mod object;
 mod read;
 mod write;
 
 pub use convert::{arrow_schema, athena_columns};
+pub use object::ObjectReader;
 pub use read::{ReadError, read_native, read_parquet};
 pub use write::{
     DEFAULT_ZSTD_LEVEL, WriteError, WriteOptions, ZSTD_LEVELS, write_parquet, writer_properties,

@@ -23,11 +23,11 @@ pub mod failpoint;
 mod layout;
 mod payload;
 mod plan;
-mod read;
 mod run;
 pub mod split;
 mod steps;
 
+pub use columnar::ObjectReader;
 pub use config::{Config, MergeSettings};
 pub use context::{Context, now};
 pub use digest::input_digest;
@@ -40,6 +40,5 @@ pub use payload::{
     PartialMergeRequest, PartialMergeResponse, Stats,
 };
 pub use plan::{Group, InputFile, plan_groups};
-pub use read::ObjectReader;
 pub use run::run_window;
 pub use steps::{combine_commit, finish_cleanups, list_batch, partial_merge};

@@ -17,13 +17,14 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use columnar::ObjectReader;
 use flowlog::{FlowTable, Formats, KeySource, NULL, Window, parse_key};
 use futures::{StreamExt, TryStreamExt};
 use ledger::FileEntry;
 use serde::{Deserialize, Serialize};
 use store::{BlobStore, StoreError};
 
-use crate::{ObjectReader, PipelineError};
+use crate::PipelineError;
 
 /// Objects read at once while splitting.
 const CONCURRENCY: usize = 8;

@@ -20,11 +20,11 @@ use crate::errors_out::{ErrorRecord, to_json_lines};
 use crate::layout::{ErrorType, Layout};
 use crate::payload::{Manifest, PartialMergeRequest, PartialMergeResponse, Stats};
 use crate::plan::InputFile;
-use crate::read::ObjectReader;
 use crate::split::keep_window;
 use crate::steps::combine_commit::check_conservation;
 use crate::steps::{get_json, put_json};
 use crate::{Context, PipelineError};
+use columnar::ObjectReader;
 
 /// Merges one group of a manifest into a staged partial result.
 #[instrument(skip_all, fields(manifest = %request.manifest, group = request.group))]

@@ -24,7 +24,7 @@ impl ObjectReader {
     /// `.parquet` must be Parquet: its name is never overruled by a guess.
     pub fn read(&mut self, key: &str, data: Bytes, table: &mut FlowTable) -> FileReport {
         match Container::of(&data) {
-            Container::Parquet => columnar::read_native(key, data, table),
+            Container::Parquet => crate::read_native(key, data, table),
             _ if key.ends_with(".parquet") => FileReport::rejected(
                 key,
                 "named .parquet but not Apache Parquet (no PAR1 magic)".to_owned(),
@@ -46,7 +46,7 @@ mod tests {
             b"2 1 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 100 159 ACCEPT OK\n",
             &mut table,
         );
-        let parquet = columnar::write_parquet(&table, &columnar::WriteOptions::default())
+        let parquet = crate::write_parquet(&table, &crate::WriteOptions::default())
             .unwrap()
             .remove(0);
         let mut reader = ObjectReader::default();
