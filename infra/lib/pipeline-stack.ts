@@ -145,15 +145,13 @@ export class PipelineStack extends Stack {
       TARGET_FILE_SIZE: String(config.targetFileSize),
       ...(config.formats ? { FORMATS: config.formats } : {}),
     });
+    // partial-merge and combine-commit read the merge settings from the
+    // manifest: given here, they would be settings that do nothing.
     const partialMerge = fn('partial-merge', 'Merges one account group of a window into a partial Parquet file', 3008, Duration.minutes(15), {
       ...common,
-      MAX_GAP: config.maxGap,
-      TARGET_FILE_SIZE: String(config.targetFileSize),
     });
     const combineCommit = fn('combine-commit', 'Combines partials into the window output and commits it', 3008, Duration.minutes(15), {
       ...common,
-      MAX_GAP: config.maxGap,
-      TARGET_FILE_SIZE: String(config.targetFileSize),
     });
     const scheduler = fn('scheduler', 'Starts an execution for every window that is due', 256, Duration.seconds(55), {
       ...common,

@@ -221,8 +221,10 @@ describe('pipeline stack', () => {
     expect(env('IngestFunction')).toEqual(common);
     expect(env('SchedulerFunction')).toEqual([...common, 'SETTLE_SECONDS', 'STATE_MACHINE_ARN'].sort());
     expect(env('RedriveFunction')).toEqual([...common, 'MAX_ATTEMPTS', 'STATE_MACHINE_ARN'].sort());
-    expect(env('PartialMergeFunction')).toEqual([...common, 'MAX_GAP', 'TARGET_FILE_SIZE'].sort());
-    // The settings every step of a run uses travel in list-batch's manifest.
+    // The settings every step of a run uses travel in list-batch's manifest,
+    // so the steps after it are not given them.
+    expect(env('PartialMergeFunction')).toEqual(common);
+    expect(env('CombineCommitFunction')).toEqual(common);
     expect(env('ListBatchFunction')).toEqual([...common, 'MAX_GAP', 'TARGET_FILE_SIZE'].sort());
   });
 
