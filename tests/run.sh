@@ -34,3 +34,5 @@ cargo test --workspace --doc
 cargo build --workspace --bins
 FLOWMERGE_BIN="$PWD/target/debug/flowmerge" "$VENV/bin/python" -m pytest -q tests/readback
 FLOWMERGE_BIN="$PWD/target/debug/flowmerge" "$VENV/bin/python" -m pytest -q tests/e2e
+# A short bounded fuzz of every input reader (make fuzz runs them for long).
+FUZZ_BUILD=dev tests/fuzz/run.sh 10

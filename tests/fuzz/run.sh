@@ -7,6 +7,9 @@
 # input in tests/fuzz/artifacts/<target>/; make it a fixture test.
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]
+#
+# FUZZ_BUILD=dev builds unoptimised and without AddressSanitizer: minutes
+# less to build, for the short run in `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,6 +23,11 @@ command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --locked --version
 # them when bootstrapping is allowed, so no second toolchain is needed. Only
 # for cargo fuzz: elsewhere it would change every crate's build fingerprint.
 FUZZ=(env RUSTC_BOOTSTRAP=1 cargo fuzz)
+if [ "${FUZZ_BUILD:-release}" = dev ]; then
+    BUILD=(--fuzz-dir tests/fuzz --dev --sanitizer none)
+else
+    BUILD=(--fuzz-dir tests/fuzz -O)
+fi
 
 cargo build -q -p flowmerge-cli
 seeds=target/fuzz-seeds
@@ -52,13 +60,13 @@ for path in (seeds / "out").rglob("*.parquet"):
     put("parquet_partial", path.read_bytes())
 PY
 
-"${FUZZ[@]}" build --fuzz-dir tests/fuzz -O
+"${FUZZ[@]}" build "${BUILD[@]}"
 for target in "${TARGETS[@]}"; do
     corpus=target/fuzz-corpus/$target
     mkdir -p "$corpus"
     echo "fuzzing $target for ${SECONDS_PER_TARGET}s"
     log=target/fuzz-$target.log
-    if ! "${FUZZ[@]}" run --fuzz-dir tests/fuzz -O "$target" "$corpus" "$seeds/$target" -- \
+    if ! "${FUZZ[@]}" run "${BUILD[@]}" "$target" "$corpus" "$seeds/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 \
         -print_final_stats=1 > "$log" 2>&1; then
         tail -40 "$log" >&2
