@@ -117,7 +117,9 @@ fn firehose_name(name: &str) -> Option<KeyInfo> {
         uuid.is_some_and(is_uuid) && (after.is_empty() || after.starts_with('.'))
     })?;
     let head = &name[..at];
-    let stamp = head.get(head.len().checked_sub(STAMP)?..)?;
+    let stamp = head
+        .get(head.len().checked_sub(STAMP)?..)
+        .filter(|stamp| is_stamp(stamp))?;
     let head = head[..head.len() - STAMP].strip_suffix('-')?;
     let (stream, version) = head.rsplit_once('-')?;
     if stream.is_empty() || version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
@@ -130,6 +132,16 @@ fn firehose_name(name: &str) -> Option<KeyInfo> {
         },
         window: Window::containing(time.and_utc().timestamp()),
     })
+}
+
+/// `yyyy-MM-dd-HH-mm-ss` in digits: chrono alone also takes a signed or
+/// shorter year, which would name a window no stamp can name back.
+fn is_stamp(s: &str) -> bool {
+    s.len() == 19
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 | 10 | 13 | 16 => b == b'-',
+            _ => b.is_ascii_digit(),
+        })
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -169,6 +181,18 @@ mod tests {
                 assert_eq!(info.window.to_string(), "2026-11-22T00:00Z");
             }
         }
+    }
+
+    #[test]
+    fn a_firehose_stamp_is_digits_only() {
+        // Found by the delivery_key fuzz target: "-066" read as the year -66.
+        assert_eq!(
+            parse_key("2f-1--066-11-22-10-01-41-6622208a-2901-4799-ab99-0690212e32a5"),
+            None
+        );
+        assert!(
+            parse_key("2f-1-2066-11-22-10-01-41-6622208a-2901-4799-ab99-0690212e32a5").is_some()
+        );
     }
 
     #[test]
