@@ -24,6 +24,9 @@ pub enum ReadError {
     /// Not Parquet, or corrupt.
     #[error("reading Parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// The Parquet or Arrow reader gave up on malformed data with a panic.
+    #[error("reading Parquet: malformed data stopped the reader: {0}")]
+    Malformed(String),
     /// A batch could not be decoded.
     #[error("decoding Arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
@@ -119,7 +122,28 @@ pub fn read_parquet(data: Bytes) -> Result<(FlowTable, Vec<(String, String)>), R
 /// Appends the rows that fit to `table`, telling `row` about each (its
 /// number, why it does not fit if it does not, and its text, for a bad
 /// line). Returns the footer's key-value metadata.
+///
+/// The parquet and arrow crates panic on some malformed files instead of
+/// returning an error (found by the `parquet_partial` fuzz target); such a
+/// file is an error here, never a crashed step. `table` may then hold some of
+/// its rows: callers drop them.
 fn read_into(
+    data: Bytes,
+    table: &mut FlowTable,
+    row: impl FnMut(u64, Option<String>, &dyn Fn() -> String),
+) -> Result<Vec<(String, String)>, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_rows(data, table, row)))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(ReadError::Malformed(message))
+        })
+}
+
+fn read_rows(
     data: Bytes,
     table: &mut FlowTable,
     mut row: impl FnMut(u64, Option<String>, &dyn Fn() -> String),

@@ -8,6 +8,7 @@ use flowlog::FlowTable;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    flowmerge_fuzz::unwind_panics();
     let mut table = FlowTable::new();
     let report = ObjectReader::default().read(
         "firehose/s/2026/11/22/13/s-1-2026-11-22-13-05-41-uuid.gz",

@@ -7,6 +7,7 @@ use flowlog::FlowTable;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    flowmerge_fuzz::unwind_panics();
     let body = bytes::Bytes::copy_from_slice(data);
     if let Ok((table, _)) = columnar::read_parquet(body.clone()) {
         let options = columnar::WriteOptions {

@@ -45,6 +45,27 @@ fn garbage_is_an_error() {
     );
 }
 
+#[test]
+fn a_file_that_makes_the_parquet_reader_panic_is_an_error() {
+    // Found by the parquet_partial fuzz target: arrow-buffer panics with
+    // "offset + len out of bounds" while decoding it.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/fuzz/parquet-reader-panic.parquet"
+    );
+    let data = Bytes::from(std::fs::read(path).unwrap());
+    let err = read_parquet(data.clone()).unwrap_err();
+    assert!(matches!(err, ReadError::Malformed(_)), "{err}");
+    let mut table = FlowTable::new();
+    let report = read_native("k.log.parquet", data, &mut table);
+    let reason = report.bad_file.unwrap().reason;
+    assert!(
+        reason.contains("malformed data stopped the reader"),
+        "{reason}"
+    );
+    assert_eq!(table.rows(), 0);
+}
+
 /// A Parquet file as VPC Flow Logs write it: AWS's column names and types, GZIP.
 fn aws_parquet(columns: Vec<(&str, ArrayRef)>) -> Bytes {
     let schema = Arc::new(Schema::new(
