@@ -7,7 +7,7 @@
 //! are held; decompressed text streams through the parser.
 
 use bytes::Bytes;
-use columnar::{WriteOptions, write_parquet};
+use columnar::{ObjectReader, WriteOptions, write_parquet};
 use flowlog::{FileReport, FlowTable, Window};
 use futures::StreamExt;
 use merge::{merge, totals_by_account};
@@ -24,7 +24,6 @@ use crate::split::keep_window;
 use crate::steps::combine_commit::check_conservation;
 use crate::steps::{get_json, put_json};
 use crate::{Context, PipelineError};
-use columnar::ObjectReader;
 
 /// Merges one group of a manifest into a staged partial result.
 #[instrument(skip_all, fields(manifest = %request.manifest, group = request.group))]
