@@ -91,17 +91,19 @@ fn record_one(
 ) -> Result<Option<Joined>, LedgerError> {
     const OP: &str = "record a file";
     let size = to_sql_int(file.size, OP)?;
-    let (window, window_start) = place(tx, file)?;
-    let known: Option<(i64, Option<String>, Option<String>)> = tx
-        .prepare_cached("SELECT size, etag, home FROM files WHERE key = ?1 AND window = ?2")
-        .op(OP)?
-        .query_row([&file.key, &window], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()
-        .op(OP)?;
+    let stored = stored(tx, file)?;
+    let (window, window_start) = match &stored {
+        Some(row) => (row.window.clone(), row.window_start),
+        None => (file.window.clone(), file.window_start),
+    };
 
-    let Some((old_size, old_etag, old_home)) = known else {
+    let Some(Stored {
+        size: old_size,
+        etag: old_etag,
+        home: old_home,
+        ..
+    }) = stored
+    else {
         if !window_exists(&window) {
             tx.prepare_cached(
                 "INSERT INTO windows (window, window_start, state, updated_at, last_file_at)
@@ -152,25 +154,43 @@ fn record_one(
     }))
 }
 
-/// The window (and its start) `file` is kept under. A whole object keeps
-/// the home it was first recorded with, so that a replaced object re-runs
-/// one window rather than moving between two; a split object's entries are
-/// kept under their own windows.
-fn place(tx: &Connection, file: &FileEntry) -> Result<(String, i64), LedgerError> {
+/// The row of `file`'s key that `file` is recorded as, if any.
+struct Stored {
+    window: String,
+    window_start: i64,
+    size: i64,
+    etag: Option<String>,
+    home: Option<String>,
+}
+
+/// Finds, in one query, the row `file` is kept under. A whole object keeps
+/// the home it was first recorded with (its home row, else the row of its
+/// own window), so that a replaced object re-runs one window rather than
+/// moving between two; a split object's entries are kept under their own
+/// windows.
+fn stored(tx: &Connection, file: &FileEntry) -> Result<Option<Stored>, LedgerError> {
     const OP: &str = "record a file";
-    if file.home.is_some() {
-        return Ok((file.window.clone(), file.window_start));
-    }
-    let home = tx
-        .prepare_cached(
-            "SELECT window, window_start FROM files
-             WHERE key = ?1 AND window = COALESCE(home, window) LIMIT 1",
-        )
+    let sql = if file.home.is_some() {
+        "SELECT window, window_start, size, etag, home FROM files
+         WHERE key = ?1 AND window = ?2"
+    } else {
+        "SELECT window, window_start, size, etag, home FROM files
+         WHERE key = ?1 AND window IN (COALESCE(home, window), ?2)
+         ORDER BY window = COALESCE(home, window) DESC LIMIT 1"
+    };
+    tx.prepare_cached(sql)
         .op(OP)?
-        .query_row([&file.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([&file.key, &file.window], |r| {
+            Ok(Stored {
+                window: r.get(0)?,
+                window_start: r.get(1)?,
+                size: r.get(2)?,
+                etag: r.get(3)?,
+                home: r.get(4)?,
+            })
+        })
         .optional()
-        .op(OP)?;
-    Ok(home.unwrap_or_else(|| (file.window.clone(), file.window_start)))
+        .op(OP)
 }
 
 /// Makes a committed window dirty; whether it was committed.
