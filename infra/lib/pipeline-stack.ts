@@ -69,7 +69,10 @@ export class PipelineStack extends Stack {
     NagSuppressions.addResourceSuppressions(dlq, [
       { id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of RawEvents; it is watched by the DLQ depth alarm.' },
     ]);
-    const ingestTimeout = Duration.seconds(config.windowFrom === 'start' ? 300 : 60);
+    // With windows from each record's start, ingest reads every Firehose
+    // object (up to Firehose's 128 MiB buffer) to learn the windows it spans.
+    const splits = config.windowFrom === 'start';
+    const ingestTimeout = Duration.seconds(splits ? 300 : 60);
     const queue = new sqs.Queue(this, 'RawEvents', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -130,9 +133,6 @@ export class PipelineStack extends Stack {
         tracing: config.tracing,
       });
 
-    // With windows from each record's start, ingest reads every Firehose
-    // object (up to Firehose's 128 MiB buffer) to learn the windows it spans.
-    const splits = config.windowFrom === 'start';
     const ingest = fn('ingest', 'Records new flow log files in the ledger under their window', splits ? 1769 : 256, ingestTimeout, {
       ...common,
       ...(splits ? { WINDOW_FROM: 'start', ...(config.formats ? { FORMATS: config.formats } : {}) } : {}),

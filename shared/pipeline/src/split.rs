@@ -125,24 +125,19 @@ fn start_windows(table: &FlowTable) -> BTreeSet<Window> {
 /// The entries of `file` (recorded under its home) for its home and each
 /// window in `windows`.
 fn slices(file: FileEntry, windows: &BTreeSet<Window>) -> Vec<FileEntry> {
-    let home = file.window.clone();
-    let others = windows.iter().filter(|w| w.to_string() != home);
-    let mut entries: Vec<FileEntry> = others
+    let home = FileEntry {
+        home: Some(file.window.clone()),
+        ..file
+    };
+    let others = windows.iter().filter(|w| w.to_string() != home.window);
+    let others: Vec<FileEntry> = others
         .map(|window| FileEntry {
             window: window.to_string(),
             window_start: window.start(),
-            home: Some(home.clone()),
-            ..file.clone()
+            ..home.clone()
         })
         .collect();
-    entries.insert(
-        0,
-        FileEntry {
-            home: Some(home),
-            ..file
-        },
-    );
-    entries
+    std::iter::once(home).chain(others).collect()
 }
 
 /// Keeps, of the rows of `table` from `first` on, those of `window`: the
