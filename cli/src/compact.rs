@@ -6,11 +6,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use flowlog::{Span, Window};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger::{Ledger, Recorded, WindowState};
 use merge::MaxGap;
 use pipeline::failpoint::Failpoints;
+use pipeline::rollup::{self, Rollup};
 use pipeline::{
     Config, Context, ListBatchRequest, MergeSettings, finish_cleanups, now, run_window,
 };
@@ -47,6 +49,10 @@ pub struct Args {
     /// Wait this long after a window ends before compacting it (0: don't wait).
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     settle: i64,
+    /// Also merge each hour's committed minutes into hour files, under
+    /// --hour-prefix: "none" or "hour".
+    #[arg(long, value_name = "none|hour", default_value_t = Rollup::None)]
+    rollup: Rollup,
     /// zstd level of output files.
     #[arg(long, default_value_t = columnar::DEFAULT_ZSTD_LEVEL, value_parser = parse_zstd_level)]
     zstd_level: i32,
@@ -102,26 +108,10 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
         ..Summary::default()
     };
 
-    let due = due_windows(ctx.ledger.as_ref(), args.settle).await?;
-    let progress = progress_bar(due.len() as u64);
-    let results: Vec<_> = futures::stream::iter(due)
-        .map(|request| {
-            let (ctx, progress) = (&ctx, &progress);
-            async move {
-                let result = run_window(ctx, &request, threads).await;
-                progress.inc(1);
-                (request.window, result)
-            }
-        })
-        .buffer_unordered(threads)
-        .collect()
-        .await;
-    progress.finish_and_clear();
-    for (window, result) in results {
-        match result {
-            Ok(done) => summary.add_window(&done),
-            Err(error) => summary.add_failure(window.to_string(), &error),
-        }
+    // Minutes first: their commits are what make hours due.
+    for span in [Span::Minute, Span::Hour] {
+        let due = due_windows(ctx.ledger.as_ref(), args.settle, span).await?;
+        run_windows(&ctx, due, threads, &mut summary).await;
     }
     summary.elapsed = started.elapsed();
     drop(ctx);
@@ -146,6 +136,8 @@ fn context(
         ledger: home.ledger.clone(),
         config: Config {
             output_prefix: args.layout.output_prefix.clone(),
+            hour_prefix: args.layout.hour_prefix.clone(),
+            rollup: args.rollup,
             error_prefix: args.layout.error_prefix.clone(),
             group_bytes: args.group_size,
             // The lock file makes this run the only user of the ledger, so a
@@ -163,26 +155,67 @@ fn context(
     }
 }
 
-/// Windows to run, each at the version it was seen at: open and dirty windows
-/// past the settle time, plus windows a crashed run left running or failed.
-async fn due_windows(ledger: &dyn Ledger, settle: i64) -> anyhow::Result<Vec<ListBatchRequest>> {
+/// Runs windows, `threads` at a time, into the summary.
+async fn run_windows(
+    ctx: &Context,
+    due: Vec<ListBatchRequest>,
+    threads: usize,
+    summary: &mut Summary,
+) {
+    let progress = progress_bar(due.len() as u64);
+    let results: Vec<_> = futures::stream::iter(due)
+        .map(|request| {
+            let progress = &progress;
+            async move {
+                let result = run_window(ctx, &request, threads).await;
+                progress.inc(1);
+                (request.window, result)
+            }
+        })
+        .buffer_unordered(threads)
+        .collect()
+        .await;
+    progress.finish_and_clear();
+    for (window, result) in results {
+        match result {
+            Ok(done) => summary.add_window(&done),
+            Err(error) => summary.add_failure(window.to_string(), &error),
+        }
+    }
+}
+
+/// Windows of one span to run, each at the version it was seen at: due
+/// windows ([`rollup::due`]), plus windows a crashed run left running or
+/// failed once past the settle time.
+async fn due_windows(
+    ledger: &dyn Ledger,
+    settle: i64,
+    span: Span,
+) -> anyhow::Result<Vec<ListBatchRequest>> {
     // With no settle time nothing waits, whatever the wall clock says.
     let horizon = if settle == 0 { i64::MAX / 2 } else { now() };
-    let mut due = ledger.due(horizon, settle).await?;
-    due.extend(ledger.windows().await?.into_iter().filter(|w| {
-        matches!(w.state, WindowState::Running | WindowState::Failed)
-            && w.window_start + 60 + settle <= horizon
-    }));
-    due.sort_by(|a, b| a.window.cmp(&b.window));
-    due.into_iter()
-        .map(|w| {
-            Ok(ListBatchRequest {
-                window: w.window.parse()?,
-                expected_version: Some(w.version),
-                force: false,
-            })
+    let mut due: Vec<(Window, u64)> = Vec::new();
+    for record in rollup::due(ledger, horizon, settle).await? {
+        due.push((record.window.parse()?, record.version));
+    }
+    for record in ledger.windows().await? {
+        if matches!(record.state, WindowState::Running | WindowState::Failed) {
+            let window: Window = record.window.parse()?;
+            if window.end() + settle <= horizon {
+                due.push((window, record.version));
+            }
+        }
+    }
+    due.retain(|(window, _)| window.span() == span);
+    due.sort();
+    Ok(due
+        .into_iter()
+        .map(|(window, version)| ListBatchRequest {
+            window,
+            expected_version: Some(version),
+            force: false,
         })
-        .collect()
+        .collect())
 }
 
 fn progress_bar(windows: u64) -> ProgressBar {

@@ -95,6 +95,9 @@ struct LayoutArgs {
     /// Output key template (Firehose-style !{timestamp:...} expressions).
     #[arg(long, default_value_t = pipeline::Config::default().output_prefix)]
     output_prefix: String,
+    /// Hour output key template (the hour tier of --rollup hour).
+    #[arg(long, default_value_t = pipeline::Config::default().hour_prefix)]
+    hour_prefix: String,
     /// Error output key template (!{error-type}, !{timestamp:...}).
     #[arg(long, default_value_t = pipeline::Config::default().error_prefix)]
     error_prefix: String,

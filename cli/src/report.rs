@@ -23,6 +23,15 @@ pub struct Summary {
     pub skipped: Vec<SkippedEntry>,
     /// Windows compacted by this run.
     pub windows_run: u64,
+    /// Hours rolled up from their minutes by this run (their files and rows
+    /// are counted apart: they hold the same records as the minutes).
+    pub hours_run: u64,
+    /// Hour Parquet files written.
+    pub hour_files_out: u64,
+    /// Hour Parquet bytes written.
+    pub hour_bytes_out: u64,
+    /// Hour rows written.
+    pub hour_rows_out: u64,
     /// Windows already committed and left alone.
     pub windows_committed_before: u64,
     /// Windows whose files changed while they ran (dirty again).
@@ -92,6 +101,13 @@ impl Summary {
     /// Adds a committed window.
     pub fn add_window(&mut self, done: &CombineResponse) {
         let s = &done.stats;
+        if done.window.is_hour() {
+            self.hours_run += 1;
+            self.hour_files_out += s.files_out;
+            self.hour_bytes_out += s.bytes_out;
+            self.hour_rows_out += s.rows_out;
+            return;
+        }
         self.windows_run += 1;
         self.windows_dirty += u64::from(done.state == ledger::WindowState::Dirty);
         self.files_in += s.files_in;
@@ -133,7 +149,7 @@ impl Summary {
                 self.skipped.len() - SKIPPED_SHOWN
             );
         }
-        if self.windows_run == 0 && self.failures.is_empty() {
+        if self.windows_run == 0 && self.hours_run == 0 && self.failures.is_empty() {
             println!(
                 "Nothing to do: {} files known, {} new; {} windows already committed. Nothing written.",
                 self.files_found, self.files_new, self.windows_committed_before
@@ -171,6 +187,15 @@ impl Summary {
             self.windows_committed_before,
             self.failures.len()
         );
+        if self.hours_run > 0 {
+            println!(
+                "hours: {} rolled up into {} files, {}, {} rows",
+                self.hours_run,
+                self.hour_files_out,
+                human_bytes(self.hour_bytes_out),
+                self.hour_rows_out
+            );
+        }
         println!(
             "quarantined: {} bad lines, {} bad files; {} other objects skipped",
             self.bad_lines, self.bad_files, self.files_skipped

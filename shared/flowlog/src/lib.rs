@@ -30,4 +30,4 @@ pub use formats::{BadFormat, FormatRule, Formats, LineFormat};
 pub use key::{KeyInfo, KeySource, parse_key};
 pub use parse::{BadFile, BadLine, FileReport, MAX_RAW, Parser, parse_object};
 pub use table::{DimColumn, FlowTable, MetricColumn, NULL, Slot};
-pub use window::{BadWindow, Window};
+pub use window::{BadWindow, Span, Window};

@@ -6,12 +6,18 @@ use flowlog::Formats;
 use merge::MaxGap;
 use serde::{Deserialize, Serialize};
 
+use crate::rollup::Rollup;
+
 /// Settings shared by the three steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Output key template (Firehose-style `!{timestamp:...}` expressions).
     pub output_prefix: String,
+    /// Hour output key template, for the hour tier ([`Rollup::Hour`]).
+    pub hour_prefix: String,
+    /// Whether committed minutes feed an hour tier.
+    pub rollup: Rollup,
     /// Error output key template (`!{error-type}` and `!{timestamp:...}`).
     pub error_prefix: String,
     /// Prefix for manifests and staging objects in the output store.
@@ -44,6 +50,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             output_prefix: "flowlogs/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/".into(),
+            hour_prefix: "flowlogs-hourly/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/".into(),
+            rollup: Rollup::None,
             error_prefix: "errors/!{error-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/".into(),
             work_prefix: "_flowmerge/".into(),
             group_bytes: 32 * 1024 * 1024,

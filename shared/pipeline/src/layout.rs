@@ -68,11 +68,17 @@ impl<'a> Layout<'a> {
         Layout { config, window }
     }
 
-    /// Prefix shared by every output file of the window (any version).
+    /// Prefix shared by every output file of the window (any version):
+    /// under the output prefix for a minute, the hour prefix for an hour.
     pub fn output_stem(&self) -> String {
+        let template = if self.window.is_hour() {
+            &self.config.hour_prefix
+        } else {
+            &self.config.output_prefix
+        };
         format!(
             "{}{}-",
-            render(&self.config.output_prefix, self.window, None),
+            render(template, self.window, None),
             self.window.stamp()
         )
     }
@@ -181,5 +187,14 @@ mod tests {
             "_flowmerge/staging/20261122T1305Z/v000003/group-00002.parquet"
         );
         assert!(l.partial(3, 2, "json").starts_with(&l.staging()));
+        let hour = Layout::new(&config, window().hour());
+        assert_eq!(
+            hour.output("abcd", 0),
+            "flowlogs-hourly/year=2026/month=11/day=22/hour=13/20261122T13Z-abcd-0000.parquet"
+        );
+        assert_eq!(
+            hour.manifest(1),
+            "_flowmerge/manifests/20261122T13Z/v000001.json"
+        );
     }
 }

@@ -23,6 +23,7 @@ pub mod failpoint;
 mod layout;
 mod payload;
 mod plan;
+pub mod rollup;
 mod run;
 pub mod split;
 mod steps;

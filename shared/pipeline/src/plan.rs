@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::rollup::Shard;
+
 /// One input object of a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputFile {
@@ -34,6 +36,9 @@ pub struct Group {
     pub bytes: u64,
     /// Its files, sorted by key.
     pub files: Vec<InputFile>,
+    /// An hour's shard: the accounts this group keeps of every file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 /// Packs files into groups, deterministically: accounts by size (largest
@@ -79,6 +84,7 @@ pub fn plan_groups(files: &[InputFile], group_bytes: u64) -> Vec<Group> {
                 index,
                 bytes,
                 files: files.into_iter().cloned().collect(),
+                shard: None,
             }
         })
         .collect()

@@ -20,6 +20,7 @@ use tracing::instrument;
 use crate::config::MergeSettings;
 use crate::layout::{ErrorType, Layout};
 use crate::payload::{CombineRequest, CombineResponse, Manifest, Stats};
+use crate::rollup;
 use crate::steps::get_json;
 use crate::{Context, PipelineError, now};
 
@@ -48,6 +49,14 @@ pub async fn combine_commit(
     let expected = std::mem::take(&mut stats.totals);
     let settings = manifest.settings.clone();
     let (files, rows) = match bodies.as_slice() {
+        // An hour's shards hold disjoint accounts, each merged whole and
+        // checked: their partials are the hour's files.
+        _ if manifest.window.is_hour() => {
+            let rows = stats.rows_out;
+            let files =
+                tokio::task::spawn_blocking(move || shard_files(bodies, &settings)).await??;
+            (files, rows)
+        }
         // A window planned as one group: its partial is already merged, checked
         // and encoded with the run's settings, so it is the output as it is.
         [(_, only)]
@@ -139,6 +148,33 @@ fn combine(
     Ok((write_parquet(&merged, &options)?, merged.rows() as u64))
 }
 
+/// An hour's output: each shard's partial as it is, or re-rolled into
+/// several files where it passes the target size.
+fn shard_files(
+    bodies: Vec<(String, Bytes)>,
+    settings: &MergeSettings,
+) -> Result<Vec<Bytes>, PipelineError> {
+    let options = WriteOptions {
+        target_file_size: settings.target_file_size,
+        zstd_level: settings.zstd_level,
+        ..WriteOptions::default()
+    };
+    let mut files = Vec::with_capacity(bodies.len());
+    for (key, body) in bodies {
+        if body.len() as u64 <= settings.target_file_size {
+            files.push(body);
+            continue;
+        }
+        let (table, _) = read_parquet(body).map_err(|e| PipelineError::Decode {
+            what: "partial parquet",
+            key,
+            message: e.to_string(),
+        })?;
+        files.extend(write_parquet(&table, &options)?);
+    }
+    Ok(files)
+}
+
 /// A group's counts and, if it has rows, its staged Parquet (key, bytes).
 type Partial = (Stats, Option<(String, Bytes)>);
 
@@ -204,9 +240,10 @@ async fn read_partials(
 /// Removes the window's outputs that the committed set does not name (older
 /// versions, crashed attempts), then staging objects and manifests of this and
 /// older versions. Staging goes last, so leftover staging of a committed
-/// window marks an unfinished cleanup (see [`finish_cleanups`]). If another run
-/// has claimed the window since, its outputs may be in flight: output cleanup
-/// is then left to that run's own commit.
+/// window marks an unfinished cleanup (see [`finish_cleanups`]): that is also
+/// when a committed minute joins its hour, so a crash cannot skip it. If
+/// another run has claimed the window since, its outputs may be in flight:
+/// output cleanup is then left to that run's own commit.
 async fn cleanup(
     ctx: &Context,
     layout: &Layout<'_>,
@@ -214,11 +251,11 @@ async fn cleanup(
     outputs: &[String],
     version: u64,
 ) -> Result<(), PipelineError> {
-    let superseded = ctx
-        .ledger
-        .window(window)
-        .await?
-        .is_some_and(|w| w.version != version);
+    let record = ctx.ledger.window(window).await?;
+    if let Some(record) = &record {
+        rollup::join_hour(ctx, record).await?;
+    }
+    let superseded = record.is_some_and(|w| w.version != version);
     if !superseded {
         let mut stale: Vec<String> = Vec::new();
         let mut prefixes = vec![layout.output_stem()];
@@ -280,7 +317,7 @@ pub async fn finish_cleanups(ctx: &Context) -> Result<usize, PipelineError> {
     stamps.dedup();
     let mut finished = 0;
     for stamp in stamps {
-        let Some(window) = flowlog::Window::from_stamp(&stamp) else {
+        let Ok(window) = stamp.parse::<flowlog::Window>() else {
             continue;
         };
         let Some(record) = ctx.ledger.window(&window.to_string()).await? else {

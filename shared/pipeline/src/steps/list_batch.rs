@@ -6,11 +6,13 @@ use crate::digest::input_digest;
 use crate::layout::Layout;
 use crate::payload::{ListBatchRequest, ListBatchResponse, Manifest, PartialMergeRequest};
 use crate::plan::{InputFile, plan_groups};
+use crate::rollup;
 use crate::steps::put_json;
 use crate::{Context, PipelineError, now};
 
 /// Claims `request.window` in the ledger (conditional on its state and, if
-/// given, version), bin-packs its input set into groups and writes the
+/// given, version), bin-packs its input set into groups (an hour: its
+/// minutes' outputs into account shards, see [`rollup`]) and writes the
 /// manifest plus the item list a Distributed Map reads.
 #[instrument(skip_all, fields(window = %request.window))]
 pub async fn list_batch(
@@ -27,19 +29,37 @@ pub async fn list_batch(
         .ledger
         .claim(&window.to_string(), &options, now())
         .await?;
-    let files: Vec<InputFile> = claim
-        .files
-        .into_iter()
-        .map(|f| InputFile {
-            key: f.key,
-            account: f.account,
-            size: f.size,
-            etag: f.etag,
-            home: f.home,
-        })
-        .collect();
+    let (files, groups) = if window.is_hour() {
+        // Past the claim, a failure is recorded like any failed run's, so the
+        // hour is retried rather than left running until its lease ends.
+        let files = match rollup::minute_outputs(ctx, window, &claim.files).await {
+            Ok(files) => files,
+            Err(error) => {
+                let reason = format!("{}: {error}", error.error_type());
+                ctx.ledger
+                    .fail(&window.to_string(), claim.version, &reason, now())
+                    .await?;
+                return Err(error);
+            }
+        };
+        let groups = rollup::shard_groups(&files, ctx.config.merge.target_file_size);
+        (files, groups)
+    } else {
+        let files: Vec<InputFile> = claim
+            .files
+            .into_iter()
+            .map(|f| InputFile {
+                key: f.key,
+                account: f.account,
+                size: f.size,
+                etag: f.etag,
+                home: f.home,
+            })
+            .collect();
+        let groups = plan_groups(&files, ctx.config.group_bytes);
+        (files, groups)
+    };
     let digest = input_digest(&files);
-    let groups = plan_groups(&files, ctx.config.group_bytes);
     let layout = Layout::new(&ctx.config, window);
     let manifest_key = layout.manifest(claim.version);
     let items: Vec<PartialMergeRequest> = (0..groups.len())

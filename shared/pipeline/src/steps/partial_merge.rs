@@ -1,17 +1,21 @@
 //! Step 2 (one per group, in parallel): fetch the group's files, parse and
 //! merge them, and stage the partial result with its counts and error records.
+//! An hour's group reads its minutes' output files from the output store and
+//! keeps its shard's accounts ([`crate::rollup`]).
 //!
 //! Objects are small gzip files whose GET latency dominates, so a fetcher task
 //! keeps several GETs in flight while files are parsed as they arrive (in
 //! manifest order, so results never depend on timing). Only compressed bytes
 //! are held; decompressed text streams through the parser.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use columnar::{ObjectReader, WriteOptions, write_parquet};
+use columnar::{ObjectReader, WriteOptions, read_parquet, write_parquet};
 use flowlog::{FileReport, FlowTable, Window};
 use futures::StreamExt;
 use merge::{merge, totals_by_account};
-use store::StoreError;
+use store::{BlobStore, StoreError};
 use tokio::sync::mpsc;
 use tracing::instrument;
 
@@ -20,6 +24,7 @@ use crate::errors_out::{ErrorRecord, to_json_lines};
 use crate::layout::{ErrorType, Layout};
 use crate::payload::{Manifest, PartialMergeRequest, PartialMergeResponse, Stats};
 use crate::plan::InputFile;
+use crate::rollup::{Shard, keep_shard};
 use crate::split::keep_window;
 use crate::steps::combine_commit::check_conservation;
 use crate::steps::{get_json, put_json};
@@ -44,8 +49,13 @@ pub async fn partial_merge(
 
     let window = manifest.window;
     let bytes_in = group.files.iter().map(|f| f.size).sum();
-    let mut merged = GroupMerge::new(window, &manifest.settings, bytes_in);
-    let mut rx = spawn_fetcher(ctx, group.files);
+    let mut merged = GroupMerge::new(window, &manifest.settings, bytes_in, group.shard);
+    let source = if window.is_hour() {
+        &ctx.output
+    } else {
+        &ctx.input
+    };
+    let mut rx = spawn_fetcher(source, ctx.config.fetch_concurrency, group.files);
     // A short blocking call parses the files fetched so far, taking each next
     // one only if it is already there: a blocking thread never waits for I/O,
     // so a bounded blocking pool cannot deadlock, and files reach it in batches.
@@ -115,12 +125,13 @@ struct GroupOutcome {
 /// Fetches a group's objects on its own task, `fetch_concurrency` at a time,
 /// in manifest order, so GETs overlap with parsing.
 fn spawn_fetcher(
-    ctx: &Context,
+    input: &Arc<dyn BlobStore>,
+    concurrency: usize,
     files: Vec<InputFile>,
 ) -> mpsc::Receiver<(InputFile, Result<Bytes, StoreError>)> {
-    let concurrency = ctx.config.fetch_concurrency.max(1);
+    let concurrency = concurrency.max(1);
     let (tx, rx) = mpsc::channel(concurrency);
-    let input = ctx.input.clone();
+    let input = input.clone();
     tokio::spawn(async move {
         let mut fetches = futures::stream::iter(files)
             .map(|file| {
@@ -149,6 +160,7 @@ fn expected_records(bytes: u64) -> usize {
 /// One group's table and counts, built file by file.
 struct GroupMerge {
     window: Window,
+    shard: Option<Shard>,
     reader: ObjectReader,
     table: FlowTable,
     stats: Stats,
@@ -158,11 +170,16 @@ struct GroupMerge {
 
 impl GroupMerge {
     /// A group of `bytes_in` compressed bytes, read with the run's formats.
-    fn new(window: Window, settings: &MergeSettings, bytes_in: u64) -> Self {
+    fn new(window: Window, settings: &MergeSettings, bytes_in: u64, shard: Option<Shard>) -> Self {
         GroupMerge {
             window,
+            shard,
             reader: ObjectReader::new(settings.formats.clone()),
-            table: FlowTable::with_expected_rows(expected_records(bytes_in)),
+            // A shard keeps an unknown share of its files' rows.
+            table: FlowTable::with_expected_rows(match shard {
+                None => expected_records(bytes_in),
+                Some(_) => 0,
+            }),
             stats: Stats::default(),
             bad_lines: Vec::new(),
             bad_files: Vec::new(),
@@ -177,6 +194,9 @@ impl GroupMerge {
         file: InputFile,
         body: Result<Bytes, StoreError>,
     ) -> Result<(), PipelineError> {
+        if let Some(shard) = self.shard {
+            return self.add_minute(file, body, shard);
+        }
         let first = self.table.rows();
         let mut report = match body {
             Ok(bytes) => self.reader.read(&file.key, bytes, &mut self.table),
@@ -214,6 +234,47 @@ impl GroupMerge {
             self.stats.bad_files += 1;
             self.bad_files.push(ErrorRecord::file(window, bad));
         }
+        Ok(())
+    }
+
+    /// Reads one minute output file of an hour, keeping `shard`'s accounts.
+    /// These are flowmerge's own files: one that is gone or unreadable fails
+    /// the run (and it is retried), since quarantining it would lose rows
+    /// the minute tier has.
+    fn add_minute(
+        &mut self,
+        file: InputFile,
+        body: Result<Bytes, StoreError>,
+        shard: Shard,
+    ) -> Result<(), PipelineError> {
+        let body = body.map_err(|e| match e {
+            StoreError::NotFound { key } => PipelineError::Incomplete {
+                window: self.window,
+                what: "minute output",
+                key,
+            },
+            e => e.into(),
+        })?;
+        let (mut table, _) = read_parquet(body).map_err(|e| PipelineError::Decode {
+            what: "minute output",
+            key: file.key.clone(),
+            message: e.to_string(),
+        })?;
+        keep_shard(&mut table, 0, shard);
+        let records: i64 = table
+            .metric(flowlog::RECORDS)
+            .unwrap_or_default()
+            .iter()
+            .sum();
+        let records = u64::try_from(records).unwrap_or(0);
+        self.table.append(&table);
+        // Every shard reads every file: the first one counts them.
+        if shard.index == 0 {
+            self.stats.files_in += 1;
+            self.stats.bytes_in += file.size;
+        }
+        self.stats.lines += records;
+        self.stats.records_in += records;
         Ok(())
     }
 
