@@ -2,7 +2,8 @@
 //! conservation per window and account (records, packets, bytes,
 //! packets-lost-*, min start, max end), that every bad line and file was
 //! quarantined, and that the output holds exactly the files the ledger
-//! committed (no lasting duplicates, nothing missing).
+//! committed (no lasting duplicates, nothing missing). Hours of the hour
+//! tier are checked like windows, against their minutes' input.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
@@ -57,6 +58,7 @@ struct Side {
 #[derive(Debug, Default, Serialize)]
 struct Report {
     windows: usize,
+    hours: usize,
     records_in: i64,
     records_out: i64,
     problems: Vec<String>,
@@ -73,28 +75,42 @@ async fn verify(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let (input, found) = open_input(&args.input, &args.links).await?;
     let output = open_store(&output_location).await?;
     let files = args.formats.place(input.as_ref(), found.files).await?;
-    let expected = read_input(input, files, args.formats.formats(), threads).await?;
+    let mut expected = read_input(input, files, args.formats.formats(), threads).await?;
     let (found, parquet_keys) = read_output(output.clone(), &args.layout, threads).await?;
+    let home = LedgerHome::open(&output_location, &output).await?;
+    let recorded = home.ledger.windows().await?;
+    let mut hours: BTreeSet<Window> = found.keys().copied().filter(Window::is_hour).collect();
+    for record in &recorded {
+        hours.extend(record.window.parse::<Window>().ok().filter(Window::is_hour));
+    }
+    add_hours(&mut expected, &hours);
 
     let mut report = Report::default();
     let windows: BTreeSet<&Window> = expected.keys().chain(found.keys()).collect();
-    report.windows = windows.len();
+    report.hours = hours.len();
+    report.windows = windows.len() - hours.len();
     let empty = Side::default();
     for window in windows {
         let e = expected.get(window).unwrap_or(&empty);
         let f = found.get(window).unwrap_or(&empty);
-        report.records_in += e.accounts.values().map(|t| t.sum("records")).sum::<i64>();
-        report.records_out += f.accounts.values().map(|t| t.sum("records")).sum::<i64>();
+        // An hour holds its minutes' records again.
+        if !window.is_hour() {
+            report.records_in += e.accounts.values().map(|t| t.sum("records")).sum::<i64>();
+            report.records_out += f.accounts.values().map(|t| t.sum("records")).sum::<i64>();
+        }
         compare(window, e, f, &mut report.problems);
     }
-    let home = LedgerHome::open(&output_location, &output).await?;
-    check_ledger(home.ledger.as_ref(), &parquet_keys, &mut report.problems).await?;
+    check_ledger(recorded, &parquet_keys, &mut report.problems);
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.problems.is_empty() {
+        let hours = match report.hours {
+            0 => String::new(),
+            n => format!(" and {n} hours"),
+        };
         println!(
-            "OK: {} windows, {} records in = {} records out (as merged rows' `records`), every account's totals conserved",
+            "OK: {} windows{hours}, {} records in = {} records out (as merged rows' `records`), every account's totals conserved",
             report.windows, report.records_in, report.records_out
         );
     } else {
@@ -147,6 +163,28 @@ async fn read_input(
     .await
 }
 
+/// What each hour must hold: its minutes' records (bad lines and files stay
+/// with the minutes).
+fn add_hours(expected: &mut BTreeMap<Window, Side>, hours: &BTreeSet<Window>) {
+    for &hour in hours {
+        let mut side = Side::default();
+        for minute in hour.minutes() {
+            for (account, totals) in expected
+                .get(&minute)
+                .map(|s| &s.accounts)
+                .into_iter()
+                .flatten()
+            {
+                side.accounts
+                    .entry(account.clone())
+                    .or_default()
+                    .add(totals);
+            }
+        }
+        expected.insert(hour, side);
+    }
+}
+
 /// One object to read, and the window it counts in.
 struct Object {
     key: String,
@@ -162,20 +200,23 @@ async fn read_output(
     layout: &LayoutArgs,
     threads: usize,
 ) -> anyhow::Result<(BTreeMap<Window, Side>, BTreeSet<String>)> {
-    let mut objects = Vec::new();
-    for object in output.list(template_root(&layout.output_prefix)).await? {
-        if !object.key.ends_with(".parquet") {
-            continue;
+    let mut listed = BTreeSet::new();
+    for template in [&layout.output_prefix, &layout.hour_prefix] {
+        for object in output.list(template_root(template)).await? {
+            if object.key.ends_with(".parquet") {
+                listed.insert(object.key);
+            }
         }
-        let name = object.key.rsplit('/').next().unwrap_or_default();
-        let window = name.get(..14).and_then(Window::from_stamp).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: file name does not start with a window stamp",
-                object.key
-            )
-        })?;
+    }
+    let mut objects = Vec::new();
+    for key in listed {
+        let name = key.rsplit('/').next().unwrap_or_default();
+        let stamp = name.split('-').next().unwrap_or_default();
+        let window: Window = stamp
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{key}: file name does not start with a window stamp"))?;
         objects.push(Object {
-            key: object.key,
+            key,
             window,
             at_home: None,
         });
@@ -273,13 +314,13 @@ fn compare(window: &Window, expected: &Side, found: &Side, problems: &mut Vec<St
 }
 
 /// Output files on disk must be exactly the committed windows' outputs.
-async fn check_ledger(
-    ledger: &dyn Ledger,
+fn check_ledger(
+    windows: Vec<ledger::WindowRecord>,
     on_disk: &BTreeSet<String>,
     problems: &mut Vec<String>,
-) -> anyhow::Result<()> {
+) {
     let mut committed: BTreeSet<String> = BTreeSet::new();
-    for window in ledger.windows().await? {
+    for window in windows {
         if window.state != WindowState::Committed {
             problems.push(format!(
                 "window {} is {}, not committed",
@@ -301,7 +342,6 @@ async fn check_ledger(
     for key in committed.difference(on_disk) {
         problems.push(format!("{key}: committed output file is missing"));
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Fault injection for crash and retry tests. Binaries load the active
 //! failpoints once from `FLOWMERGE_FAILPOINTS` (`name=action` pairs separated
-//! by commas); tests build them directly. Actions: `abort` (the process dies on
+//! by commas; an hour's run has the points of a minute's with an `hour.`
+//! prefix); tests build them directly. Actions: `abort` (the process dies on
 //! the spot, like a killed Lambda or CLI), `error` (the step fails with a
 //! retryable error) and `error-once` (only the first hit in this process
 //! fails: a transient fault). Empty in production.
@@ -71,6 +72,17 @@ impl Failpoints {
     /// Reads [`ENV`].
     pub fn from_env() -> Self {
         std::env::var(ENV).map_or_else(|_| Failpoints::default(), |spec| Failpoints::parse(&spec))
+    }
+
+    /// [`Failpoints::hit`] at a step of a run of `window`: the point is
+    /// `name` in a minute's run and `hour.{name}` in an hour's, so a test
+    /// can stop either tier.
+    pub fn hit_in(&self, window: flowlog::Window, name: &str) -> Result<(), PipelineError> {
+        if window.is_hour() {
+            self.hit(&format!("hour.{name}"))
+        } else {
+            self.hit(name)
+        }
     }
 
     /// Triggers failpoint `name` if it is active.

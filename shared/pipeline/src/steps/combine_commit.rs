@@ -99,7 +99,8 @@ pub async fn combine_commit(
             .buffer_unordered(IO_CONCURRENCY)
             .try_collect::<Vec<_>>()
             .await?;
-        ctx.failpoints.hit("combine.before-commit")?;
+        ctx.failpoints
+            .hit_in(manifest.window, "combine.before-commit")?;
         let info = CommitInfo {
             digest: manifest.digest.clone(),
             outputs: outputs.clone(),
@@ -109,7 +110,8 @@ pub async fn combine_commit(
             .commit(&window_id, manifest.version, &info, now())
             .await?
     };
-    ctx.failpoints.hit("combine.after-commit")?;
+    ctx.failpoints
+        .hit_in(manifest.window, "combine.after-commit")?;
     cleanup(ctx, &layout, &window_id, &outputs, manifest.version).await?;
     tracing::info!(%state, rows_out = stats.rows_out, files_out = stats.files_out, "window committed");
     Ok(CombineResponse {

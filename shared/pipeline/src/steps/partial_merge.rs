@@ -45,7 +45,8 @@ pub async fn partial_merge(
             request.group
         ))
     })?;
-    ctx.failpoints.hit("partial-merge.start")?;
+    ctx.failpoints
+        .hit_in(manifest.window, "partial-merge.start")?;
 
     let window = manifest.window;
     let bytes_in = group.files.iter().map(|f| f.size).sum();
@@ -98,7 +99,8 @@ pub async fn partial_merge(
         &outcome.stats,
     )
     .await?;
-    ctx.failpoints.hit("partial-merge.end")?;
+    ctx.failpoints
+        .hit_in(manifest.window, "partial-merge.end")?;
     let stats = outcome.stats;
     tracing::info!(
         records_in = stats.records_in,
