@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 use ledger::{Ledger, WindowState};
 use merge::{Totals, totals_by_account};
 use pipeline::split::keep_window;
-use pipeline::{ErrorRecord, ObjectReader};
+use pipeline::{ErrorRecord, ObjectReader, template_root};
 use serde::Serialize;
 use store::{BlobStore, Location, open_store};
 
@@ -284,12 +284,6 @@ async fn per_window(
     Ok(sides)
 }
 
-/// The fixed part of a key template (up to its first expression).
-fn template_root(template: &str) -> &str {
-    let end = template.find("!{").unwrap_or(template.len());
-    &template[..template[..end].rfind('/').map_or(0, |i| i + 1)]
-}
-
 fn compare(window: &Window, expected: &Side, found: &Side, problems: &mut Vec<String>) {
     let accounts: BTreeSet<&String> = expected
         .accounts
@@ -341,21 +335,5 @@ fn check_ledger(
     }
     for key in committed.difference(on_disk) {
         problems.push(format!("{key}: committed output file is missing"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn template_roots() {
-        assert_eq!(
-            template_root("flowlogs/year=!{timestamp:yyyy}/"),
-            "flowlogs/"
-        );
-        assert_eq!(template_root("errors/!{error-type}/x/"), "errors/");
-        assert_eq!(template_root("a/b/c/"), "a/b/c/");
-        assert_eq!(template_root("!{timestamp:yyyy}/"), "");
     }
 }

@@ -27,6 +27,12 @@ export interface FlowmergeConfig {
    * every Firehose object to record it under the windows it spans).
    */
   readonly windowFrom: 'key' | 'start';
+  /**
+   * Tier above the minute: `hour` (each hour's committed minutes are merged
+   * into hour files once the hour is done, queried as `flowlogs_hourly`) or
+   * `none` (minutes only).
+   */
+  readonly rollup: 'hour' | 'none';
   /** Key prefix of everything flowmerge writes to the output bucket, concatenated as is ("" or e.g. "flowmerge/"). */
   readonly outputPrefix: string;
   /** Seconds after a window ends before the scheduler runs it. */
@@ -54,6 +60,7 @@ export interface FlowmergeConfig {
 export const DEFAULTS = {
   rawPrefix: '',
   windowFrom: 'key',
+  rollup: 'hour',
   outputPrefix: '',
   settleSeconds: 600,
   maxGap: '60',
@@ -150,6 +157,10 @@ export function readConfig(node: Node, baseDir: string = process.cwd()): Flowmer
   if (windowFrom !== 'key' && windowFrom !== 'start') {
     throw new Error(`context windowFrom=${windowFrom}: expected key or start`);
   }
+  const rollup = str(node, 'rollup') ?? DEFAULTS.rollup;
+  if (rollup !== 'hour' && rollup !== 'none') {
+    throw new Error(`context rollup=${rollup}: expected hour or none`);
+  }
   const rawPrefix = str(node, 'rawPrefix') ?? DEFAULTS.rawPrefix;
   const firehosePrefix = str(node, 'firehosePrefix');
   if (firehosePrefix !== undefined) {
@@ -167,6 +178,7 @@ export function readConfig(node: Node, baseDir: string = process.cwd()): Flowmer
     firehosePrefix,
     formats: formats(node),
     windowFrom,
+    rollup,
     outputPrefix,
     settleSeconds: int(node, 'settleSeconds', DEFAULTS.settleSeconds, 0),
     maxGap,

@@ -46,7 +46,13 @@ export interface PipelineStackProps extends StackProps {
  * underscores) and `records`, with Athena types, from infra/contract.json
  * (written by the Rust side, never typed here).
  */
-export const FLOWLOG_COLUMNS: ReadonlyArray<{ name: string; type: string }> = contract.glue.flowlogs.columns;
+export const FLOWLOG_COLUMNS: ReadonlyArray<{ name: string; type: string }> = contract.glue.columns;
+
+/** The Glue tables, each over one tier's files (roots from the Rust layout, via infra/contract.json). */
+export const GLUE_TABLES: Readonly<Record<string, { root: string; tier: 'minute' | 'hour' }>> = contract.glue.tables as Record<
+  string,
+  { root: string; tier: 'minute' | 'hour' }
+>;
 
 export class PipelineStack extends Stack {
   public readonly stateMachine: sfn.StateMachine;
@@ -150,8 +156,11 @@ export class PipelineStack extends Stack {
     const partialMerge = fn('partial-merge', 'Merges one account group of a window into a partial Parquet file', 3008, Duration.minutes(15), {
       ...common,
     });
+    // combine-commit is where a committed minute joins its hour.
+    const rollup = config.rollup === 'hour';
     const combineCommit = fn('combine-commit', 'Combines partials into the window output and commits it', 3008, Duration.minutes(15), {
       ...common,
+      ROLLUP: config.rollup,
     });
     const scheduler = fn('scheduler', 'Starts an execution for every window that is due', 256, Duration.seconds(55), {
       ...common,
@@ -191,6 +200,16 @@ export class PipelineStack extends Stack {
 
     allow(listBatch, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], [table.tableArn]);
     allow(listBatch, ['s3:PutObject'], [outputObjects]);
+    if (rollup) {
+      // An hour's list-batch lists its minutes' output files.
+      allow(listBatch, ['s3:ListBucket'], [outputBucket.bucketArn]);
+      // A minute output gone while its hour reads it is a 404 (the run is incomplete and retried).
+      allow(partialMerge, ['s3:ListBucket'], [outputBucket.bucketArn]);
+      // Joining a minute to its hour records it like ingest records a file.
+      allow(combineCommit, ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:TransactWriteItems'], [table.tableArn]);
+      // An hour is due once none of its minutes waits or runs.
+      allow(scheduler, ['dynamodb:GetItem'], [table.tableArn]);
+    }
 
     allow(partialMerge, ['s3:GetObject'], input.notify.map((prefix) => rawBucket.arnForObjects(`${prefix}*`)));
     // ListBucket only so that a vanished raw file reads as 404 NoSuchKey (an
@@ -336,44 +355,53 @@ export class PipelineStack extends Stack {
       catalogId: Aws.ACCOUNT_ID,
       databaseInput: { name: config.glueDatabaseName, description: 'flowmerge compacted VPC Flow Logs' },
     });
-    const location = `s3://${outputBucket.bucketName}/${config.outputPrefix}flowlogs/`;
-    const flowlogsTable = new glue.CfnTable(this, 'FlowLogsTable', {
-      catalogId: Aws.ACCOUNT_ID,
-      databaseName: config.glueDatabaseName,
-      tableInput: {
-        name: 'flowlogs',
-        description: 'VPC Flow Logs compacted per minute by flowmerge (Parquet, AWS column names)',
-        tableType: 'EXTERNAL_TABLE',
-        parameters: {
-          classification: 'parquet',
-          EXTERNAL: 'TRUE',
-          'parquet.compression': 'ZSTD',
-          'projection.enabled': 'true',
-          'projection.year.type': 'integer',
-          'projection.year.range': '2020,2100',
-          'projection.year.digits': '4',
-          'projection.month.type': 'integer',
-          'projection.month.range': '1,12',
-          'projection.month.digits': '2',
-          'projection.day.type': 'integer',
-          'projection.day.range': '1,31',
-          'projection.day.digits': '2',
-          'projection.hour.type': 'integer',
-          'projection.hour.range': '0,23',
-          'projection.hour.digits': '2',
-          'storage.location.template': location + 'year=${year}/month=${month}/day=${day}/hour=${hour}/',
+    // One table per tier, each over its own files: a query sees every
+    // record once, from minutes (current) or from complete hours.
+    const descriptions = {
+      minute: 'VPC Flow Logs compacted per minute by flowmerge (Parquet, AWS column names)',
+      hour: 'VPC Flow Logs rolled up per hour by flowmerge from the minute tier (Parquet, AWS column names)',
+    };
+    const tables = Object.entries(GLUE_TABLES).filter(([, t]) => rollup || t.tier === 'minute');
+    for (const [name, { root, tier }] of tables) {
+      const location = `s3://${outputBucket.bucketName}/${config.outputPrefix}${root}`;
+      const glueTable = new glue.CfnTable(this, tier === 'minute' ? 'FlowLogsTable' : 'FlowLogsHourlyTable', {
+        catalogId: Aws.ACCOUNT_ID,
+        databaseName: config.glueDatabaseName,
+        tableInput: {
+          name,
+          description: descriptions[tier],
+          tableType: 'EXTERNAL_TABLE',
+          parameters: {
+            classification: 'parquet',
+            EXTERNAL: 'TRUE',
+            'parquet.compression': 'ZSTD',
+            'projection.enabled': 'true',
+            'projection.year.type': 'integer',
+            'projection.year.range': '2020,2100',
+            'projection.year.digits': '4',
+            'projection.month.type': 'integer',
+            'projection.month.range': '1,12',
+            'projection.month.digits': '2',
+            'projection.day.type': 'integer',
+            'projection.day.range': '1,31',
+            'projection.day.digits': '2',
+            'projection.hour.type': 'integer',
+            'projection.hour.range': '0,23',
+            'projection.hour.digits': '2',
+            'storage.location.template': location + 'year=${year}/month=${month}/day=${day}/hour=${hour}/',
+          },
+          partitionKeys: ['year', 'month', 'day', 'hour'].map((key) => ({ name: key, type: 'string' })),
+          storageDescriptor: {
+            location,
+            columns: [...FLOWLOG_COLUMNS],
+            inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+            outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+            serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+          },
         },
-        partitionKeys: ['year', 'month', 'day', 'hour'].map((name) => ({ name, type: 'string' })),
-        storageDescriptor: {
-          location,
-          columns: [...FLOWLOG_COLUMNS],
-          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-          serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
-        },
-      },
-    });
-    flowlogsTable.addResourceDependency(database);
+      });
+      glueTable.addResourceDependency(database);
+    }
 
     const workgroup = new athena.CfnWorkGroup(this, 'AthenaWorkGroup', {
       name: `${this.stackName}`,

@@ -9,6 +9,17 @@ const built = synthApp();
 const stateful = Template.fromStack(built.stateful);
 const pipeline = Template.fromStack(built.pipeline);
 
+/** The actions a role's policy allows (X-Ray and log actions aside), sorted. */
+function roleActions(template: Template, rolePrefix: string): string[] {
+  const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith(rolePrefix));
+  const set = new Set<string>();
+  for (const s of policy![1].Properties.PolicyDocument.Statement) {
+    expect(s.Effect).toBe('Allow');
+    for (const a of [s.Action].flat()) set.add(a);
+  }
+  return [...set].filter((a) => !a.startsWith('xray:') && !a.startsWith('logs:')).sort();
+}
+
 describe('stateful stack', () => {
   test('ledger table matches the Rust DynamoLedger layout and is retained', () => {
     stateful.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -224,24 +235,20 @@ describe('pipeline stack', () => {
     // The settings every step of a run uses travel in list-batch's manifest,
     // so the steps after it are not given them.
     expect(env('PartialMergeFunction')).toEqual(common);
-    expect(env('CombineCommitFunction')).toEqual(common);
+    // ...except the rollup, which combine-commit acts on (a minute joins its hour).
+    expect(env('CombineCommitFunction')).toEqual([...common, 'ROLLUP'].sort());
     expect(env('ListBatchFunction')).toEqual([...common, 'MAX_GAP', 'TARGET_FILE_SIZE'].sort());
   });
 
   test('least privilege: each role has exactly its intended actions', () => {
-    const actions = (rolePrefix: string) => {
-      const policy = Object.entries(pipeline.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith(rolePrefix));
-      const set = new Set<string>();
-      for (const s of policy![1].Properties.PolicyDocument.Statement) {
-        expect(s.Effect).toBe('Allow');
-        for (const a of [s.Action].flat()) set.add(a);
-      }
-      return [...set].filter((a) => !a.startsWith('xray:') && !a.startsWith('logs:')).sort();
-    };
-    expect(actions('ListBatchRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:PutObject']);
+    const actions = (rolePrefix: string) => roleActions(pipeline, rolePrefix);
+    expect(actions('ListBatchRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:ListBucket', 's3:PutObject']);
     expect(actions('PartialMergeRole')).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     expect(actions('CombineCommitRole')).toEqual([
+      'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:TransactWriteItems',
       'dynamodb:UpdateItem',
       's3:AbortMultipartUpload',
       's3:DeleteObject',
@@ -257,7 +264,7 @@ describe('pipeline stack', () => {
     ]);
     expect(actions('IngestRole')).toEqual(expect.arrayContaining(['sqs:DeleteMessage']));
     expect(actions('IngestRole').filter((a) => a.startsWith('s3:'))).toEqual([]);
-    expect(actions('SchedulerRole')).toEqual(['dynamodb:Query', 'states:StartExecution']);
+    expect(actions('SchedulerRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']);
     expect(actions('RedriveRole')).toEqual(
       ['dynamodb:GetItem', 'states:DescribeExecution', 'states:ListExecutions', 'states:RedriveExecution', 'states:StartExecution'],
     );
@@ -309,6 +316,39 @@ describe('pipeline stack', () => {
       expect.arrayContaining(['end', 'records', 'traffic_path', 'flow_direction', 'ecs_cluster_name', 'reject_reason']),
     );
     expect(FLOWLOG_COLUMNS).toHaveLength(73);
+  });
+
+  test('the hour tier: its own Glue table over its own prefix, the same columns; rollup=none leaves it and its grants out', () => {
+    pipeline.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'flowlogs_hourly',
+        StorageDescriptor: Match.objectLike({ Columns: FLOWLOG_COLUMNS.map(({ name, type }) => ({ Name: name, Type: type })) }),
+      }),
+    });
+    const byName = (t: Template) =>
+      Object.fromEntries(
+        Object.values(t.findResources('AWS::Glue::Table')).map((r) => [
+          r.Properties.TableInput.Name,
+          JSON.stringify(r.Properties.TableInput.Parameters['storage.location.template']),
+        ]),
+      );
+    const locations = byName(pipeline);
+    expect(Object.keys(locations).sort()).toEqual(['flowlogs', 'flowlogs_hourly']);
+    expect(locations.flowlogs_hourly).toMatch(/\/flowlogs-hourly\/year=\$\{year\}\/month=\$\{month\}\/day=\$\{day\}\/hour=\$\{hour\}\/"/);
+    expect(locations.flowlogs).not.toContain('hourly');
+    pipeline.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ROLLUP: 'hour' }) },
+    });
+
+    const minutesOnly = Template.fromStack(synthApp({ rollup: 'none' }, false).pipeline);
+    expect(Object.keys(byName(minutesOnly))).toEqual(['flowlogs']);
+    minutesOnly.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ROLLUP: 'none' }) },
+    });
+    expect(roleActions(minutesOnly, 'SchedulerRole')).toEqual(['dynamodb:Query', 'states:StartExecution']);
+    expect(roleActions(minutesOnly, 'ListBatchRole')).not.toContain('s3:ListBucket');
+    expect(roleActions(minutesOnly, 'CombineCommitRole').filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(() => synthApp({ rollup: 'day' }, false)).toThrow(/rollup=day: expected hour or none/);
   });
 
   test('output prefix is applied to the Glue location and the state machine substitution', () => {

@@ -55,6 +55,13 @@ pub fn render(template: &str, window: Window, error_type: Option<ErrorType>) -> 
     out
 }
 
+/// The fixed part of a key template, up to the `/` before its first
+/// expression: where listing its keys starts.
+pub fn template_root(template: &str) -> &str {
+    let end = template.find("!{").unwrap_or(template.len());
+    &template[..template[..end].rfind('/').map_or(0, |i| i + 1)]
+}
+
 /// Key names of one window.
 #[derive(Debug, Clone)]
 pub struct Layout<'a> {
@@ -163,6 +170,17 @@ mod tests {
         );
         assert_eq!(render("x/!{unknown}/", window(), None), "x/!{unknown}/");
         assert_eq!(render("x/!{open", window(), None), "x/!{open");
+    }
+
+    #[test]
+    fn template_roots() {
+        assert_eq!(
+            template_root("flowlogs/year=!{timestamp:yyyy}/"),
+            "flowlogs/"
+        );
+        assert_eq!(template_root("errors/!{error-type}/x/"), "errors/");
+        assert_eq!(template_root("a/b/c/"), "a/b/c/");
+        assert_eq!(template_root("!{timestamp:yyyy}/"), "");
     }
 
     #[test]

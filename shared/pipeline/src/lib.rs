@@ -35,7 +35,7 @@ pub use digest::input_digest;
 pub use discover::{Discovered, UNKNOWN_ACCOUNT, discover, discover_key};
 pub use error::{PipelineError, error_type};
 pub use errors_out::ErrorRecord;
-pub use layout::{ErrorType, Layout, render};
+pub use layout::{ErrorType, Layout, render, template_root};
 pub use payload::{
     CombineRequest, CombineResponse, ListBatchRequest, ListBatchResponse, Manifest,
     PartialMergeRequest, PartialMergeResponse, Stats,

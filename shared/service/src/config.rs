@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ledger::Ledger;
 use merge::MaxGap;
 use pipeline::failpoint::Failpoints;
+use pipeline::rollup::Rollup;
 use pipeline::split::WindowFrom;
 
 use crate::ingest::StartSplit;
@@ -43,6 +44,10 @@ pub mod env {
     /// the object's name) or `start` (each record's start; ingest reads the
     /// objects) (default `key`; ingest only).
     pub const WINDOW_FROM: &str = "WINDOW_FROM";
+    /// Tier above the minute: `hour` (a committed minute joins its hour,
+    /// which the scheduler runs once its minutes are done) or `none`
+    /// (default `none`; combine-commit only).
+    pub const ROLLUP: &str = "ROLLUP";
 }
 
 /// A variable is missing or cannot be parsed.
@@ -92,6 +97,8 @@ pub struct ServiceConfig {
     pub formats: flowlog::Formats,
     /// Window of Firehose-delivered records.
     pub window_from: WindowFrom,
+    /// Tier above the minute.
+    pub rollup: Rollup,
     /// Injected faults (tests only).
     pub failpoints: Failpoints,
 }
@@ -143,6 +150,7 @@ impl ServiceConfig {
                 .transpose()?
                 .unwrap_or_default(),
             window_from: parse(env::WINDOW_FROM, get(env::WINDOW_FROM), WindowFrom::Key)?,
+            rollup: parse(env::ROLLUP, get(env::ROLLUP), Rollup::None)?,
             failpoints: Failpoints::default(),
         })
     }
@@ -171,6 +179,7 @@ impl ServiceConfig {
         config.merge.max_gap = self.max_gap;
         config.merge.target_file_size = self.target_file_size;
         config.merge.formats = self.formats.clone();
+        config.rollup = self.rollup;
         if let Some(bytes) = self.group_bytes {
             config.group_bytes = bytes;
         }
@@ -303,6 +312,7 @@ mod tests {
         assert_eq!(config.group_bytes, None);
         assert_eq!(config.max_attempts, 3);
         assert_eq!(config.window_from, WindowFrom::Key);
+        assert_eq!(config.rollup, Rollup::None);
         assert_eq!(config.pipeline_config(), pipeline::Config::default());
         assert_eq!(
             config.require_state_machine(),
@@ -322,6 +332,7 @@ mod tests {
             ("GROUP_BYTES", "2000"),
             ("SETTLE_SECONDS", "30"),
             ("WINDOW_FROM", "start"),
+            ("ROLLUP", "hour"),
             (
                 "FORMATS",
                 r#"{"rules": [{"prefix": "firehose/", "format": "${start} ${end}"}]}"#,
@@ -339,6 +350,7 @@ mod tests {
         assert_eq!(pipeline.merge.max_gap, MaxGap::Window);
         assert_eq!(pipeline.merge.target_file_size, 1000);
         assert_eq!(pipeline.group_bytes, 2000);
+        assert_eq!(pipeline.rollup, Rollup::Hour);
         assert_eq!(
             pipeline.merge.formats.for_key("firehose/x").names(),
             ["start", "end"]
@@ -368,6 +380,14 @@ mod tests {
             assert!(err.to_string().contains("at least 1 byte"), "{err}");
             assert!(matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name));
         }
+
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("ROLLUP", "day"));
+        let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(
+            err.to_string().contains("expected `none` or `hour`"),
+            "{err}"
+        );
 
         let mut pairs = MINIMAL.to_vec();
         pairs.push(("WINDOW_FROM", "record"));

@@ -1,7 +1,8 @@
 //! What the deployment must agree with the Rust code on, written out as
 //! `infra/contract.json` so that the CDK app reads it instead of typing it
-//! again. Today: the output schema of the Glue table, every catalogue field
-//! and `records` with its Athena type. A test fails when the checked-in file
+//! again. Today: the output schema of the Glue tables, every catalogue field
+//! and `records` with its Athena type, and where each table's files lie:
+//! `flowlogs` over the minute tier, `flowlogs_hourly` over the hour tier. A test fails when the checked-in file
 //! is stale; `FLOWMERGE_UPDATE_CONTRACT=1 cargo test -p service contract`
 //! rewrites it.
 
@@ -13,9 +14,17 @@ pub fn contract() -> Value {
         .into_iter()
         .map(|(name, kind)| json!({ "name": name, "type": kind }))
         .collect();
+    let config = pipeline::Config::default();
+    let root = |template: &str| pipeline::template_root(template).to_owned();
     json!({
         "comment": "Generated from the Rust code by `FLOWMERGE_UPDATE_CONTRACT=1 cargo test -p service contract`; do not edit.",
-        "glue": { "flowlogs": { "columns": columns } },
+        "glue": {
+            "columns": columns,
+            "tables": {
+                "flowlogs": { "root": root(&config.output_prefix), "tier": "minute" },
+                "flowlogs_hourly": { "root": root(&config.hour_prefix), "tier": "hour" },
+            },
+        },
     })
 }
 
@@ -43,7 +52,7 @@ mod tests {
     #[test]
     fn the_glue_table_has_every_catalogue_field_and_records() {
         let contract = contract();
-        let columns = contract["glue"]["flowlogs"]["columns"].as_array().unwrap();
+        let columns = contract["glue"]["columns"].as_array().unwrap();
         assert_eq!(columns.len(), flowlog::CATALOGUE.len() + 1);
         let column =
             |name: &str| columns.iter().find(|c| c["name"] == name).unwrap()["type"].clone();
@@ -52,5 +61,25 @@ mod tests {
         assert_eq!(column("bytes"), "bigint");
         assert_eq!(column("records"), "bigint");
         assert_eq!(columns.last().unwrap()["name"], "records");
+    }
+
+    #[test]
+    fn each_table_lies_under_its_tiers_files() {
+        let contract = contract();
+        let config = pipeline::Config::default();
+        let minute: flowlog::Window = "2026-11-22T13:05Z".parse().unwrap();
+        for (table, window) in [("flowlogs", minute), ("flowlogs_hourly", minute.hour())] {
+            let root = contract["glue"]["tables"][table]["root"].as_str().unwrap();
+            let key = pipeline::Layout::new(&config, window).output("d", 0);
+            assert!(
+                !root.is_empty() && key.starts_with(root),
+                "{table}: {key} not under {root}"
+            );
+            // Partition projection expects year=/month=/day=/hour= under the root.
+            assert!(
+                key[root.len()..].starts_with("year=2026/month=11/day=22/hour=13/"),
+                "{key}"
+            );
+        }
     }
 }

@@ -114,7 +114,7 @@ fn target_from_name(name: &str) -> Option<Target> {
     let (stamp, version) = name.split_once("-v")?;
     let version: u64 = version.parse().ok()?;
     Some(Target {
-        window: Window::from_stamp(stamp)?,
+        window: stamp.parse().ok()?,
         expected_version: version.checked_sub(1),
     })
 }
@@ -303,6 +303,9 @@ mod tests {
         assert_eq!(t.window.to_string(), "2026-11-22T13:05Z");
         assert_eq!(t.expected_version, Some(2));
         assert_eq!(target_from_name("manual-rerun"), None);
+        let hour = target_from_name("20261122T13Z-v2").unwrap();
+        assert_eq!(hour.window.to_string(), "2026-11-22T13Z");
+        assert_eq!(hour.expected_version, Some(1));
         let t = target_from_input(r#"{"window": "2026-11-22T13:05Z"}"#).unwrap();
         assert_eq!(t.expected_version, None);
     }

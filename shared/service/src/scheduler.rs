@@ -1,5 +1,7 @@
 //! The `scheduler` Lambda (every minute): starts one execution for each
-//! window that is due — open or dirty, and quiet for the settle time. The
+//! window that is due — open or dirty, and quiet for the settle time; an
+//! hour of the hour tier once its minutes are done as well
+//! ([`pipeline::rollup::due`]). The
 //! execution name is derived from window and version, so a second start of the
 //! same run is refused by Step Functions itself (and counted as done).
 
@@ -45,12 +47,13 @@ pub async fn schedule(
     settle_secs: i64,
     now: i64,
 ) -> Result<ScheduleSummary, ledger::LedgerError> {
-    let due = ledger.due(now, settle_secs).await?;
+    let due = pipeline::rollup::due(ledger, now, settle_secs).await?;
     let mut summary = ScheduleSummary {
         due: due.len(),
         lag_secs: due
             .iter()
-            .map(|w| now - (w.window_start + 60))
+            .filter_map(parse_window)
+            .map(|w| now - w.end())
             .max()
             .unwrap_or(0)
             .max(0),
@@ -166,6 +169,62 @@ pub(crate) mod tests {
         let second = schedule(&ledger, &executions, 600, now + 60).await.unwrap();
         assert_eq!(second.started, Vec::<String>::new());
         assert_eq!(second.already_running, vec!["20261122T1305Z-v1".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn an_hour_starts_once_it_has_ended_and_its_minutes_are_done() {
+        let ledger = SqliteLedger::in_memory().unwrap();
+        let minute: Window = "2026-11-22T13:05Z".parse().unwrap();
+        let hour = minute.hour();
+        let later: Window = "2026-11-22T13:59Z".parse().unwrap();
+        ledger
+            .record_files(
+                &[
+                    pipeline::rollup::minute_entry(minute, "d1", 100),
+                    file("2026-11-22T13:59Z", 1),
+                ],
+                minute.start(),
+            )
+            .await
+            .unwrap();
+        let executions = FakeExecutions::default();
+        // Before the hour's end (plus settle) it is not due, whatever its
+        // first minute says.
+        let early = schedule(&ledger, &executions, 600, minute.end() + 600)
+            .await
+            .unwrap();
+        assert_eq!(early.started, Vec::<String>::new());
+        // Later its minute 13:59 is due but not done: only the minute starts.
+        let now = hour.end() + 600;
+        let first = schedule(&ledger, &executions, 600, now).await.unwrap();
+        assert_eq!(first.started, vec!["20261122T1359Z-v1".to_owned()]);
+        // Once that minute has run, the hour starts.
+        let claim = ledger
+            .claim(
+                &later.to_string(),
+                &ledger::ClaimOptions {
+                    expected_version: None,
+                    lease_secs: 0,
+                    force: false,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let info = ledger::CommitInfo {
+            digest: "d2".into(),
+            outputs: vec![],
+            counts: serde_json::json!({}),
+        };
+        ledger
+            .commit(&claim.window, claim.version, &info, now)
+            .await
+            .unwrap();
+        let second = schedule(&ledger, &executions, 600, now + 60).await.unwrap();
+        assert_eq!(second.started, vec!["20261122T13Z-v1".to_owned()]);
+        assert_eq!(second.lag_secs, 660);
+        let input = &executions.started.lock().unwrap()[1].1;
+        assert!(input.contains(r#""window":"2026-11-22T13Z""#), "{input}");
     }
 
     #[tokio::test]
