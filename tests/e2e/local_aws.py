@@ -155,7 +155,7 @@ class LocalAws:
         for name in list(self.processes):
             self.kill(name)
 
-    def lambda_env(self, failpoints: str, formats: str, window_from: str) -> dict:
+    def lambda_env(self, failpoints: str, formats: str, window_from: str, rollup: str) -> dict:
         return {
             "AWS_ENDPOINT_URL": self.moto_url,
             "RAW_BUCKET": RAW_BUCKET,
@@ -171,21 +171,22 @@ class LocalAws:
             "FLOWMERGE_FAILPOINTS": failpoints,
             **({"FORMATS": formats} if formats else {}),
             **({"WINDOW_FROM": window_from} if window_from else {}),
+            **({"ROLLUP": rollup} if rollup else {}),
         }
 
     def lambdas(self, failpoints: str = "", timeout: int = 600, formats: str = "",
-                window_from: str = ""):
+                window_from: str = "", rollup: str = ""):
         """(Re)starts cargo lambda watch with these failpoints, like a deploy
         with new environment variables (fresh instances, fresh state).
 
         watch does not notice a function process that dies mid-invocation:
         the invocation hangs until `timeout` seconds, then fails as
         `Sandbox.Timedout` (router.py), as a Lambda that runs out of time does."""
-        settings = (failpoints, timeout, formats, window_from)
+        settings = (failpoints, timeout, formats, window_from, rollup)
         if settings == self.failpoints and "lambdas" in self.processes:
             return
         self.kill("lambdas")
-        env = self.lambda_env(failpoints, formats, window_from)
+        env = self.lambda_env(failpoints, formats, window_from, rollup)
         # The functions inherit watch's environment.
         args = [str(self.bin_dir / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
                 "-A", "127.0.0.1", "-P", str(self.lambda_port), "--timeout", str(timeout)]

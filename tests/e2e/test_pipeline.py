@@ -16,7 +16,7 @@ import pytest
 from conftest import (deliver, expected_totals, flowmerge, generate_into, ledger, output_keys, read_totals,
                       run_pipeline, run_with_faults)
 from local_aws import OUTPUT_BUCKET, OUTPUT_PREFIX, RAW_BUCKET
-from truth import per_account, stamp
+from truth import output_rows, per_account, stamp
 
 
 def executions_of(aws, window):
@@ -279,3 +279,61 @@ def test_firehose_records_take_the_windows_they_start_in(aws, tmp_path):
         one_output_set(aws, window)
     rows = read_totals(aws, windows, tmp_path / "out")
     assert per_account(rows) == per_account(expected_totals(dataset))
+
+
+def hour_keys(aws, hour):
+    """Key -> ETag of an hour's Parquet files in the hour tier."""
+    marker = f"/{stamp(hour)}-"
+    return {k: e for k, e in aws.keys(f"{OUTPUT_PREFIX}flowlogs-hourly/").items() if marker in k}
+
+
+def hour_totals(aws, hour, dest):
+    keys = hour_keys(aws, hour)
+    assert keys, f"no output for {hour}"
+    aws.download(keys, dest)
+    return per_account(output_rows(str(dest / "**" / "*.parquet")))
+
+
+def test_minutes_roll_up_into_their_hour_and_a_late_minute_re_rolls_it(aws, tmp_path):
+    """ROLLUP=hour (the CDK app's default): each committed minute joins its
+    hour; the scheduler starts the hour once its minutes are done, with the
+    same state machine; a late file re-runs its minute and then the hour;
+    `flowmerge rerun --hour` re-runs one."""
+    hour = "2026-11-03T07Z"
+    on_time = generate_into(tmp_path, "2026-11-03T07:00Z", minutes=3, accounts=4, seed=91)
+    aws.lambdas(rollup="hour")
+    try:
+        deliver(aws, on_time)
+        run_pipeline(aws)
+        assert ledger(aws)[hour]["state"] == "open"
+        assert aws.schedule()["started"] == [f"{stamp(hour)}-v1"]
+        aws.settle()
+        record = ledger(aws)[hour]
+        assert (record["state"], record["version"]) == ("committed", 1), record
+        first = hour_keys(aws, hour)
+        assert committed_keys(record) == set(first)
+        assert hour_totals(aws, hour, tmp_path / "v1") == per_account(expected_totals(on_time))
+
+        late = generate_into(tmp_path, "2026-11-03T07:00Z", seed=92, accounts=2)
+        deliver(aws, late)
+        aws.ingest_pending()
+        # The late minute runs first; its hour waits for it.
+        assert aws.schedule()["started"] == ["20261103T0700Z-v2"]
+        aws.settle()
+        assert ledger(aws)[hour]["state"] == "dirty"
+        assert aws.schedule()["started"] == [f"{stamp(hour)}-v2"]
+        aws.settle()
+        record = ledger(aws)[hour]
+        assert (record["state"], record["version"]) == ("committed", 2), record
+        second = hour_keys(aws, hour)
+        assert second and not set(first) & set(second), "the old hour output is gone"
+        assert hour_totals(aws, hour, tmp_path / "v2") == per_account(expected_totals(on_time, late))
+
+        result = flowmerge("rerun", "--hour", "2026-11-03T07", env=aws.cli_env())
+        name = result.stdout.split()[-1]
+        aws.settle()
+        assert [e["status"] for e in aws.executions() if e["name"] == name] == ["SUCCEEDED"]
+        assert ledger(aws)[hour]["version"] == 3
+        assert hour_keys(aws, hour) == second, "same keys, same bytes (ETags)"
+    finally:
+        aws.lambdas()

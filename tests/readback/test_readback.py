@@ -55,7 +55,7 @@ def test_the_glue_table_in_infra_contract_declares_every_column_written(compacte
     """infra/contract.json (which the CDK app's Glue table reads) against the
     files themselves: every column written is declared, with its Athena type."""
     contract = json.loads((Path(__file__).resolve().parents[2] / "infra" / "contract.json").read_text())
-    glue = {c["name"]: c["type"] for c in contract["glue"]["flowlogs"]["columns"]}
+    glue = {c["name"]: c["type"] for c in contract["glue"]["columns"]}
     athena = {"int32": "int", "int64": "bigint", "string": "string"}
     for path in Path(compacted["out"], "flowlogs").rglob("*.parquet"):
         for field in pq.read_schema(path):
