@@ -3,7 +3,7 @@ ClickHouse (chdb), Polars and the igzip decompression floor on the same data
 and thread counts; output size of every tool on two kinds of traffic (mostly
 private VPC traffic, and internet-facing services and NAT gateways); the same
 data delivered as AWS native Parquet (flowmerge and DuckDB); a query benchmark
-over raw gzip vs compacted Parquet; and a scaling check. Writes bench/out/report.md.
+over a day as raw gzip, minute files and hour files; and a scaling check. Writes bench/out/report.md.
 
 Every number in the report is measured by this script in this run. Outputs are
 checked against the generator's truth, so speed never comes from dropping data.
@@ -229,7 +229,7 @@ def row(tool, threads, run, records, rows_out, files_in, bytes_in, files_out, by
 
 
 QUERIES = {
-    "top talkers, one account, one hour": """
+    "top talkers of one account": """
         SELECT srcaddr, dstaddr, sum(bytes) AS b FROM {src} WHERE account_id = '{account}'
         GROUP BY ALL ORDER BY b DESC LIMIT 10""",
     "rejected traffic by port": """
@@ -248,13 +248,34 @@ def read_bytes() -> int:
     return 0
 
 
-def queries(raw: Path, compacted: Path, truth: dict) -> list[dict]:
+# A day of a small organisation's flow logs, for the query benchmark: what
+# the hour tier changes is the number of files a query opens.
+DAY = {"accounts": 8, "enis": 4, "flows": 6, "minutes": 1440, "start": "2026-11-22T00:00Z"}
+TIERS = ("raw gzip", "minute files", "hour files")
+
+
+def day_of_tiers(binary: str) -> tuple[Path, Path, dict, dict]:
+    """A generated day, compacted with the hour tier: (raw, output, truth, summary)."""
+    raw, out = OUT / "data" / "day", OUT / "day-out"
+    truth = generate(binary, raw, DAY["minutes"], shape=DAY)
+    shutil.rmtree(out, ignore_errors=True)
+    summary = json.loads(subprocess.run([binary, "compact", "-j", "2", "--rollup", "hour", "--json", raw, out],
+                                        check=True, capture_output=True, text=True).stdout)
+    return raw, out, truth, summary
+
+
+def queries(raw: Path, out: Path, truth: dict) -> list[dict]:
+    """The three queries over a day as raw gzip, minute files and hour files."""
     account = sorted(next(iter(truth["windows"].values())))[0]
-    parquet_src = f"read_parquet('{compacted}/flowlogs/**/*.parquet')"
+    sources = {
+        "minute files": f"read_parquet('{out}/flowlogs/**/*.parquet', union_by_name = true)",
+        "hour files": f"read_parquet('{out}/flowlogs-hourly/**/*.parquet', union_by_name = true)",
+    }
     results = []
     for name, sql in QUERIES.items():
         timings = {}
-        for label, src in (("raw gzip", None), ("flowmerge Parquet", parquet_src)):
+        for label in TIERS:
+            src = sources.get(label)
             con = duckdb.connect()
             con.execute("SET threads = 2")
             if src is None:
@@ -303,7 +324,7 @@ def compaction_table(rows) -> list[str]:
     return lines
 
 
-def report(args, truth, comp, sizes, native, qs, scale) -> str:
+def report(args, truth, comp, sizes, native, qs, day_summary, scale) -> str:
     lines = [
         "# flowmerge benchmark", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
@@ -344,12 +365,22 @@ def report(args, truth, comp, sizes, native, qs, scale) -> str:
             lines.append(f"| {r['tool']} | {r['rows']:,} | {r['bytes']:,} | {r['bytes'] / smallest_peer:.3f} | "
                          f"{'yes' if r['conserved'] else 'NO'} |")
         lines.append("")
-    lines += ["## Queries (DuckDB, 2 threads)", "",
-              "| query | raw gzip s | Parquet s | speed-up | raw bytes read | Parquet bytes read |",
+    (day_truth, day) = day_summary
+    files = {t: n for t, n in zip(TIERS, (day_truth["files"], day["files_out"], day["hour_files_out"]))}
+    sizes_ = {t: n for t, n in zip(TIERS, (day_truth["bytes"], day["bytes_out"], day["hour_bytes_out"]))}
+    lines += ["## Queries over a day: raw, minute tier, hour tier (DuckDB, 2 threads)", "",
+              f"A day of `flowmerge generate` with {DAY}: {day_truth['records']:,} records, compacted with "
+              f"`--rollup hour` ({day['rows_out']:,} minute rows, {day['hour_rows_out']:,} hour rows). "
+              "Time and bytes read (rchar) per query.", "",
+              "| | " + " | ".join(TIERS) + " |", "|---|---|---|---|",
+              "| files | " + " | ".join(f"{files[t]:,}" for t in TIERS) + " |",
+              "| bytes | " + " | ".join(f"{sizes_[t] / 2**20:.2f} MiB" for t in TIERS) + " |", "",
+              "| query | " + " | ".join(TIERS) + " | raw ÷ minute | minute ÷ hour |",
               "|---|---|---|---|---|---|"]
     for q in qs:
-        (rt, rb), (pt, pb) = q["raw gzip"], q["flowmerge Parquet"]
-        lines.append(f"| {q['query']} | {rt:.3f} | {pt:.3f} | {rt / pt:.1f}× | {rb / 2**20:.1f} MiB | {pb / 2**20:.1f} MiB |")
+        cells = " | ".join(f"{q[t][0]:.3f} s, {q[t][1] / 2**20:.1f} MiB" for t in TIERS)
+        lines.append(f"| {q['query']} | {cells} | {q['raw gzip'][0] / q['minute files'][0]:.1f}× | "
+                     f"{q['minute files'][0] / q['hour files'][0]:.1f}× |")
     lines += ["", "## Scaling (flowmerge, 2 threads)", "",
               "| data | records | wall s | µs per record | peak RSS MiB |", "|---|---|---|---|---|"]
     for s in scale:
@@ -378,9 +409,10 @@ def main():
     parquet_raw = OUT / "data" / f"parquet-{args.scale}"
     parquet_truth = generate(args.bin, parquet_raw, DATASET["minutes"] * args.scale, "parquet")
     native = native_parquet(args.bin, parquet_raw, parquet_truth, args.threads, args.repeat)
-    qs = queries(raw, OUT / f"flowmerge-{args.threads[-1]}", truth)
+    day_raw, day_out, day_truth, day = day_of_tiers(args.bin)
+    qs = queries(day_raw, day_out, day_truth)
     scale = [] if args.skip_scaling else scaling(args.bin, [1, 2, 4], args.repeat)
-    text = report(args, truth, comp, sizes, native, qs, scale)
+    text = report(args, truth, comp, sizes, native, qs, (day_truth, day), scale)
     (OUT / "report.md").write_text(text)
     print(text)
 
