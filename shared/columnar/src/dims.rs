@@ -14,6 +14,7 @@
 
 use bytes::Bytes;
 use parquet::basic::{BoundaryOrder, Compression, CompressionCodec, Encoding};
+use parquet::bloom_filter::Sbbf;
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
@@ -215,6 +216,9 @@ pub(crate) struct DimChunk<'c, 'a> {
     verdict: Option<(Encoding, u32)>,
     /// Compressed bytes of the pages so far.
     bytes: usize,
+    /// With a bloom filter: its false positive probability, and which codes
+    /// the chunk holds (the filter is sized for exactly those).
+    bloom: Option<(f64, Vec<bool>)>,
 }
 
 impl std::fmt::Debug for DimChunk<'_, '_> {
@@ -232,6 +236,7 @@ impl<'c, 'a> DimChunk<'c, 'a> {
         descr: ColumnDescPtr,
         compression: Compression,
         page_rows: usize,
+        bloom_fpp: Option<f64>,
     ) -> Result<Self> {
         if descr.max_def_level() != 1 || descr.max_rep_level() != 0 {
             return Err(ParquetError::General(format!(
@@ -251,6 +256,7 @@ impl<'c, 'a> DimChunk<'c, 'a> {
             dictionary_pages: false,
             verdict: None,
             bytes: 0,
+            bloom: bloom_fpp.map(|fpp| (fpp, vec![false; column.rank.len()])),
         })
     }
 
@@ -293,6 +299,9 @@ impl<'c, 'a> DimChunk<'c, 'a> {
             }
             let r = rank[code as usize];
             (lo, hi) = (lo.min(r), hi.max(r));
+            if let Some((_, held)) = &mut self.bloom {
+                held[code as usize] = true;
+            }
             let slot = &mut self.index[code as usize];
             if *slot == 0 {
                 self.values.push(r);
@@ -505,12 +514,36 @@ impl<'c, 'a> DimChunk<'c, 'a> {
             bytes_written: compressed as u64,
             rows_written: rows as u64,
             metadata,
-            bloom_filter: None,
+            bloom_filter: self
+                .bloom
+                .map(|(fpp, held)| bloom_filter(column, fpp, &held))
+                .transpose()?,
             column_index: Some(column_index.build()?),
             offset_index: Some(offset_index.build()),
         };
         Ok((bytes, close))
     }
+}
+
+/// A bloom filter of the codes `held`, sized for their number: each value
+/// hashed in its plain encoding (strings without their length), as the
+/// Parquet format specifies and readers check.
+fn bloom_filter(column: &RankedDict<'_>, fpp: f64, held: &[bool]) -> Result<Sbbf> {
+    let codes: Vec<usize> = held
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, h)| **h)
+        .map(|(c, _)| c)
+        .collect();
+    let mut filter = Sbbf::new_with_ndv_fpp(codes.len() as u64, fpp)?;
+    let mut value = Vec::new();
+    for code in codes {
+        value.clear();
+        column.encode(column.rank[code], false, &mut value);
+        filter.insert(value.as_slice());
+    }
+    Ok(filter)
 }
 
 /// Whether pages' bounds only rise or only fall, page after page (readers

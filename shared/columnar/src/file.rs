@@ -63,8 +63,12 @@ impl OpenFile {
             .map(|(i, (column, arrow))| match column {
                 Source::Dim(dim, _) => {
                     let descr = self.writer.schema_descr().column(i);
-                    let compression = self.writer.properties().compression(descr.path());
-                    let chunk = DimChunk::new(&dicts[*dim], descr, compression, page_rows)?;
+                    let properties = self.writer.properties();
+                    let compression = properties.compression(descr.path());
+                    let bloom = properties
+                        .bloom_filter_properties(descr.path())
+                        .map(|b| b.fpp());
+                    let chunk = DimChunk::new(&dicts[*dim], descr, compression, page_rows, bloom)?;
                     Ok(ColumnWriter::Dim(*dim, chunk))
                 }
                 Source::Metric(metric, _) => Ok(ColumnWriter::Metric(
