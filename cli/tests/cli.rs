@@ -106,6 +106,25 @@ fn first_delivery_file(raw: &Path) -> PathBuf {
         .unwrap()
 }
 
+/// Re-delivers one file under a new name, as a late file of its window
+/// (whose stamp it returns): the window must be redone.
+fn deliver_late_copy(raw: &Path) -> String {
+    let original = first_delivery_file(raw);
+    let name = original.file_name().unwrap().to_string_lossy().into_owned();
+    let stem = name
+        .trim_end_matches(".log.gz")
+        .rsplit_once('_')
+        .unwrap()
+        .0
+        .to_owned();
+    std::fs::copy(
+        &original,
+        original.with_file_name(format!("{stem}_0late000.log.gz")),
+    )
+    .unwrap();
+    name.split('_').nth(4).unwrap().to_owned()
+}
+
 #[test]
 fn a_second_run_writes_nothing_and_a_fresh_run_is_byte_identical() {
     let (dir, raw, out) = setup();
@@ -233,19 +252,7 @@ fn a_late_minute_re_rolls_its_hour() {
     let (_dir, raw, out) = setup();
     compact_with(&raw, &out, ROLLUP).success();
     let before = snapshot(&out);
-    let original = first_delivery_file(&raw);
-    let name = original.file_name().unwrap().to_string_lossy().into_owned();
-    let stem = name
-        .trim_end_matches(".log.gz")
-        .rsplit_once('_')
-        .unwrap()
-        .0
-        .to_owned();
-    std::fs::copy(
-        &original,
-        original.with_file_name(format!("{stem}_0late000.log.gz")),
-    )
-    .unwrap();
+    deliver_late_copy(&raw);
     let run = compact_with(&raw, &out, &[ROLLUP, &["--json"]].concat()).success();
     let summary: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
     assert_eq!(
@@ -267,21 +274,7 @@ fn a_late_file_replaces_its_window_output() {
     let (_dir, raw, out) = setup();
     compact(&raw, &out).success();
     let before = snapshot(&out);
-    // Re-deliver one file under a new name: its window must be redone.
-    let original = first_delivery_file(&raw);
-    let name = original.file_name().unwrap().to_string_lossy().into_owned();
-    let stamp = name.split('_').nth(4).unwrap().to_owned();
-    let stem = name
-        .trim_end_matches(".log.gz")
-        .rsplit_once('_')
-        .unwrap()
-        .0
-        .to_owned();
-    std::fs::copy(
-        &original,
-        original.with_file_name(format!("{stem}_0late000.log.gz")),
-    )
-    .unwrap();
+    let stamp = deliver_late_copy(&raw);
     compact(&raw, &out).success();
     verify(&raw, &out).success();
     let after = snapshot(&out);

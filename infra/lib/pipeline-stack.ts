@@ -348,6 +348,13 @@ export class PipelineStack extends Stack {
       }),
       new cloudwatch.GraphWidget({ title: 'Raw events queue', left: [queue.metricApproximateAgeOfOldestMessage()], right: [dlq.metricApproximateNumberOfMessagesVisible()] }),
     );
+    if (rollup) {
+      dashboard.addWidgets(
+        new cloudwatch.GraphWidget({ title: 'Hours committed', left: [custom('HoursCommitted')] }),
+        new cloudwatch.GraphWidget({ title: 'Hour tier rows / files out', left: [custom('HourRowsOut')], right: [custom('HourFilesOut')] }),
+        new cloudwatch.GraphWidget({ title: 'Hour tier bytes out', left: [custom('HourBytesOut')] }),
+      );
+    }
     dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 3 }));
 
     // ---- Glue table and Athena ---------------------------------------------------------

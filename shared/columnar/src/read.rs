@@ -16,7 +16,11 @@ use bytes::Bytes;
 use flowlog::{
     BadLine, ColumnDef, Dict, FileReport, FlowTable, Kind, NULL, NULL_CODE, Slot, Value,
 };
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
+use parquet::file::metadata::PageIndexPolicy;
 
 /// A file that could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +88,7 @@ const BATCH_ROWS: usize = 8192;
 pub fn read_native(key: &str, data: Bytes, table: &mut FlowTable) -> FileReport {
     let rows_before = table.rows();
     let mut report = FileReport::default();
-    match read_into(data, table, |row, reason, text| {
+    match read_into(data, None, table, |row, reason, text| {
         report.lines += 1;
         match reason {
             None => report.records += 1,
@@ -106,9 +110,73 @@ pub fn read_native(key: &str, data: Bytes, table: &mut FlowTable) -> FileReport 
 /// Reads a whole flowmerge Parquet file into a table; also returns the
 /// footer's key-value metadata. Any value that does not fit is an error.
 pub fn read_parquet(data: Bytes) -> Result<(FlowTable, Vec<(String, String)>), ReadError> {
+    read_selected(data, None)
+}
+
+/// Reads the rows of a flowmerge Parquet file whose string column `column`
+/// holds a value `keep` accepts (`None` for null, or for a file without
+/// the column). The column is read first; the others only for the rows
+/// kept, so pages of rows dropped whole are skipped through the page index
+/// (a file sorted by `column` keeps its runs together).
+pub fn read_parquet_where(
+    data: Bytes,
+    column: &str,
+    keep: impl Fn(Option<&str>) -> bool,
+) -> Result<FlowTable, ReadError> {
+    let selection = guarded(|| select_rows(&data, column, &keep))?;
+    Ok(read_selected(data, Some(selection))?.0)
+}
+
+/// The runs of rows whose `column` value `keep` accepts.
+fn select_rows(
+    data: &Bytes,
+    column: &str,
+    keep: impl Fn(Option<&str>) -> bool,
+) -> Result<RowSelection, ReadError> {
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(data.clone())?.with_batch_size(BATCH_ROWS);
+    let rows = builder.metadata().file_metadata().num_rows();
+    let Some(index) = builder
+        .schema()
+        .fields()
+        .iter()
+        .position(|f| f.name() == column)
+    else {
+        let all = usize::try_from(rows).unwrap_or(0);
+        return Ok(RowSelection::from(vec![if keep(None) {
+            RowSelector::select(all)
+        } else {
+            RowSelector::skip(all)
+        }]));
+    };
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let mut runs: Vec<RowSelector> = Vec::new();
+    for batch in builder.with_projection(mask).build()? {
+        let batch = batch?;
+        let values = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+        let values = values.as_string::<i32>();
+        for value in values.iter() {
+            let kept = keep(value);
+            match runs.last_mut() {
+                Some(run) if run.skip != kept => run.row_count += 1,
+                _ => runs.push(if kept {
+                    RowSelector::select(1)
+                } else {
+                    RowSelector::skip(1)
+                }),
+            }
+        }
+    }
+    Ok(RowSelection::from(runs))
+}
+
+fn read_selected(
+    data: Bytes,
+    selection: Option<RowSelection>,
+) -> Result<(FlowTable, Vec<(String, String)>), ReadError> {
     let mut table = FlowTable::new();
     let mut bad = None;
-    let metadata = read_into(data, &mut table, |row, reason, _| {
+    let metadata = read_into(data, selection, &mut table, |row, reason, _| {
         if let (None, Some(reason)) = (&bad, reason) {
             bad = Some(ReadError::Value { row, reason });
         }
@@ -129,26 +197,45 @@ pub fn read_parquet(data: Bytes) -> Result<(FlowTable, Vec<(String, String)>), R
 /// its rows: callers drop them.
 fn read_into(
     data: Bytes,
+    selection: Option<RowSelection>,
     table: &mut FlowTable,
     row: impl FnMut(u64, Option<String>, &dyn Fn() -> String),
 ) -> Result<Vec<(String, String)>, ReadError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_rows(data, table, row)))
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(ReadError::Malformed(message))
-        })
+    guarded(|| read_rows(data, selection, table, row))
+}
+
+/// Runs a read, turning a panic of the parquet or arrow reader into
+/// [`ReadError::Malformed`].
+fn guarded<T>(read: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(ReadError::Malformed(message))
+    })
 }
 
 fn read_rows(
     data: Bytes,
+    selection: Option<RowSelection>,
     table: &mut FlowTable,
     mut row: impl FnMut(u64, Option<String>, &dyn Fn() -> String),
 ) -> Result<Vec<(String, String)>, ReadError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(data)?.with_batch_size(BATCH_ROWS);
+    // The offset index lets a selection skip pages without decoding them.
+    let index = match selection {
+        Some(_) => PageIndexPolicy::Optional,
+        None => PageIndexPolicy::Skip,
+    };
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        data,
+        ArrowReaderOptions::new().with_offset_index_policy(index),
+    )?
+    .with_batch_size(BATCH_ROWS);
+    if let Some(selection) = selection {
+        builder = builder.with_row_selection(selection);
+    }
     let metadata = builder
         .metadata()
         .file_metadata()

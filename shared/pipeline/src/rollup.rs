@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use flowlog::{FlowTable, Value, Window};
+use flowlog::Window;
 use ledger::{FileEntry, Ledger, LedgerError, WindowRecord, WindowState};
 use serde::{Deserialize, Serialize};
 
@@ -172,6 +172,9 @@ pub(crate) async fn minute_outputs(
     Ok(files)
 }
 
+/// The output column a shard is chosen by.
+pub(crate) const ACCOUNT_COLUMN: &str = "account_id";
+
 /// The accounts one partial merge of an hour keeps: those whose hash modulo
 /// `count` is `index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,28 +213,6 @@ pub(crate) fn shard_groups(files: &[InputFile], shard_bytes: u64) -> Vec<Group> 
             shard: Some(Shard { index, count }),
         })
         .collect()
-}
-
-/// Drops the rows of `table` from `first` on whose account is not `shard`'s
-/// (a null account counts as `-`).
-pub(crate) fn keep_shard(table: &mut FlowTable, first: usize, shard: Shard) {
-    let Some(dim) = table.dims().iter().position(|d| d.def.name == "account-id") else {
-        if !shard.holds("-") {
-            table.truncate(first);
-        }
-        return;
-    };
-    let dict = &table.dims()[dim].dict;
-    // Indexed by code; code 0 is null.
-    let held: Vec<bool> = (0..=dict.len() as u32)
-        .map(|code| match dict.value(code) {
-            Value::Str(s) => shard.holds(s),
-            Value::Int(i) => shard.holds(&i.to_string()),
-            Value::Null => shard.holds("-"),
-        })
-        .collect();
-    let codes: Vec<u32> = (first..table.rows()).map(|r| table.row(r)[dim]).collect();
-    table.drop_rows(first, |r| !held[codes[r] as usize]);
 }
 
 /// Windows to run now. Minutes: open or dirty and settled, as the ledger

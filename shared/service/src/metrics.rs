@@ -74,7 +74,9 @@ pub fn publish(metrics: &[Metric]) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
-/// What a committed run reports: one window, and its counts.
+/// What a committed run reports: one window, and its counts. An hour of the
+/// hour tier reports under its own names: its records are its minutes'
+/// again, and would count twice in theirs.
 pub fn committed(response: &CombineResponse) -> Vec<Metric> {
     let Stats {
         files_in,
@@ -88,6 +90,14 @@ pub fn committed(response: &CombineResponse) -> Vec<Metric> {
         ..
     } = response.stats;
     let count = |n: u64| n as f64;
+    if response.window.is_hour() {
+        return vec![
+            ("HoursCommitted", 1.0, Unit::Count),
+            ("HourRowsOut", count(rows_out), Unit::Count),
+            ("HourFilesOut", count(files_out), Unit::Count),
+            ("HourBytesOut", count(bytes_out), Unit::Bytes),
+        ];
+    }
     vec![
         ("WindowsCommitted", 1.0, Unit::Count),
         ("FilesIn", count(files_in), Unit::Count),
@@ -156,5 +166,22 @@ mod tests {
         assert_eq!(value("RowsOut"), Some(300.0));
         assert_eq!(value("BadLines"), Some(2.0));
         assert_eq!(value("BadFiles"), Some(1.0));
+
+        let hour = CombineResponse {
+            window: "2026-11-22T13Z".parse().unwrap(),
+            ..response
+        };
+        let metrics = committed(&hour);
+        let names: Vec<&str> = metrics.iter().map(|m| m.0).collect();
+        assert_eq!(
+            names,
+            [
+                "HoursCommitted",
+                "HourRowsOut",
+                "HourFilesOut",
+                "HourBytesOut"
+            ]
+        );
+        assert_eq!(metrics[1].1, 300.0);
     }
 }

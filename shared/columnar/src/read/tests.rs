@@ -231,3 +231,57 @@ fn values_that_do_not_fit_are_bad_rows_and_wrong_types_reject_the_file() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_selected_read_keeps_exactly_the_rows_its_column_accepts() {
+    let mut lines = String::from("version account-id srcaddr packets start end\n");
+    for i in 0..30_000 {
+        let account = if i % 500 == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:012}", i / 3000)
+        };
+        lines.push_str(&format!(
+            "2 {account} 10.0.{}.{} {i} {} {}\n",
+            i % 250,
+            i % 7,
+            i,
+            i + 5
+        ));
+    }
+    let mut t = FlowTable::new();
+    parse_object("f", lines.as_bytes(), &mut t);
+    let options = WriteOptions {
+        row_group_rows: 8_000,
+        ..WriteOptions::default()
+    };
+    let file = write_parquet(&t, &options).unwrap().remove(0);
+    let (all, _) = read_parquet(file.clone()).unwrap();
+    let keep = |account: Option<&str>| account.is_none_or(|a| a.ends_with(['1', '4', '7']));
+    let kept = read_parquet_where(file.clone(), "account_id", keep).unwrap();
+
+    let account = |t: &FlowTable, r: usize| Some(text(t, "account-id", r)).filter(|a| a != "-");
+    let expected: Vec<usize> = (0..all.rows())
+        .filter(|&r| keep(account(&all, r).as_deref()))
+        .collect();
+    assert!(expected.len() > 5_000 && expected.len() < all.rows() - 5_000);
+    assert_eq!(kept.rows(), expected.len());
+    for (k, &r) in expected.iter().enumerate() {
+        assert_eq!(account(&kept, k), account(&all, r));
+        assert_eq!(text(&kept, "packets", k), text(&all, "packets", r));
+        assert_eq!(text(&kept, "srcaddr", k), text(&all, "srcaddr", r));
+    }
+    // A file without the column: all rows or none, as `keep` says of null.
+    assert_eq!(
+        read_parquet_where(file.clone(), "no_such", |_| true)
+            .unwrap()
+            .rows(),
+        all.rows()
+    );
+    assert_eq!(
+        read_parquet_where(file, "no_such", |_| false)
+            .unwrap()
+            .rows(),
+        0
+    );
+}

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use columnar::{ObjectReader, WriteOptions, read_parquet, write_parquet};
+use columnar::{ObjectReader, WriteOptions, read_parquet_where, write_parquet};
 use flowlog::{FileReport, FlowTable, Window};
 use futures::StreamExt;
 use merge::{merge, totals_by_account};
@@ -24,7 +24,7 @@ use crate::errors_out::{ErrorRecord, to_json_lines};
 use crate::layout::{ErrorType, Layout};
 use crate::payload::{Manifest, PartialMergeRequest, PartialMergeResponse, Stats};
 use crate::plan::InputFile;
-use crate::rollup::{Shard, keep_shard};
+use crate::rollup::{ACCOUNT_COLUMN, Shard};
 use crate::split::keep_window;
 use crate::steps::combine_commit::check_conservation;
 use crate::steps::{get_json, put_json};
@@ -257,12 +257,14 @@ impl GroupMerge {
             },
             e => e.into(),
         })?;
-        let (mut table, _) = read_parquet(body).map_err(|e| PipelineError::Decode {
+        let table = read_parquet_where(body, ACCOUNT_COLUMN, |account| {
+            shard.holds(account.unwrap_or("-"))
+        })
+        .map_err(|e| PipelineError::Decode {
             what: "minute output",
             key: file.key.clone(),
             message: e.to_string(),
         })?;
-        keep_shard(&mut table, 0, shard);
         let records: i64 = table
             .metric(flowlog::RECORDS)
             .unwrap_or_default()
