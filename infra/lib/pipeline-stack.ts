@@ -119,12 +119,15 @@ export class PipelineStack extends Stack {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
+    // Each function gets exactly the variables it reads (infra/contract.json,
+    // from the Rust side; a jest test holds the template to it).
+    const ledgerEnv = { TABLE_NAME: table.tableName };
     const common = {
+      ...ledgerEnv,
       RAW_BUCKET: props.rawBucketName,
       RAW_PREFIX: input.root,
       OUTPUT_BUCKET: outputBucket.bucketName,
       OUTPUT_PREFIX: config.outputPrefix,
-      TABLE_NAME: table.tableName,
     };
     // combine-commit and scheduler publish the flowmerge/* metrics as embedded
     // metric format log lines: no cloudwatch:PutMetricData permission needed.
@@ -140,8 +143,11 @@ export class PipelineStack extends Stack {
       });
 
     const ingest = fn('ingest', 'Records new flow log files in the ledger under their window', splits ? 1769 : 256, ingestTimeout, {
-      ...common,
-      ...(splits ? { WINDOW_FROM: 'start', ...(config.formats ? { FORMATS: config.formats } : {}) } : {}),
+      ...ledgerEnv,
+      RAW_PREFIX: input.root,
+      ...(splits
+        ? { WINDOW_FROM: 'start', RAW_BUCKET: props.rawBucketName, ...(config.formats ? { FORMATS: config.formats } : {}) }
+        : {}),
     });
     // list-batch writes the merge settings into the manifest that the other
     // steps read, so it is the one given them.
@@ -163,12 +169,12 @@ export class PipelineStack extends Stack {
       ROLLUP: config.rollup,
     });
     const scheduler = fn('scheduler', 'Starts an execution for every window that is due', 256, Duration.seconds(55), {
-      ...common,
+      ...ledgerEnv,
       STATE_MACHINE_ARN: stateMachineArn,
       SETTLE_SECONDS: String(config.settleSeconds),
     });
     const redrive = fn('redrive', 'Redrives or restarts failed windows when an alarm fires', 256, Duration.minutes(1), {
-      ...common,
+      ...ledgerEnv,
       STATE_MACHINE_ARN: stateMachineArn,
       MAX_ATTEMPTS: String(config.maxRedriveAttempts),
     });

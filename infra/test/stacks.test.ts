@@ -4,10 +4,22 @@ import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FLOWLOG_COLUMNS } from '../lib/pipeline-stack';
 import { FUNCTIONS, synthApp } from './helpers';
+import contract from '../contract.json';
 
 const built = synthApp();
 const stateful = Template.fromStack(built.stateful);
 const pipeline = Template.fromStack(built.pipeline);
+
+const FORMATS = {
+  default: '${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}',
+  rules: [{ prefix: '/vpc/flowlogs/custom', format: '${interface-id} ${srcaddr} ${start} ${end}' }],
+};
+
+/** The environment variables of the function whose logical id starts with `prefix`. */
+function variables(t: Template, prefix: string): Record<string, string> {
+  const f = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(prefix));
+  return f![1].Properties.Environment.Variables;
+}
 
 /** The actions a role's policy allows (X-Ray and log actions aside), sorted. */
 function roleActions(template: Template, rolePrefix: string): string[] {
@@ -229,15 +241,38 @@ describe('pipeline stack', () => {
       return Object.keys(f![1].Properties.Environment.Variables).sort();
     };
     const common = ['OUTPUT_BUCKET', 'OUTPUT_PREFIX', 'RAW_BUCKET', 'RAW_PREFIX', 'RUST_LOG', 'TABLE_NAME'];
-    expect(env('IngestFunction')).toEqual(common);
-    expect(env('SchedulerFunction')).toEqual([...common, 'SETTLE_SECONDS', 'STATE_MACHINE_ARN'].sort());
-    expect(env('RedriveFunction')).toEqual([...common, 'MAX_ATTEMPTS', 'STATE_MACHINE_ARN'].sort());
+    expect(env('IngestFunction')).toEqual(['RAW_PREFIX', 'RUST_LOG', 'TABLE_NAME']);
+    expect(env('SchedulerFunction')).toEqual(['RUST_LOG', 'SETTLE_SECONDS', 'STATE_MACHINE_ARN', 'TABLE_NAME']);
+    expect(env('RedriveFunction')).toEqual(['MAX_ATTEMPTS', 'RUST_LOG', 'STATE_MACHINE_ARN', 'TABLE_NAME']);
     // The settings every step of a run uses travel in list-batch's manifest,
     // so the steps after it are not given them.
     expect(env('PartialMergeFunction')).toEqual(common);
     // ...except the rollup, which combine-commit acts on (a minute joins its hour).
     expect(env('CombineCommitFunction')).toEqual([...common, 'ROLLUP'].sort());
     expect(env('ListBatchFunction')).toEqual([...common, 'MAX_GAP', 'TARGET_FILE_SIZE'].sort());
+  });
+
+  test('each function is given exactly the variables its Rust side reads (infra/contract.json), in every setting', () => {
+    const functionId = (name: string) => name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Function';
+    expect(Object.keys(contract.functions).sort()).toEqual([...FUNCTIONS].sort());
+    const settings = [
+      {},
+      { rollup: 'none' },
+      { maxGap: 'window', targetFileSize: 1048576, formats: FORMATS },
+      { windowFrom: 'start', formats: FORMATS, firehosePrefix: 'firehose/', rawPrefix: 'AWSLogs/' },
+    ];
+    for (const context of settings) {
+      const t = Template.fromStack(synthApp(context, false).pipeline);
+      for (const [name, { env }] of Object.entries(contract.functions)) {
+        const given = Object.keys(variables(t, functionId(name))).sort();
+        const read = env.map((v) => v.name);
+        const required = env.filter((v) => v.required).map((v) => v.name);
+        // Set but never read: a setting that would silently do nothing.
+        expect({ name, context, unread: given.filter((v) => !read.includes(v)) }).toEqual({ name, context, unread: [] });
+        // Read but not set: the function would run on a default the deployment never chose.
+        expect({ name, context, unset: required.filter((v) => !given.includes(v)) }).toEqual({ name, context, unset: [] });
+      }
+    }
   });
 
   test('least privilege: each role has exactly its intended actions', () => {
@@ -378,16 +413,6 @@ describe('pipeline stack', () => {
 });
 
 describe('delivery paths', () => {
-  const FORMATS = {
-    default: '${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}',
-    rules: [{ prefix: '/vpc/flowlogs/custom', format: '${interface-id} ${srcaddr} ${start} ${end}' }],
-  };
-
-  const variables = (t: Template, prefix: string) => {
-    const f = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(prefix));
-    return f![1].Properties.Environment.Variables;
-  };
-
   test('a Firehose prefix gets its own S3 notification and read grant; the functions read under the common root', () => {
     const app = synthApp({ rawPrefix: 'logs/AWSLogs/', firehosePrefix: 'logs/firehose/' }, false);
     const p = Template.fromStack(app.pipeline);

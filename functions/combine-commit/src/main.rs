@@ -3,5 +3,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    service::steps::serve(service::steps::combine_commit).await
+    service::steps::serve(
+        service::Function::CombineCommit,
+        service::steps::combine_commit,
+    )
+    .await
 }

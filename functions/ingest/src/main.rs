@@ -7,7 +7,7 @@ use service::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     service::init_tracing();
-    let config = service::ServiceConfig::from_env()?;
+    let config = service::ServiceConfig::from_env(service::Function::Ingest)?;
     let sdk = aws_config::load_from_env().await;
     let ledger = service::build_ledger(&sdk, &config);
     let split = service::build_start_split(&sdk, &config)?;

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    service::steps::serve(service::steps::list_batch).await
+    service::steps::serve(service::Function::ListBatch, service::steps::list_batch).await
 }

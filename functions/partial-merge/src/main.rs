@@ -3,5 +3,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    service::steps::serve(service::steps::partial_merge).await
+    service::steps::serve(
+        service::Function::PartialMerge,
+        service::steps::partial_merge,
+    )
+    .await
 }

@@ -7,7 +7,7 @@ use service::redrive::AlarmEvent;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     service::init_tracing();
-    let config = service::ServiceConfig::from_env()?;
+    let config = service::ServiceConfig::from_env(service::Function::Redrive)?;
     let sdk = aws_config::load_from_env().await;
     let ledger = service::build_ledger(&sdk, &config);
     let executions = service::SfnExecutions::from_sdk(&sdk, config.require_state_machine()?);

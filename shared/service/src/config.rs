@@ -10,6 +10,7 @@ use pipeline::failpoint::Failpoints;
 use pipeline::rollup::Rollup;
 use pipeline::split::WindowFrom;
 
+use crate::Function;
 use crate::ingest::StartSplit;
 
 /// Environment variable names (the contract with the CDK app).
@@ -104,10 +105,11 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let mut config =
-            Self::from_lookup(|name| std::env::var(name).ok()).inspect_err(log_config_error)?;
+    /// Reads the variables of `function` from the process environment
+    /// (any other is ignored, see [`Function::lookup`]).
+    pub fn from_env(function: Function) -> Result<Self, ConfigError> {
+        let mut config = Self::from_lookup(function.lookup(|name| std::env::var(name).ok()))
+            .inspect_err(log_config_error)?;
         config.failpoints = Failpoints::from_env();
         Ok(config)
     }

@@ -2,7 +2,8 @@
 //! `infra/contract.json` so that the CDK app reads it instead of typing it
 //! again. Today: the output schema of the Glue tables, every catalogue field
 //! and `records` with its Athena type, and where each table's files lie:
-//! `flowlogs` over the minute tier, `flowlogs_hourly` over the hour tier. A test fails when the checked-in file
+//! `flowlogs` over the minute tier, `flowlogs_hourly` over the hour tier;
+//! and the environment variables each function reads ([`crate::Function`]). A test fails when the checked-in file
 //! is stale; `FLOWMERGE_UPDATE_CONTRACT=1 cargo test -p service contract`
 //! rewrites it.
 
@@ -16,6 +17,17 @@ pub fn contract() -> Value {
         .collect();
     let config = pipeline::Config::default();
     let root = |template: &str| pipeline::template_root(template).to_owned();
+    let functions: serde_json::Map<String, Value> = crate::Function::ALL
+        .iter()
+        .map(|f| {
+            let env: Vec<Value> = f
+                .env()
+                .iter()
+                .map(|v| json!({ "name": v.name, "required": v.required }))
+                .collect();
+            (f.name().to_owned(), json!({ "env": env }))
+        })
+        .collect();
     json!({
         "comment": "Generated from the Rust code by `FLOWMERGE_UPDATE_CONTRACT=1 cargo test -p service contract`; do not edit.",
         "glue": {
@@ -25,6 +37,7 @@ pub fn contract() -> Value {
                 "flowlogs_hourly": { "root": root(&config.hour_prefix), "tier": "hour" },
             },
         },
+        "functions": functions,
     })
 }
 
@@ -61,6 +74,30 @@ mod tests {
         assert_eq!(column("bytes"), "bigint");
         assert_eq!(column("records"), "bigint");
         assert_eq!(columns.last().unwrap()["name"], "records");
+    }
+
+    /// README's table of Lambda variables names each variable a function
+    /// reads, and no other (the test-only failpoints aside).
+    #[test]
+    fn the_readme_lists_every_variable_the_functions_read() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let section = readme.split("### Lambda environment").nth(1).unwrap();
+        let section = section.split("\n### ").next().unwrap();
+        let mut listed: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .filter(|name| *name != pipeline::failpoint::ENV)
+            .collect();
+        listed.sort_unstable();
+        let mut read: Vec<&str> = crate::Function::ALL
+            .iter()
+            .flat_map(|f| f.env())
+            .map(|v| v.name)
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        assert_eq!(listed, read);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod config;
 pub mod contract;
 pub mod events;
 pub mod executions;
+pub mod function;
 pub mod ingest;
 pub mod metrics;
 pub mod operator;
@@ -39,6 +40,7 @@ mod fixtures;
 
 pub use config::{ConfigError, ServiceConfig, build_context, build_ledger, build_start_split};
 pub use executions::{Executions, SfnExecutions};
+pub use function::Function;
 pub use steps::StepError;
 
 pub use aws_lambda_events;

@@ -52,10 +52,13 @@ impl From<StepError> for Diagnostic {
     }
 }
 
-/// A step Lambda's `main`: JSON logs, settings and the pipeline context once
-/// at cold start (the context lives as long as the process), then `step` for
-/// every invocation.
-pub async fn serve<Request, Response, Step, Fut>(step: Step) -> Result<(), lambda_runtime::Error>
+/// A step Lambda's `main`: JSON logs, the settings `function` reads and the
+/// pipeline context once at cold start (the context lives as long as the
+/// process), then `step` for every invocation.
+pub async fn serve<Request, Response, Step, Fut>(
+    function: crate::Function,
+    step: Step,
+) -> Result<(), lambda_runtime::Error>
 where
     Request: serde::de::DeserializeOwned + Send + 'static,
     Response: serde::Serialize + Send + 'static,
@@ -63,7 +66,7 @@ where
     Fut: Future<Output = Result<Response, StepError>>,
 {
     crate::init_tracing();
-    let config = crate::ServiceConfig::from_env()?;
+    let config = crate::ServiceConfig::from_env(function)?;
     let sdk = aws_config::load_from_env().await;
     let ctx: &'static Context = Box::leak(Box::new(crate::build_context(&sdk, &config)?));
     let step = &step;
