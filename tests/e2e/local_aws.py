@@ -34,6 +34,12 @@ STATE_MACHINE = f"{STACK}-window"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}"
 # Small groups, so that a window has several partial merges and combine re-merges.
 GROUP_BYTES = 4096
+
+# The variables the functions read, from the Rust side (infra/contract.json):
+# the harness may set no other, so a scenario cannot pass on a setting that no
+# deployed function would read.
+CONTRACT_VARS = {v["name"] for f in json.loads((REPO / "infra" / "contract.json").read_text())["functions"].values()
+                 for v in f["env"]}
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -155,9 +161,10 @@ class LocalAws:
         for name in list(self.processes):
             self.kill(name)
 
-    def lambda_env(self, failpoints: str, formats: str, window_from: str, rollup: str) -> dict:
-        return {
-            "AWS_ENDPOINT_URL": self.moto_url,
+    def lambda_env(self, failpoints: str, formats: str, window_from: str, rollup: str, settings: dict) -> dict:
+        # One environment for all functions (watch serves them all); each
+        # function reads its own variables of it.
+        functions = {
             "RAW_BUCKET": RAW_BUCKET,
             "RAW_PREFIX": "",
             "OUTPUT_BUCKET": OUTPUT_BUCKET,
@@ -168,31 +175,35 @@ class LocalAws:
             "GROUP_BYTES": str(GROUP_BYTES),
             "MAX_ATTEMPTS": "3",
             "RUST_LOG": "info",
-            "FLOWMERGE_FAILPOINTS": failpoints,
             **({"FORMATS": formats} if formats else {}),
             **({"WINDOW_FROM": window_from} if window_from else {}),
             **({"ROLLUP": rollup} if rollup else {}),
+            **settings,
         }
+        unread = set(functions) - CONTRACT_VARS
+        assert not unread, f"no function reads {unread}"
+        return {"AWS_ENDPOINT_URL": self.moto_url, "FLOWMERGE_FAILPOINTS": failpoints, **functions}
 
     def lambdas(self, failpoints: str = "", timeout: int = 600, formats: str = "",
-                window_from: str = "", rollup: str = ""):
+                window_from: str = "", rollup: str = "", settings: dict | None = None):
         """(Re)starts cargo lambda watch with these failpoints, like a deploy
         with new environment variables (fresh instances, fresh state).
 
         watch does not notice a function process that dies mid-invocation:
         the invocation hangs until `timeout` seconds, then fails as
         `Sandbox.Timedout` (router.py), as a Lambda that runs out of time does."""
-        settings = (failpoints, timeout, formats, window_from, rollup)
-        if settings == self.failpoints and "lambdas" in self.processes:
+        settings = settings or {}
+        key = (failpoints, timeout, formats, window_from, rollup, tuple(sorted(settings.items())))
+        if key == self.failpoints and "lambdas" in self.processes:
             return
         self.kill("lambdas")
-        env = self.lambda_env(failpoints, formats, window_from, rollup)
+        env = self.lambda_env(failpoints, formats, window_from, rollup, settings)
         # The functions inherit watch's environment.
         args = [str(self.bin_dir / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
                 "-A", "127.0.0.1", "-P", str(self.lambda_port), "--timeout", str(timeout)]
         self.spawn("lambdas", args, env={"PATH": f"{self.bin_dir}:{os.environ['PATH']}", **env})
         self.wait_up("lambdas", self.lambda_url)
-        self.failpoints = settings
+        self.failpoints = key
 
     # ---- resources, as the CDK app creates them ------------------------------------
 

@@ -11,6 +11,7 @@ with `flowmerge status --table`.
 
 import json
 
+import duckdb
 import pytest
 
 from conftest import (deliver, expected_totals, flowmerge, generate_into, ledger, output_keys, read_totals,
@@ -337,3 +338,36 @@ def test_minutes_roll_up_into_their_hour_and_a_late_minute_re_rolls_it(aws, tmp_
         assert hour_keys(aws, hour) == second, "same keys, same bytes (ETags)"
     finally:
         aws.lambdas()
+
+
+def test_merge_settings_reach_every_step_through_list_batch(aws, tmp_path):
+    """MAX_GAP and TARGET_FILE_SIZE as the CDK app sets them (maxGap and
+    targetFileSize context, on list-batch): list-batch writes them into the
+    manifest every step reads, and the output has the rows of that setting,
+    the same as the CLI gives with it, and not those of the default. (Files
+    roll at batches of 64 Ki rows, more than a scenario's window holds, so
+    the target size shows in the manifest, not in a file count.)"""
+    dataset = generate_into(tmp_path, "2026-11-03T08:00Z", minutes=2, accounts=12, seed=95)
+    rows = {}
+    for label, args in (("default", []), ("window", ["--max-gap", "window"])):
+        out = tmp_path / f"cli-{label}"
+        rows[label] = json.loads(flowmerge("compact", dataset.raw, out, "--json", *args).stdout)["rows_out"]
+    assert rows["window"] < rows["default"], rows
+    aws.lambdas(settings={"MAX_GAP": "window", "TARGET_FILE_SIZE": str(4 * 1024 * 1024)})
+    try:
+        deliver(aws, dataset)
+        run_pipeline(aws)
+    finally:
+        aws.lambdas()
+    windows = ledger(aws)
+    assert all(windows[w]["state"] == "committed" for w in dataset.windows)
+    s3 = aws.client("s3")
+    for window in dataset.windows:
+        key = f"{OUTPUT_PREFIX}_flowmerge/manifests/{stamp(window)}/v000001.json"
+        settings = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key=key)["Body"].read())["settings"]
+        assert (settings["max_gap"], settings["target_file_size"]) == ("window", 4 * 1024 * 1024), settings
+    keys = [k for w in dataset.windows for k in output_keys(aws, w)]
+    aws.download(keys, tmp_path / "aws")
+    found = duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp_path / "aws" / "**" / "*.parquet")]).fetchone()[0]
+    assert found == rows["window"]
+    assert read_totals(aws, dataset.windows, tmp_path / "totals") == expected_totals(dataset)

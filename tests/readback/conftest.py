@@ -43,7 +43,7 @@ def compacted(tmp_path_factory):
 def s3_endpoint():
     endpoint = os.environ.get("FLOWMERGE_TEST_S3_ENDPOINT")
     if not endpoint:
-        pytest.skip("FLOWMERGE_TEST_S3_ENDPOINT not set (tests/run.sh starts a moto server)")
+        pytest.fail("FLOWMERGE_TEST_S3_ENDPOINT must name an S3 stand-in (tests/run.sh starts a moto server)")
     return endpoint
 
 

@@ -3,9 +3,9 @@
 //! layout the CDK app and operators rely on (keys, the sparse `due` index,
 //! TTL), damaged items, SDK error context and racing ledgers.
 //!
-//! Runs when `FLOWMERGE_TEST_DYNAMODB_ENDPOINT` names the endpoint (e.g.
-//! `http://127.0.0.1:5000`); otherwise every test prints that it was skipped
-//! and passes. Each ledger gets a table of its own. Requests to an `http://`
+//! Needs `FLOWMERGE_TEST_DYNAMODB_ENDPOINT` to name the endpoint (e.g.
+//! `http://127.0.0.1:5000`; `tests/run.sh` starts one); without it every test
+//! fails. Each ledger gets a table of its own. Requests to an `http://`
 //! endpoint go through a proxy that applies them one at a time, as DynamoDB
 //! does and moto does not (see `serial`).
 
@@ -80,12 +80,12 @@ impl Fresh for Tables {
     }
 }
 
-/// The test endpoint's tables, or `None` (and a note) when none is configured.
-async fn tables() -> Option<Tables> {
-    let Ok(endpoint) = std::env::var(ENDPOINT_VAR) else {
-        println!("skipped: {ENDPOINT_VAR} not set");
-        return None;
-    };
+/// The test endpoint's tables. Without an endpoint the test fails: a suite
+/// that passes without running would prove nothing.
+async fn tables() -> Tables {
+    let endpoint = std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| {
+        panic!("{ENDPOINT_VAR} must name a DynamoDB stand-in (tests/run.sh starts a moto server)")
+    });
     // One proxy per test: tests use tables of their own, so only the
     // requests of one test need to be applied one at a time.
     let endpoint = if endpoint.starts_with("http://") {
@@ -93,10 +93,10 @@ async fn tables() -> Option<Tables> {
     } else {
         endpoint
     };
-    Some(Tables {
+    Tables {
         client: Tables::client(&endpoint),
         endpoint,
-    })
+    }
 }
 
 ledger_contract!(tables);
@@ -130,7 +130,7 @@ fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn items_follow_the_documented_layout() {
-    let Some(tables) = tables().await else { return };
+    let tables = tables().await;
     let ledger = ledger_with_window(&tables).await;
     let (client, table) = (&tables.client, ledger.table());
     let window_pk = format!("W#{W}");
@@ -179,7 +179,7 @@ async fn items_follow_the_documented_layout() {
 
 #[tokio::test]
 async fn retention_sets_the_ttl() {
-    let Some(tables) = tables().await else { return };
+    let tables = tables().await;
     let day = Duration::from_secs(86_400);
     let ledger = tables.fresh().await.with_retention(day);
     ledger
@@ -199,7 +199,7 @@ async fn retention_sets_the_ttl() {
 
 #[tokio::test]
 async fn create_table_is_idempotent_and_sets_up_index_and_ttl() {
-    let Some(tables) = tables().await else { return };
+    let tables = tables().await;
     let name = tables.table().await;
     DynamoLedger::create_table(&tables.client, &name)
         .await
@@ -236,7 +236,7 @@ async fn create_table_is_idempotent_and_sets_up_index_and_ttl() {
 
 #[tokio::test]
 async fn undecodable_items_are_reported_as_corrupt() {
-    let Some(tables) = tables().await else { return };
+    let tables = tables().await;
     let ledger = ledger_with_window(&tables).await;
     let set = |pk: String, sk: &'static str, name: &'static str, value: AttributeValue| {
         let client = tables.client.clone();
@@ -301,7 +301,7 @@ async fn undecodable_items_are_reported_as_corrupt() {
 
 #[tokio::test]
 async fn very_long_failure_reasons_are_cut() {
-    let Some(tables) = tables().await else { return };
+    let tables = tables().await;
     let ledger = ledger_with_window(&tables).await;
     let claim = ledger.claim(W, &opts(LEASE), T).await.unwrap();
     let reason = "é".repeat(300_000);
@@ -314,7 +314,7 @@ async fn very_long_failure_reasons_are_cut() {
 
 #[tokio::test]
 async fn backend_errors_carry_the_call_and_the_sdk_context() {
-    let Some(tables) = tables().await else { return };
+    let tables = tables().await;
     let ledger = DynamoLedger::new(tables.client.clone(), "no-such-table");
     let err = ledger.window(W).await.unwrap_err();
     let LedgerError::Backend { op, source } = &err else {
@@ -334,7 +334,7 @@ async fn backend_errors_carry_the_call_and_the_sdk_context() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_claims_across_ledgers_have_one_winner() {
-    let Some(tables) = tables().await else { return };
+    let tables = tables().await;
     let first = Arc::new(ledger_with_window(&tables).await);
     // A second ledger with its own client, as in another Lambda.
     let second: Arc<dyn Ledger> = Arc::new(DynamoLedger::new(

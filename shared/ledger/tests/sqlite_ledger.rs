@@ -30,8 +30,8 @@ impl Fresh for InMemory {
     }
 }
 
-async fn in_memory() -> Option<InMemory> {
-    Some(InMemory)
+async fn in_memory() -> InMemory {
+    InMemory
 }
 
 ledger_contract!(in_memory);

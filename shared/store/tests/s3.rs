@@ -1,7 +1,8 @@
 //! `S3Store` against a real S3-compatible server (e.g. `moto_server -p 5123`).
 //!
-//! Runs only when `FLOWMERGE_TEST_S3_ENDPOINT` is set, e.g.
-//! `FLOWMERGE_TEST_S3_ENDPOINT=http://127.0.0.1:5123 cargo test -p store --test s3`.
+//! Needs `FLOWMERGE_TEST_S3_ENDPOINT` (`tests/run.sh` starts a moto server),
+//! e.g. `FLOWMERGE_TEST_S3_ENDPOINT=http://127.0.0.1:5123 cargo test -p store
+//! --test s3`; without it every test fails.
 
 // Helpers outside `#[test]` functions are test code too.
 #![allow(clippy::unwrap_used)]
@@ -19,12 +20,15 @@ const ENDPOINT_VAR: &str = "FLOWMERGE_TEST_S3_ENDPOINT";
 /// Set in the child process of `open_store_uses_the_environment`: the bucket to use.
 const CHILD_VAR: &str = "FLOWMERGE_TEST_S3_CHILD_BUCKET";
 
-fn endpoint() -> Option<String> {
-    let endpoint = std::env::var(ENDPOINT_VAR).ok().filter(|e| !e.is_empty());
-    if endpoint.is_none() {
-        println!("skipped: {ENDPOINT_VAR} not set");
-    }
-    endpoint
+/// The stand-in's endpoint. Without one the test fails: a suite that passes
+/// without running would prove nothing.
+fn endpoint() -> String {
+    std::env::var(ENDPOINT_VAR)
+        .ok()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| {
+            panic!("{ENDPOINT_VAR} must name an S3 stand-in (tests/run.sh starts a moto server)")
+        })
 }
 
 fn client(endpoint: &str) -> Client {
@@ -39,9 +43,9 @@ fn client(endpoint: &str) -> Client {
 }
 
 /// A client and a fresh bucket, unique across tests and runs.
-async fn setup() -> Option<(Client, String)> {
+async fn setup() -> (Client, String) {
     static SEQ: AtomicU32 = AtomicU32::new(0);
-    let client = client(&endpoint()?);
+    let client = client(&endpoint());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -52,7 +56,7 @@ async fn setup() -> Option<(Client, String)> {
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
     client.create_bucket().bucket(&bucket).send().await.unwrap();
-    Some((client, bucket))
+    (client, bucket)
 }
 
 fn keys(metas: &[store::ObjectMeta]) -> Vec<&str> {
@@ -68,9 +72,7 @@ async fn read_all(store: &dyn BlobStore, key: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn put_get_head_list_delete() {
-    let Some((client, bucket)) = setup().await else {
-        return;
-    };
+    let (client, bucket) = setup().await;
     let store = S3Store::new(client.clone(), &bucket, "/base/dir/");
     assert_eq!(store.describe(), format!("s3://{bucket}/base/dir"));
 
@@ -132,9 +134,7 @@ async fn put_get_head_list_delete() {
 
 #[tokio::test]
 async fn list_paginates() {
-    let Some((client, bucket)) = setup().await else {
-        return;
-    };
+    let (client, bucket) = setup().await;
     let store = S3Store::new(client, &bucket, "p").with_list_page_size(7);
     let mut expected: Vec<String> = (0..40).map(|i| format!("k/{i:03}")).collect();
     futures::stream::iter(expected.iter().rev())
@@ -154,9 +154,7 @@ async fn list_paginates() {
 
 #[tokio::test]
 async fn multipart_put_round_trips() {
-    let Some((client, bucket)) = setup().await else {
-        return;
-    };
+    let (client, bucket) = setup().await;
     let store = S3Store::new(client, &bucket, "");
     // 40 MiB, not periodic in the part size, so misordered parts would show.
     let body: Vec<u8> = (0..40u32 * 1024 * 1024)
@@ -194,9 +192,7 @@ async fn multipart_put_round_trips() {
 
 #[tokio::test]
 async fn delete_many_batches() {
-    let Some((client, bucket)) = setup().await else {
-        return;
-    };
+    let (client, bucket) = setup().await;
     let store = S3Store::new(client, &bucket, "pre");
     for key in ["x/1", "x/2", "y", "keep"] {
         store.put(key, Bytes::from_static(b"v")).await.unwrap();
@@ -212,9 +208,7 @@ async fn delete_many_batches() {
 
 #[tokio::test]
 async fn missing_bucket_is_an_s3_error() {
-    let Some(endpoint) = endpoint() else {
-        return;
-    };
+    let endpoint = endpoint();
     let store = S3Store::new(client(&endpoint), "flowmerge-no-such-bucket", "");
     let err = store.list("").await.unwrap_err();
     assert!(
@@ -243,9 +237,7 @@ async fn open_store_uses_the_environment() {
         assert_eq!(&store.get("k").await.unwrap()[..], b"v");
         return;
     }
-    let Some((client, bucket)) = setup().await else {
-        return;
-    };
+    let (client, bucket) = setup().await;
     // The SDK addresses IP endpoints path-style by itself; only a host name
     // shows whether path style was forced.
     let by_name = std::env::var(ENDPOINT_VAR)

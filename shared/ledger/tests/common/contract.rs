@@ -1,7 +1,7 @@
 //! The `Ledger` contract as behavioural tests, written once against the
 //! trait and run for every backend: `ledger_contract!(factory)` expands to one
 //! `#[tokio::test]` per test below, each getting fresh, empty ledgers from
-//! the factory (or skipping when the factory returns `None`).
+//! the factory.
 
 #![allow(
     clippy::unwrap_used,
@@ -940,7 +940,7 @@ pub async fn a_very_long_key_is_kept_whole(f: &impl Fresh) {
 }
 
 /// Expands to one `#[tokio::test]` per contract test, each calling
-/// `$factory().await` (an `Option<impl Fresh>`) and skipping on `None`.
+/// `$factory().await` (an `impl Fresh`).
 macro_rules! ledger_contract {
     ($factory:path) => {
         $crate::common::contract::ledger_contract!(@each $factory;
@@ -985,9 +985,7 @@ macro_rules! ledger_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                if let Some(factory) = $factory().await {
-                    $crate::common::contract::$name(&factory).await;
-                }
+                $crate::common::contract::$name(&$factory().await).await;
             }
         )*
     };
