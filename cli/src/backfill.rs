@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use flowlog::Window;
-use service::operator::{BackfillSummary, WindowRange, backfill};
+use control::operator::{BackfillSummary, WindowRange, backfill};
 
 use crate::deployment::{self, StateMachineArg, TableArg};
 use crate::input::{LinkArgs, open_input};

@@ -152,6 +152,7 @@ fn context(
             ..Config::default()
         },
         failpoints: Failpoints::from_env(),
+        clock: now,
     }
 }
 

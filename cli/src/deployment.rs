@@ -2,7 +2,7 @@
 //! --table`) talk to. Credentials, region and endpoint come from the usual
 //! AWS environment (profiles, `AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
 
-use service::SfnExecutions;
+use control::SfnExecutions;
 
 /// The state machine of a deployed stack (its `StateMachineArn` output).
 #[derive(Debug, clap::Args)]

@@ -27,7 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let sdk = deployment::sdk().await;
         let executions = deployment::executions(&sdk, &args.state_machine);
         let windows: Vec<Window> = args.window.into_iter().chain(args.hour).collect();
-        let names = service::operator::rerun(&executions, &windows, pipeline::now()).await?;
+        let names = control::operator::rerun(&executions, &windows, pipeline::now()).await?;
         for (window, name) in windows.iter().zip(&names) {
             println!("{window}\t{name}");
         }

@@ -71,7 +71,7 @@ export class RustLambda extends Construct {
       memorySize: props.memorySize,
       timeout: props.timeout,
       role: this.role,
-      environment: { RUST_LOG: 'info', ...props.environment },
+      environment: props.environment,
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,

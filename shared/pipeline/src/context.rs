@@ -1,5 +1,6 @@
-//! What every step runs against: the input and output stores, the ledger and
-//! the settings. Built once (at Lambda cold start or CLI start) and shared.
+//! What every step runs against: the input and output stores, the ledger, the
+//! settings and the clock. Built once (at Lambda cold start or CLI start) and
+//! shared.
 
 use std::sync::Arc;
 
@@ -9,7 +10,10 @@ use store::BlobStore;
 use crate::Config;
 use crate::failpoint::Failpoints;
 
-/// Stores, ledger and settings of a pipeline.
+/// The current unix time in seconds, as a step reads it.
+pub type Clock = fn() -> i64;
+
+/// Stores, ledger, settings and clock of a pipeline.
 #[derive(Debug, Clone)]
 pub struct Context {
     /// Where raw flow log files are read.
@@ -22,6 +26,16 @@ pub struct Context {
     pub config: Config,
     /// Injected faults (tests only; see [`crate::failpoint`]).
     pub failpoints: Failpoints,
+    /// The time steps stamp claims, commits and failures with ([`now`]
+    /// outside tests).
+    pub clock: Clock,
+}
+
+impl Context {
+    /// The current unix time by this context's clock.
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
 }
 
 /// Current unix time in seconds.

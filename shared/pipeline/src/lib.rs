@@ -30,7 +30,7 @@ mod steps;
 
 pub use columnar::ObjectReader;
 pub use config::{Config, MergeSettings};
-pub use context::{Context, now};
+pub use context::{Clock, Context, now};
 pub use digest::input_digest;
 pub use discover::{Discovered, UNKNOWN_ACCOUNT, discover, discover_key};
 pub use error::{PipelineError, error_type};

@@ -111,7 +111,7 @@ pub(crate) async fn join_hour(ctx: &Context, record: &WindowRecord) -> Result<()
         .and_then(|c| c.get("bytes_out")?.as_u64())
         .unwrap_or(0);
     let entry = minute_entry(minute, digest, bytes_out);
-    ctx.ledger.record_files(&[entry], crate::now()).await?;
+    ctx.ledger.record_files(&[entry], ctx.now()).await?;
     Ok(())
 }
 

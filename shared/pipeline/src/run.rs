@@ -4,7 +4,7 @@
 use futures::{StreamExt, TryStreamExt};
 
 use crate::payload::{CombineRequest, CombineResponse, ListBatchRequest, PartialMergeRequest};
-use crate::{Context, PipelineError, combine_commit, list_batch, now, partial_merge};
+use crate::{Context, PipelineError, combine_commit, list_batch, partial_merge};
 
 /// Runs one window end to end with up to `parallelism` partial merges at once.
 /// A failure after the claim is recorded in the ledger (like the state
@@ -41,7 +41,7 @@ pub async fn run_window(
         let reason = format!("{}: {error}", error.error_type());
         if let Err(e) = ctx
             .ledger
-            .fail(&window, batch.version, &reason, now())
+            .fail(&window, batch.version, &reason, ctx.now())
             .await
         {
             tracing::warn!(%window, error = %e, "could not record the failure");

@@ -87,6 +87,7 @@ impl Fixture {
                 ..Config::default()
             },
             failpoints: Failpoints::parse(failpoints),
+            clock: now,
         }
     }
 
@@ -299,6 +300,45 @@ async fn a_second_run_finds_nothing_to_do_and_a_forced_rerun_is_byte_identical()
         run_window(&ctx, &request, 2).await.unwrap();
     }
     assert_same_files(&files(&f.output), &first);
+}
+
+/// Claims, commits and failures take their time from the context's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_stamp_the_ledger_with_the_contexts_clock() {
+    const THEN: i64 = 1_800_000_000;
+    let f = Fixture::new();
+    f.ingest().await;
+    let ctx = Context {
+        clock: || THEN,
+        ..f.ctx("")
+    };
+    let windows = f.ledger.due(FAR_FUTURE, 0).await.unwrap();
+    let w = &windows[0];
+    let request = ListBatchRequest {
+        window: w.window.parse().unwrap(),
+        expected_version: Some(w.version),
+        force: false,
+    };
+    run_window(&ctx, &request, 2).await.unwrap();
+    let committed = f.ledger.window(&w.window).await.unwrap().unwrap();
+    assert_eq!(committed.state, ledger::WindowState::Committed);
+    assert_eq!(committed.claimed_at, Some(THEN));
+    assert_eq!(committed.updated_at, THEN);
+
+    let failing = Context {
+        clock: || THEN + 60,
+        ..f.ctx("combine.before-commit=error")
+    };
+    let w = &windows[1];
+    let request = ListBatchRequest {
+        window: w.window.parse().unwrap(),
+        expected_version: Some(w.version),
+        force: false,
+    };
+    run_window(&failing, &request, 2).await.unwrap_err();
+    let failed = f.ledger.window(&w.window).await.unwrap().unwrap();
+    assert_eq!(failed.state, ledger::WindowState::Failed);
+    assert_eq!(failed.updated_at, THEN + 60);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,7 +162,6 @@ impl ServiceConfig {
         self.state_machine_arn
             .as_deref()
             .ok_or(ConfigError::Missing(env::STATE_MACHINE_ARN))
-            .inspect_err(log_config_error)
     }
 
     /// The raw and output buckets, required by the step functions.
@@ -172,7 +171,6 @@ impl ServiceConfig {
         let raw = raw.ok_or(ConfigError::Missing(env::RAW_BUCKET));
         let output = output.ok_or(ConfigError::Missing(env::OUTPUT_BUCKET));
         raw.and_then(|raw| Ok((raw, output?)))
-            .inspect_err(log_config_error)
     }
 
     /// The pipeline settings these variables select.
@@ -190,7 +188,7 @@ impl ServiceConfig {
 }
 
 /// Cold-start failures are logged in words; the runtime only prints `Debug`.
-fn log_config_error(error: &ConfigError) {
+pub(crate) fn log_config_error(error: &ConfigError) {
     tracing::error!(error = %error, "invalid configuration");
 }
 
@@ -251,6 +249,7 @@ pub fn build_context(
         ledger: build_ledger(sdk, config),
         config: config.pipeline_config(),
         failpoints: config.failpoints.clone(),
+        clock: pipeline::now,
     })
 }
 
@@ -266,8 +265,7 @@ pub fn build_start_split(
     let raw_bucket = config
         .raw_bucket
         .as_deref()
-        .ok_or(ConfigError::Missing(env::RAW_BUCKET))
-        .inspect_err(log_config_error)?;
+        .ok_or(ConfigError::Missing(env::RAW_BUCKET))?;
     Ok(Some(StartSplit {
         raw: Arc::new(store::S3Store::new(
             store::s3_client(sdk),

@@ -3,11 +3,18 @@
 //! again. Today: the output schema of the Glue tables, every catalogue field
 //! and `records` with its Athena type, and where each table's files lie:
 //! `flowlogs` over the minute tier, `flowlogs_hourly` over the hour tier;
-//! and the environment variables each function reads ([`crate::Function`]). A test fails when the checked-in file
-//! is stale; `FLOWMERGE_UPDATE_CONTRACT=1 cargo test -p service contract`
-//! rewrites it.
+//! the environment variables each function reads ([`crate::Function`]) and
+//! what each means when unset; and the metrics the functions publish
+//! ([`control::metrics`]). A test fails when the checked-in file is stale;
+//! `FLOWMERGE_UPDATE_CONTRACT=1 cargo test -p service contract` rewrites it.
 
+use std::collections::BTreeMap;
+
+use control::metrics::{self, Name};
 use serde_json::{Value, json};
+
+use crate::ServiceConfig;
+use crate::config::env;
 
 /// The contract as JSON, in a stable order.
 pub fn contract() -> Value {
@@ -15,15 +22,20 @@ pub fn contract() -> Value {
         .into_iter()
         .map(|(name, kind)| json!({ "name": name, "type": kind }))
         .collect();
+    let metric_names: Vec<Value> = Name::ALL
+        .iter()
+        .map(|n| json!({ "name": n.spec().0, "unit": n.spec().1.as_str() }))
+        .collect();
     let config = pipeline::Config::default();
     let root = |template: &str| pipeline::template_root(template).to_owned();
+    let defaults = defaults();
     let functions: serde_json::Map<String, Value> = crate::Function::ALL
         .iter()
         .map(|f| {
             let env: Vec<Value> = f
                 .env()
                 .iter()
-                .map(|v| json!({ "name": v.name, "required": v.required }))
+                .map(|v| json!({ "name": v.name, "required": v.required, "default": defaults.get(v.name) }))
                 .collect();
             (f.name().to_owned(), json!({ "env": env }))
         })
@@ -38,7 +50,27 @@ pub fn contract() -> Value {
             },
         },
         "functions": functions,
+        "metrics": {
+            "namespace": metrics::NAMESPACE,
+            "names": metric_names,
+        },
     })
+}
+
+/// What each setting is when its variable is unset, as the functions read it:
+/// the values of a configuration parsed from the required variables alone.
+fn defaults() -> BTreeMap<&'static str, String> {
+    let only_table = |name: &str| (name == env::TABLE_NAME).then(|| "ledger".to_owned());
+    let config =
+        ServiceConfig::from_lookup(only_table).expect("the table is the one setting without a default");
+    BTreeMap::from([
+        (env::SETTLE_SECONDS, config.settle_secs.to_string()),
+        (env::MAX_GAP, config.max_gap.to_string()),
+        (env::TARGET_FILE_SIZE, config.target_file_size.to_string()),
+        (env::MAX_ATTEMPTS, config.max_attempts.to_string()),
+        (env::WINDOW_FROM, config.window_from.to_string()),
+        (env::ROLLUP, config.rollup.to_string()),
+    ])
 }
 
 #[cfg(test)]

@@ -49,12 +49,13 @@ const fn optional(name: &'static str) -> Var {
     }
 }
 
-/// The log filter, read by every function.
+/// The log filter, read by every function: finer than the Lambda logging
+/// configuration's level, which applies when it is unset ([`crate::logging`]).
 pub const RUST_LOG: &str = "RUST_LOG";
 
 /// What the three step functions read to build their context.
 const STEP: [Var; 6] = [
-    set(RUST_LOG),
+    optional(RUST_LOG),
     set(TABLE_NAME),
     set(RAW_BUCKET),
     set(RAW_PREFIX),
@@ -89,7 +90,7 @@ impl Function {
     pub fn env(self) -> Vec<Var> {
         let own: &[Var] = match self {
             Function::Ingest => &[
-                set(RUST_LOG),
+                optional(RUST_LOG),
                 set(TABLE_NAME),
                 set(RAW_PREFIX),
                 optional(WINDOW_FROM),
@@ -108,13 +109,13 @@ impl Function {
             // A committed minute joins its hour here.
             Function::CombineCommit => &[set(ROLLUP)],
             Function::Scheduler => &[
-                set(RUST_LOG),
+                optional(RUST_LOG),
                 set(TABLE_NAME),
                 set(STATE_MACHINE_ARN),
                 set(SETTLE_SECONDS),
             ],
             Function::Redrive => &[
-                set(RUST_LOG),
+                optional(RUST_LOG),
                 set(TABLE_NAME),
                 set(STATE_MACHINE_ARN),
                 set(MAX_ATTEMPTS),

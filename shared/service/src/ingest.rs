@@ -29,6 +29,41 @@ pub struct StartSplit {
     pub formats: Formats,
 }
 
+/// What the ingest Lambda keeps from cold start.
+#[derive(Debug)]
+pub struct Ingest {
+    /// The ledger files are recorded in.
+    pub ledger: Arc<dyn Ledger>,
+    /// `RAW_PREFIX`, stripped from keys.
+    pub raw_prefix: String,
+    /// Where Firehose objects are read with `WINDOW_FROM=start`.
+    pub split: Option<StartSplit>,
+}
+
+impl Ingest {
+    /// From the settings and the shared AWS configuration.
+    pub fn build(
+        sdk: &aws_config::SdkConfig,
+        config: &crate::ServiceConfig,
+    ) -> Result<Self, crate::ConfigError> {
+        Ok(Ingest {
+            ledger: crate::build_ledger(sdk, config),
+            raw_prefix: config.raw_prefix.clone(),
+            split: crate::build_start_split(sdk, config)?,
+        })
+    }
+
+    /// One invocation: the batch's failures are in the response, never an
+    /// error of the invocation.
+    pub async fn invoke(
+        &self,
+        event: SqsEvent,
+    ) -> Result<SqsBatchResponse, std::convert::Infallible> {
+        let (ledger, split) = (self.ledger.as_ref(), self.split.as_ref());
+        Ok(handle(&event, ledger, &self.raw_prefix, split, pipeline::now()).await)
+    }
+}
+
 /// Handles one SQS batch; `now` is the current unix time.
 pub async fn handle(
     event: &SqsEvent,

@@ -1,15 +1,17 @@
-//! The AWS Lambdas of flowmerge, as plain functions testable without AWS.
-//! Each binary under `functions/` wires one of them to `lambda_runtime`:
+//! The AWS Lambdas of flowmerge: adapters from Lambda events to the pipeline
+//! and the control plane, testable without AWS. Each binary under
+//! `functions/` is one call of [`serve`] with what its function builds at
+//! cold start and handles per event:
 //!
-//! | function | entry point | input |
+//! | function | state, handler | input |
 //! |---|---|---|
-//! | `ingest` | [`ingest::handle`] | SQS batch of S3 events (maybe via SNS) |
-//! | `list-batch`, `partial-merge`, `combine-commit` | [`steps`] | step payloads |
-//! | `scheduler` | [`scheduler::schedule`] | EventBridge schedule |
-//! | `redrive` | [`redrive::redrive_failed`] | CloudWatch alarm state change |
+//! | `ingest` | [`ingest::Ingest`] | SQS batch of S3 events (maybe via SNS) |
+//! | `list-batch`, `partial-merge`, `combine-commit` | [`pipeline::Context`], [`steps`] | step payloads |
+//! | `scheduler` | [`operations::Scheduler`] | EventBridge schedule |
+//! | `redrive` | [`operations::Redrive`] | CloudWatch alarm state change |
 //!
-//! Settings come from environment variables ([`config`]), read once at cold
-//! start.
+//! Settings come from the environment variables each [`Function`] reads
+//! ([`config`]), once at cold start.
 //!
 //! ```
 //! use service::events::{Decoded, decode_body};
@@ -25,36 +27,18 @@
 
 pub mod config;
 pub mod contract;
+pub mod operations;
 pub mod events;
-pub mod executions;
 pub mod function;
 pub mod ingest;
-pub mod metrics;
-pub mod operator;
-pub mod redrive;
-pub mod scheduler;
+pub mod logging;
+pub mod serve;
 pub mod steps;
 
 #[cfg(test)]
 mod fixtures;
 
 pub use config::{ConfigError, ServiceConfig, build_context, build_ledger, build_start_split};
-pub use executions::{Executions, SfnExecutions};
 pub use function::Function;
+pub use serve::serve;
 pub use steps::StepError;
-
-pub use aws_lambda_events;
-pub use pipeline;
-
-/// Installs JSON logging (no ANSI colours) for CloudWatch; the level comes
-/// from `RUST_LOG` (default `info`). Call first thing in a Lambda's `main`.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .init();
-}

@@ -3,9 +3,7 @@
 //! name (`Retryable`, `InvalidInput`, `Conflict`, `Incomplete`, `Internal`),
 //! which the state machine's `Retry` and `Catch` match on.
 
-use std::future::Future;
-
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use lambda_runtime::Diagnostic;
 use pipeline::{
     CombineRequest, CombineResponse, Context, ListBatchRequest, ListBatchResponse,
     PartialMergeRequest, PartialMergeResponse, PipelineError,
@@ -52,30 +50,6 @@ impl From<StepError> for Diagnostic {
     }
 }
 
-/// A step Lambda's `main`: JSON logs, the settings `function` reads and the
-/// pipeline context once at cold start (the context lives as long as the
-/// process), then `step` for every invocation.
-pub async fn serve<Request, Response, Step, Fut>(
-    function: crate::Function,
-    step: Step,
-) -> Result<(), lambda_runtime::Error>
-where
-    Request: serde::de::DeserializeOwned + Send + 'static,
-    Response: serde::Serialize + Send + 'static,
-    Step: Fn(&'static Context, Request) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response, StepError>>,
-{
-    crate::init_tracing();
-    let config = crate::ServiceConfig::from_env(function)?;
-    let sdk = aws_config::load_from_env().await;
-    let ctx: &'static Context = Box::leak(Box::new(crate::build_context(&sdk, &config)?));
-    let step = &step;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Request>| {
-        step(ctx, event.payload)
-    }))
-    .await
-}
-
 fn logged(error: PipelineError) -> StepError {
     let error = StepError::from(error);
     tracing::error!(error_type = error.error_type, message = %error.message, "step failed");
@@ -106,7 +80,7 @@ pub async fn combine_commit(
     let response = pipeline::combine_commit(ctx, &request)
         .await
         .map_err(logged)?;
-    crate::metrics::publish(&crate::metrics::committed(&response));
+    control::metrics::publish(&control::metrics::committed(&response));
     Ok(response)
 }
 

@@ -22,7 +22,7 @@ use crate::layout::{ErrorType, Layout};
 use crate::payload::{CombineRequest, CombineResponse, Manifest, Stats};
 use crate::rollup;
 use crate::steps::get_json;
-use crate::{Context, PipelineError, now};
+use crate::{Context, PipelineError};
 
 /// Objects read or written concurrently.
 const IO_CONCURRENCY: usize = 8;
@@ -107,7 +107,7 @@ pub async fn combine_commit(
             counts: serde_json::to_value(&stats).unwrap_or_default(),
         };
         ctx.ledger
-            .commit(&window_id, manifest.version, &info, now())
+            .commit(&window_id, manifest.version, &info, ctx.now())
             .await?
     };
     ctx.failpoints

@@ -8,7 +8,7 @@ use crate::payload::{ListBatchRequest, ListBatchResponse, Manifest, PartialMerge
 use crate::plan::{InputFile, plan_groups};
 use crate::rollup;
 use crate::steps::put_json;
-use crate::{Context, PipelineError, now};
+use crate::{Context, PipelineError};
 
 /// Claims `request.window` in the ledger (conditional on its state and, if
 /// given, version), bin-packs its input set into groups (an hour: its
@@ -27,7 +27,7 @@ pub async fn list_batch(
     };
     let claim = ctx
         .ledger
-        .claim(&window.to_string(), &options, now())
+        .claim(&window.to_string(), &options, ctx.now())
         .await?;
     let (files, groups) = if window.is_hour() {
         // Past the claim, a failure is recorded like any failed run's, so the
@@ -37,7 +37,7 @@ pub async fn list_batch(
             Err(error) => {
                 let reason = format!("{}: {error}", error.error_type());
                 ctx.ledger
-                    .fail(&window.to_string(), claim.version, &reason, now())
+                    .fail(&window.to_string(), claim.version, &reason, ctx.now())
                     .await?;
                 return Err(error);
             }

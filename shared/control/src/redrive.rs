@@ -258,6 +258,15 @@ mod tests {
 
     const NOW: i64 = 1_795_360_000;
 
+    /// The alarm event sample the ASL tests share, in `tests/fixtures/`.
+    fn alarm_fixture() -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/events/cloudwatch-alarm.json"
+        );
+        std::fs::read_to_string(path).unwrap()
+    }
+
     fn failed(name: &str) -> FailedExecution {
         FailedExecution {
             arn: format!("arn:aws:states:eu-west-1:1:execution:window:{name}"),
@@ -278,7 +287,7 @@ mod tests {
     #[test]
     fn alarm_events_decode_in_both_shapes() {
         let text =
-            std::fs::read_to_string(crate::fixtures::path("events/cloudwatch-alarm.json")).unwrap();
+            alarm_fixture();
         let event: AlarmEvent = serde_json::from_str(&text).unwrap();
         assert_eq!(event.source.as_deref(), Some("aws.cloudwatch"));
         assert_eq!(
@@ -433,7 +442,7 @@ mod tests {
         assert!(executions.redriven.lock().unwrap().is_empty());
 
         let text =
-            std::fs::read_to_string(crate::fixtures::path("events/cloudwatch-alarm.json")).unwrap();
+            alarm_fixture();
         let alarm: AlarmEvent = serde_json::from_str(&text).unwrap();
         let summary = handle(&alarm, &ledger, &executions, 3, NOW).await.unwrap();
         assert_eq!(summary.redriven.len(), 1);

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::executions::{Executions, Started};
-use crate::metrics::{self, Unit};
+use crate::metrics::{self, Name};
 
 /// What one scheduler run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -60,8 +60,8 @@ pub async fn schedule(
         ..ScheduleSummary::default()
     };
     metrics::publish(&[
-        ("WindowLagSeconds", summary.lag_secs as f64, Unit::Seconds),
-        ("WindowsDue", summary.due as f64, Unit::Count),
+        (Name::WindowLagSeconds, summary.lag_secs as f64),
+        (Name::WindowsDue, summary.due as f64),
     ]);
     for record in &due {
         let Some(window) = parse_window(record) else {
