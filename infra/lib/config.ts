@@ -4,6 +4,7 @@
  */
 import * as path from 'path';
 import { Node } from 'constructs';
+import { envDefault } from './contract';
 
 export interface FlowmergeConfig {
   /** Existing bucket that receives the flow logs; when absent the stateful stack creates one. */
@@ -57,18 +58,23 @@ export interface FlowmergeConfig {
   readonly glueDatabaseName: string;
 }
 
+/**
+ * Defaults of the deployment. Those of the functions' own settings are the
+ * functions' defaults (infra/contract.json); the rollup is on for AWS, where
+ * the functions alone default to none.
+ */
 export const DEFAULTS = {
   rawPrefix: '',
-  windowFrom: 'key',
+  windowFrom: envDefault('WINDOW_FROM'),
   rollup: 'hour',
   outputPrefix: '',
-  settleSeconds: 600,
-  maxGap: '60',
-  targetFileSize: 268435456,
+  settleSeconds: Number(envDefault('SETTLE_SECONDS')),
+  maxGap: envDefault('MAX_GAP'),
+  targetFileSize: Number(envDefault('TARGET_FILE_SIZE')),
   mapConcurrency: 40,
   childExecutionType: 'EXPRESS',
   lambdaAssetDir: '../target/lambda',
-  maxRedriveAttempts: 3,
+  maxRedriveAttempts: Number(envDefault('MAX_ATTEMPTS')),
   lagAlarmSeconds: 1800,
   tracing: true,
   glueDatabaseName: 'flowmerge',

@@ -22,15 +22,12 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import contract from '../contract.json';
 import { FlowmergeConfig, inputPrefixes } from './config';
+import { FLOWLOG_COLUMNS, GLUE_TABLES, METRIC_NAMESPACE, metricName } from './contract';
 import { RustLambda } from './rust-lambda';
 
 /** The state machine definition, relative to this file. */
 export const ASL_PATH = path.join(__dirname, '..', '..', 'statemachines', 'window.asl.json');
-
-/** Namespace of the custom metrics the functions publish. */
-export const METRIC_NAMESPACE = 'flowmerge';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: FlowmergeConfig;
@@ -40,19 +37,6 @@ export interface PipelineStackProps extends StackProps {
   readonly queryResultsBucket: s3.IBucket;
   readonly table: dynamodb.ITable;
 }
-
-/**
- * Columns of the output: every field of the Rust catalogue (dashes as
- * underscores) and `records`, with Athena types, from infra/contract.json
- * (written by the Rust side, never typed here).
- */
-export const FLOWLOG_COLUMNS: ReadonlyArray<{ name: string; type: string }> = contract.glue.columns;
-
-/** The Glue tables, each over one tier's files (roots from the Rust layout, via infra/contract.json). */
-export const GLUE_TABLES: Readonly<Record<string, { root: string; tier: 'minute' | 'hour' }>> = contract.glue.tables as Record<
-  string,
-  { root: string; tier: 'minute' | 'hour' }
->;
 
 export class PipelineStack extends Stack {
   public readonly stateMachine: sfn.StateMachine;
@@ -302,7 +286,7 @@ export class PipelineStack extends Stack {
     });
     const lagMetric = new cloudwatch.Metric({
       namespace: METRIC_NAMESPACE,
-      metricName: 'WindowLagSeconds',
+      metricName: metricName('WindowLagSeconds'),
       statistic: 'Maximum',
       period: Duration.minutes(1),
     });
@@ -329,8 +313,8 @@ export class PipelineStack extends Stack {
     });
 
     // ---- dashboard ----------------------------------------------------------------
-    const custom = (metricName: string, statistic = 'Sum') =>
-      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, statistic, period: Duration.minutes(1) });
+    const custom = (name: string, statistic = 'Sum') =>
+      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: metricName(name), statistic, period: Duration.minutes(1) });
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${this.stackName}`,
       defaultInterval: Duration.hours(6),

@@ -2,9 +2,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { FLOWLOG_COLUMNS } from '../lib/pipeline-stack';
+import { FLOWLOG_COLUMNS, FUNCTION_ENV, METRIC_NAMESPACE, METRICS } from '../lib/contract';
+import { DEFAULTS } from '../lib/config';
 import { FUNCTIONS, synthApp } from './helpers';
-import contract from '../contract.json';
 
 const built = synthApp();
 const stateful = Template.fromStack(built.stateful);
@@ -216,17 +216,15 @@ describe('pipeline stack', () => {
     pipeline.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
-  test('every flowmerge/* metric the dashboard and alarms read is one the Lambdas publish', () => {
-    const src = path.join(__dirname, '..', '..', 'shared', 'service', 'src');
-    const rust = ['metrics.rs', 'scheduler.rs'].map((f) => fs.readFileSync(path.join(src, f), 'utf8')).join('\n');
-    const published = new Set([...rust.matchAll(/\("([A-Za-z]+)", /g)].map((m) => m[1]));
+  test('every flowmerge/* metric the dashboard and alarms read is one the Lambdas publish (infra/contract.json)', () => {
+    const published = new Set(METRICS.map((m) => m.name));
     const dashboards = JSON.stringify(pipeline.findResources('AWS::CloudWatch::Dashboard'));
-    const read = new Set([...dashboards.matchAll(/\\"flowmerge\\",\\"([A-Za-z]+)\\"/g)].map((m) => m[1]));
+    const read = new Set([...dashboards.matchAll(new RegExp(`\\\\"${METRIC_NAMESPACE}\\\\",\\\\"([A-Za-z]+)\\\\"`, 'g'))].map((m) => m[1]));
     for (const alarm of Object.values(pipeline.findResources('AWS::CloudWatch::Alarm'))) {
-      if (alarm.Properties.Namespace === 'flowmerge') read.add(alarm.Properties.MetricName);
+      if (alarm.Properties.Namespace === METRIC_NAMESPACE) read.add(alarm.Properties.MetricName);
     }
-    expect([...read].sort()).toEqual(expect.arrayContaining(['RecordsIn', 'WindowLagSeconds', 'WindowsCommitted']));
-    for (const name of read) expect(published).toContain(name);
+    expect([...read].sort()).toEqual(expect.arrayContaining(['HoursCommitted', 'RecordsIn', 'WindowLagSeconds', 'WindowsCommitted']));
+    expect([...read].filter((name) => !published.has(name))).toEqual([]);
   });
 
   test('outputs name what the CLI needs', () => {
@@ -240,10 +238,10 @@ describe('pipeline stack', () => {
       const f = Object.entries(pipeline.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(prefix));
       return Object.keys(f![1].Properties.Environment.Variables).sort();
     };
-    const common = ['OUTPUT_BUCKET', 'OUTPUT_PREFIX', 'RAW_BUCKET', 'RAW_PREFIX', 'RUST_LOG', 'TABLE_NAME'];
-    expect(env('IngestFunction')).toEqual(['RAW_PREFIX', 'RUST_LOG', 'TABLE_NAME']);
-    expect(env('SchedulerFunction')).toEqual(['RUST_LOG', 'SETTLE_SECONDS', 'STATE_MACHINE_ARN', 'TABLE_NAME']);
-    expect(env('RedriveFunction')).toEqual(['MAX_ATTEMPTS', 'RUST_LOG', 'STATE_MACHINE_ARN', 'TABLE_NAME']);
+    const common = ['OUTPUT_BUCKET', 'OUTPUT_PREFIX', 'RAW_BUCKET', 'RAW_PREFIX', 'TABLE_NAME'];
+    expect(env('IngestFunction')).toEqual(['RAW_PREFIX', 'TABLE_NAME']);
+    expect(env('SchedulerFunction')).toEqual(['SETTLE_SECONDS', 'STATE_MACHINE_ARN', 'TABLE_NAME']);
+    expect(env('RedriveFunction')).toEqual(['MAX_ATTEMPTS', 'STATE_MACHINE_ARN', 'TABLE_NAME']);
     // The settings every step of a run uses travel in list-batch's manifest,
     // so the steps after it are not given them.
     expect(env('PartialMergeFunction')).toEqual(common);
@@ -254,7 +252,7 @@ describe('pipeline stack', () => {
 
   test('each function is given exactly the variables its Rust side reads (infra/contract.json), in every setting', () => {
     const functionId = (name: string) => name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Function';
-    expect(Object.keys(contract.functions).sort()).toEqual([...FUNCTIONS].sort());
+    expect(Object.keys(FUNCTION_ENV).sort()).toEqual([...FUNCTIONS].sort());
     const settings = [
       {},
       { rollup: 'none' },
@@ -263,7 +261,7 @@ describe('pipeline stack', () => {
     ];
     for (const context of settings) {
       const t = Template.fromStack(synthApp(context, false).pipeline);
-      for (const [name, { env }] of Object.entries(contract.functions)) {
+      for (const [name, { env }] of Object.entries(FUNCTION_ENV)) {
         const given = Object.keys(variables(t, functionId(name))).sort();
         const read = env.map((v) => v.name);
         const required = env.filter((v) => v.required).map((v) => v.name);
@@ -272,6 +270,23 @@ describe('pipeline stack', () => {
         // Read but not set: the function would run on a default the deployment never chose.
         expect({ name, context, unset: required.filter((v) => !given.includes(v)) }).toEqual({ name, context, unset: [] });
       }
+    }
+  });
+
+  test("the deployment's defaults of the functions' settings are the functions' own", () => {
+    const given = (id: string) => variables(pipeline, id);
+    expect(given('ListBatchFunction').MAX_GAP).toBe('60s');
+    expect(given('ListBatchFunction').TARGET_FILE_SIZE).toBe(String(256 * 1024 * 1024));
+    expect(given('SchedulerFunction').SETTLE_SECONDS).toBe('600');
+    expect(given('RedriveFunction').MAX_ATTEMPTS).toBe('3');
+    expect(DEFAULTS.windowFrom).toBe('key');
+  });
+
+  test('logs: the level and format come from the Lambda logging configuration, which the functions read', () => {
+    const ours = Object.values(pipeline.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Handler === 'bootstrap');
+    expect(ours).toHaveLength(FUNCTIONS.length);
+    for (const f of ours) {
+      expect(f.Properties.LoggingConfig).toEqual(expect.objectContaining({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' }));
     }
   });
 
