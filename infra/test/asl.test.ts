@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import { ASL_PATH } from '../lib/pipeline-stack';
+import contract from '../contract.json';
 import { synthApp } from './helpers';
 
 // asl-validator ships no type declarations.
@@ -138,19 +139,26 @@ test('catches: ListBatch fails directly, later steps record the failure first', 
   for (const [name, s] of states) expect([name, typeof s.Comment]).toEqual([name, 'string']);
 });
 
-test('RecordFailure marks the window failed like DynamoLedger::fail (ledger/src/dynamo/ops.rs)', () => {
+test("RecordFailure marks the window failed as the Rust DynamoDB ledger's fail does (infra/contract.json)", () => {
+  const fail = contract.ledger.fail;
   const rf = definition.States.RecordFailure;
   expect(rf.Resource).toBe('arn:aws:states:::dynamodb:updateItem');
   const p = rf.Parameters;
   expect(p.TableName).toBe(SAMPLE.TableName);
-  expect(p.Key).toEqual({ pk: { 'S.$': "States.Format('W#{}', $.batch.window)" }, sk: { S: 'WINDOW' } });
-  expect(p.ConditionExpression).toBe('#state = :running AND #version = :version');
-  expect(p.UpdateExpression).toBe('SET #state = :failed, #error = :reason, #due_pk = :due, #due_sk = :window');
-  expect(p.ExpressionAttributeNames).toEqual({ '#state': 'state', '#error': 'error', '#due_pk': 'due_pk', '#due_sk': 'due_sk', '#version': 'version' });
+  const format = (template: string) => `States.Format('${template.replace('{window}', '{}')}', $.batch.window)`;
+  expect(p.Key).toEqual({ pk: { 'S.$': format(fail.key.pk) }, sk: { S: fail.key.sk } });
+  expect(p.ConditionExpression).toBe(fail.condition);
+  // The one difference: JSONPath cannot produce epoch seconds, so updated_at keeps the claim's time.
+  const stamp = ', #updated_at = :now';
+  expect(fail.update).toContain(stamp);
+  expect(p.UpdateExpression).toBe(fail.update.replace(stamp, ''));
+  const placeholders = (kind: string) =>
+    [...`${p.UpdateExpression} ${p.ConditionExpression}`.matchAll(new RegExp(`${kind}[a-z_]+`, 'g'))].map((m) => m[0]).sort();
+  expect(Object.keys(p.ExpressionAttributeNames).sort()).toEqual([...new Set(placeholders('#'))]);
+  for (const [name, attribute] of Object.entries(p.ExpressionAttributeNames)) expect(`#${attribute}`).toBe(name);
   const v = p.ExpressionAttributeValues;
-  expect(v[':failed']).toEqual({ S: 'failed' });
-  expect(v[':running']).toEqual({ S: 'running' });
-  expect(v[':due']).toEqual({ S: 'DUE' });
+  expect(Object.keys(v).sort()).toEqual([...new Set(placeholders(':'))]);
+  for (const [name, value] of Object.entries(fail.values)) expect(v[name]).toEqual({ S: value });
   expect(v[':version']).toEqual({ 'N.$': "States.Format('{}', $.batch.version)" });
   expect(v[':window']).toEqual({ 'S.$': '$.batch.window' });
   expect(rf.Next).toBe('WindowFailed');

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
 pub use error::DynamoError;
+pub use ops::fail_write;
 
 use crate::{
     Claim, ClaimOptions, CommitInfo, FileEntry, Ledger, LedgerError, Recorded, WindowRecord,

@@ -82,7 +82,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use dynamo::{DEFAULT_RETENTION, DynamoError, DynamoLedger};
+pub use dynamo::{DEFAULT_RETENTION, DynamoError, DynamoLedger, fail_write};
 pub use error::{BoxError, LedgerError, ParseWindowStateError};
 pub use sqlite::SqliteLedger;
 

@@ -5,7 +5,8 @@
 //! `flowlogs` over the minute tier, `flowlogs_hourly` over the hour tier;
 //! the environment variables each function reads ([`crate::Function`]) and
 //! what each means when unset; and the metrics the functions publish
-//! ([`control::metrics`]). A test fails when the checked-in file is stale;
+//! ([`control::metrics`]); and how the DynamoDB ledger marks a window failed,
+//! which the state machine's `RecordFailure` state does too. A test fails when the checked-in file is stale;
 //! `FLOWMERGE_UPDATE_CONTRACT=1 cargo test -p service contract` rewrites it.
 
 use std::collections::BTreeMap;
@@ -50,6 +51,7 @@ pub fn contract() -> Value {
             },
         },
         "functions": functions,
+        "ledger": { "fail": ledger::fail_write() },
         "metrics": {
             "namespace": metrics::NAMESPACE,
             "names": metric_names,

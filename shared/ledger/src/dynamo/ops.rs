@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::error::DynamoError;
 use super::expr::{n, names, s, values};
-use super::items::{DUE, Item, window_key, window_record};
+use super::items::{DUE, Item, PK, SK, WINDOW_SK, window_key, window_pk, window_record};
 use super::{DynamoLedger, read};
 use crate::refusal::{claim_refusal, run_refusal};
 use crate::{Claim, ClaimOptions, CommitInfo, LedgerError, WindowRecord, WindowState};
@@ -242,6 +242,29 @@ fn clip(reason: &str) -> String {
     format!("{}{MARK}", &reason[..end])
 }
 
+/// How `fail` updates a window item.
+pub(crate) const FAIL_UPDATE: &str =
+    "SET #state = :failed, #error = :reason, #updated_at = :now, #due_pk = :due, #due_sk = :window";
+/// On what condition: the run failing still holds the window.
+pub(crate) const FAIL_CONDITION: &str = "#state = :running AND #version = :version";
+
+/// `fail` as JSON, for a writer outside this crate that must mark a window
+/// failed the same way (the state machine's `RecordFailure` state): the
+/// window item's key (`{window}` stands for the window's name), the update
+/// and condition expressions, and the values of their constants.
+pub fn fail_write() -> serde_json::Value {
+    serde_json::json!({
+        "key": { PK: window_pk("{window}"), SK: WINDOW_SK },
+        "update": FAIL_UPDATE,
+        "condition": FAIL_CONDITION,
+        "values": {
+            ":failed": WindowState::Failed.as_str(),
+            ":running": WindowState::Running.as_str(),
+            ":due": DUE,
+        },
+    })
+}
+
 pub(crate) async fn fail(
     ledger: &DynamoLedger,
     window: &str,
@@ -253,10 +276,8 @@ pub(crate) async fn fail(
     let update = Update {
         op: OP,
         window,
-        update: "SET #state = :failed, #error = :reason, #updated_at = :now, \
-                 #due_pk = :due, #due_sk = :window"
-            .to_owned(),
-        condition: "#state = :running AND #version = :version".to_owned(),
+        update: FAIL_UPDATE.to_owned(),
+        condition: FAIL_CONDITION.to_owned(),
         values: vec![
             (":failed", s(WindowState::Failed.as_str())),
             (":running", s(WindowState::Running.as_str())),
