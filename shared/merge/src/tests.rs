@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use flowlog::{ColumnDef, FlowTable, NULL, Slot, Value, parse_object};
 use proptest::prelude::*;
 
@@ -168,12 +170,34 @@ fn arb_gap() -> impl Strategy<Value = MaxGap> {
     ]
 }
 
+#[test]
+fn a_lost_or_extra_account_is_named() {
+    let some = |records| Totals {
+        sums: [("records".to_owned(), records)].into(),
+        ..Totals::default()
+    };
+    let input = BTreeMap::from([("111".to_owned(), some(3)), ("222".to_owned(), some(1))]);
+    let mut output = input.clone();
+    assert_eq!(check_conservation(&input, &output), Ok(()));
+    output.get_mut("222").unwrap().sums.insert("records".into(), 2);
+    let error = check_conservation(&input, &output).unwrap_err();
+    assert_eq!(error.account, "222");
+    assert_eq!(error.found, Some(some(2)));
+    output.remove("222");
+    output.insert("333".into(), some(1));
+    assert_eq!(check_conservation(&input, &output).unwrap_err().account, "222");
+    output.insert("222".into(), some(1));
+    let extra = check_conservation(&input, &output).unwrap_err();
+    assert_eq!((extra.account.as_str(), extra.expected), ("333", None));
+}
+
 proptest! {
     #[test]
     fn conservation_holds(lines in arb_lines(), gap in arb_gap()) {
         let raw = table(&lines);
         let merged = merge(raw.clone(), gap);
         prop_assert_eq!(totals_by_account(&raw), totals_by_account(&merged));
+        prop_assert!(check_conservation(&totals_by_account(&raw), &totals_by_account(&merged)).is_ok());
         prop_assert!(merged.rows() <= raw.rows());
     }
 

@@ -51,6 +51,38 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// An account whose totals differ between input and output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("account {account}: input {expected:?}, output {found:?}")]
+pub struct Unconserved {
+    /// The first account (in order) that differs.
+    pub account: String,
+    /// Its input totals, if it had input.
+    pub expected: Option<Totals>,
+    /// Its output totals, if it has output.
+    pub found: Option<Totals>,
+}
+
+/// Fails unless both sides hold the same accounts with the same totals,
+/// naming the first account that differs.
+pub fn check_conservation(
+    expected: &BTreeMap<String, Totals>,
+    found: &BTreeMap<String, Totals>,
+) -> Result<(), Unconserved> {
+    match expected
+        .keys()
+        .chain(found.keys())
+        .find(|a| expected.get(*a) != found.get(*a))
+    {
+        None => Ok(()),
+        Some(account) => Err(Unconserved {
+            account: account.clone(),
+            expected: expected.get(account).cloned(),
+            found: found.get(account).cloned(),
+        }),
+    }
+}
+
 /// Totals per value of `account-id` (`-` for null or an absent column).
 /// Column by column into per-account arrays: no map lookup per row.
 pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {

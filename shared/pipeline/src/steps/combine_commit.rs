@@ -347,26 +347,14 @@ fn key_version(key: &str, prefix: &str) -> Option<u64> {
     rest.get(..6)?.parse().ok()
 }
 
-/// Fails unless input and output totals are equal, naming the first account
-/// that differs.
+/// [`merge::check_conservation`] of a window.
 pub(crate) fn check_conservation(
     window: flowlog::Window,
     expected: &BTreeMap<String, Totals>,
     found: &BTreeMap<String, Totals>,
 ) -> Result<(), PipelineError> {
-    match expected
-        .keys()
-        .chain(found.keys())
-        .find(|a| expected.get(*a) != found.get(*a))
-    {
-        None => Ok(()),
-        Some(account) => Err(PipelineError::Conservation {
-            window,
-            detail: format!(
-                "account {account}: input {:?}, output {:?}",
-                expected.get(account),
-                found.get(account)
-            ),
-        }),
-    }
+    merge::check_conservation(expected, found).map_err(|e| PipelineError::Conservation {
+        window,
+        detail: e.to_string(),
+    })
 }
