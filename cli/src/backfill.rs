@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use flowlog::Window;
 use control::operator::{BackfillSummary, WindowRange, backfill};
+use flowlog::Window;
 
 use crate::deployment::{self, StateMachineArg, TableArg};
 use crate::input::{LinkArgs, open_input};

@@ -5,5 +5,10 @@ use service::{Function, build_context, steps};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    service::serve(Function::CombineCommit, build_context, steps::combine_commit).await
+    service::serve(
+        Function::CombineCommit,
+        build_context,
+        steps::combine_commit,
+    )
+    .await
 }

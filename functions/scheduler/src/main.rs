@@ -5,5 +5,10 @@ use service::operations::Scheduler;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    service::serve(service::Function::Scheduler, Scheduler::build, Scheduler::invoke).await
+    service::serve(
+        service::Function::Scheduler,
+        Scheduler::build,
+        Scheduler::invoke,
+    )
+    .await
 }

@@ -200,10 +200,7 @@ mod tests {
     #[test]
     fn emf_names_every_value_it_carries() {
         let doc = emf(
-            &[
-                (Name::WindowLagSeconds, 75.0),
-                (Name::WindowsDue, 2.0),
-            ],
+            &[(Name::WindowLagSeconds, 75.0), (Name::WindowsDue, 2.0)],
             1_795_870_000_000,
         );
         assert_eq!(

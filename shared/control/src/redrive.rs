@@ -286,8 +286,7 @@ mod tests {
 
     #[test]
     fn alarm_events_decode_in_both_shapes() {
-        let text =
-            alarm_fixture();
+        let text = alarm_fixture();
         let event: AlarmEvent = serde_json::from_str(&text).unwrap();
         assert_eq!(event.source.as_deref(), Some("aws.cloudwatch"));
         assert_eq!(
@@ -441,8 +440,7 @@ mod tests {
         assert_eq!(summary, RedriveSummary::default());
         assert!(executions.redriven.lock().unwrap().is_empty());
 
-        let text =
-            alarm_fixture();
+        let text = alarm_fixture();
         let alarm: AlarmEvent = serde_json::from_str(&text).unwrap();
         let summary = handle(&alarm, &ledger, &executions, 3, NOW).await.unwrap();
         assert_eq!(summary.redriven.len(), 1);

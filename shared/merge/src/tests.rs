@@ -179,13 +179,20 @@ fn a_lost_or_extra_account_is_named() {
     let input = BTreeMap::from([("111".to_owned(), some(3)), ("222".to_owned(), some(1))]);
     let mut output = input.clone();
     assert_eq!(check_conservation(&input, &output), Ok(()));
-    output.get_mut("222").unwrap().sums.insert("records".into(), 2);
+    output
+        .get_mut("222")
+        .unwrap()
+        .sums
+        .insert("records".into(), 2);
     let error = check_conservation(&input, &output).unwrap_err();
     assert_eq!(error.account, "222");
     assert_eq!(error.found, Some(some(2)));
     output.remove("222");
     output.insert("333".into(), some(1));
-    assert_eq!(check_conservation(&input, &output).unwrap_err().account, "222");
+    assert_eq!(
+        check_conservation(&input, &output).unwrap_err().account,
+        "222"
+    );
     output.insert("222".into(), some(1));
     let extra = check_conservation(&input, &output).unwrap_err();
     assert_eq!((extra.account.as_str(), extra.expected), ("333", None));

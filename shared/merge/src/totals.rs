@@ -68,18 +68,18 @@ pub struct Unconserved {
 pub fn check_conservation(
     expected: &BTreeMap<String, Totals>,
     found: &BTreeMap<String, Totals>,
-) -> Result<(), Unconserved> {
+) -> Result<(), Box<Unconserved>> {
     match expected
         .keys()
         .chain(found.keys())
         .find(|a| expected.get(*a) != found.get(*a))
     {
         None => Ok(()),
-        Some(account) => Err(Unconserved {
+        Some(account) => Err(Box::new(Unconserved {
             account: account.clone(),
             expected: expected.get(account).cloned(),
             found: found.get(account).cloned(),
-        }),
+        })),
     }
 }
 

@@ -1,6 +1,8 @@
-//! The Lambdas' settings, read once from environment variables at cold start.
-//! A missing or malformed variable fails the cold start with its name, so a
-//! misconfigured function never processes a single event.
+//! Each Lambda's settings, typed, read once from environment variables at
+//! cold start ([`StepConfig`], [`IngestConfig`], [`SchedulerConfig`],
+//! [`RedriveConfig`]). A function reads only its own variables
+//! ([`Function::lookup`]); a missing or malformed one fails the cold start
+//! with its name, so a misconfigured function never processes an event.
 
 use std::sync::Arc;
 
@@ -69,121 +71,203 @@ pub enum ConfigError {
     },
 }
 
-/// Typed settings of every flowmerge Lambda.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceConfig {
-    /// Raw input bucket (required by the step functions).
-    pub raw_bucket: Option<String>,
-    /// Raw input key prefix (no leading or trailing `/`; may be empty).
-    pub raw_prefix: String,
-    /// Output bucket (required by the step functions).
-    pub output_bucket: Option<String>,
-    /// Output key prefix (may be empty).
-    pub output_prefix: String,
-    /// Ledger table.
-    pub table_name: String,
-    /// State machine ARN, if this function needs one.
-    pub state_machine_arn: Option<String>,
-    /// Settle time in seconds.
-    pub settle_secs: i64,
-    /// Merge contiguity rule.
-    pub max_gap: MaxGap,
-    /// Output file size target in bytes.
-    pub target_file_size: u64,
-    /// Bytes per partial-merge group, if overridden.
-    pub group_bytes: Option<u64>,
-    /// Attempts per window before redrive gives up.
-    pub max_attempts: u32,
-    /// Formats of headerless sources.
-    pub formats: flowlog::Formats,
-    /// Window of Firehose-delivered records.
-    pub window_from: WindowFrom,
-    /// Tier above the minute.
-    pub rollup: Rollup,
-    /// Injected faults (tests only).
-    pub failpoints: Failpoints,
+/// Where a variable's value comes from.
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
+/// The variables of one function, as its config reads them.
+pub struct Vars<'a> {
+    lookup: Lookup<'a>,
 }
 
-impl ServiceConfig {
-    /// Reads the variables of `function` from the process environment
-    /// (any other is ignored, see [`Function::lookup`]).
-    pub fn from_env(function: Function) -> Result<Self, ConfigError> {
-        let mut config = Self::from_lookup(function.lookup(|name| std::env::var(name).ok()))
-            .inspect_err(log_config_error)?;
-        config.failpoints = Failpoints::from_env();
-        Ok(config)
+impl std::fmt::Debug for Vars<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vars")
+    }
+}
+
+impl<'a> Vars<'a> {
+    /// The variables of `function` through `lookup` (the environment, or a
+    /// map in tests); any variable `function` does not read is unset.
+    pub fn of(function: Function, lookup: impl Fn(&str) -> Option<String> + 'a) -> Self {
+        Vars {
+            lookup: Box::new(function.lookup(lookup)),
+        }
     }
 
-    /// Reads settings through `lookup` (the environment, or a map in tests).
-    /// Failpoints are left empty; [`ServiceConfig::from_env`] fills them.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-        let defaults = pipeline::Config::default();
-        Ok(ServiceConfig {
-            raw_bucket: get(env::RAW_BUCKET),
-            raw_prefix: get(env::RAW_PREFIX)
-                .unwrap_or_default()
-                .trim_matches('/')
-                .to_owned(),
-            output_bucket: get(env::OUTPUT_BUCKET),
-            output_prefix: get(env::OUTPUT_PREFIX).unwrap_or_default(),
-            table_name: required(env::TABLE_NAME)?,
-            state_machine_arn: get(env::STATE_MACHINE_ARN),
-            settle_secs: parse(env::SETTLE_SECONDS, get(env::SETTLE_SECONDS), 600)?,
-            max_gap: parse(env::MAX_GAP, get(env::MAX_GAP), MaxGap::default())?,
-            target_file_size: parse_bytes(
-                env::TARGET_FILE_SIZE,
-                get(env::TARGET_FILE_SIZE),
-                defaults.merge.target_file_size,
-            )?,
-            group_bytes: get(env::GROUP_BYTES)
-                .map(|v| parse_bytes(env::GROUP_BYTES, Some(v), 0))
-                .transpose()?,
-            max_attempts: parse(env::MAX_ATTEMPTS, get(env::MAX_ATTEMPTS), 3)?,
-            formats: get(env::FORMATS)
-                .map(|value| {
-                    serde_json::from_str(&value).map_err(|e| ConfigError::Invalid {
-                        name: env::FORMATS,
-                        reason: e.to_string(),
-                        value,
-                    })
-                })
-                .transpose()?
-                .unwrap_or_default(),
-            window_from: parse(env::WINDOW_FROM, get(env::WINDOW_FROM), WindowFrom::Key)?,
-            rollup: parse(env::ROLLUP, get(env::ROLLUP), Rollup::None)?,
-            failpoints: Failpoints::default(),
+    /// A variable's value, if set and not blank.
+    fn get(&self, name: &'static str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A variable without a default.
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// A key prefix (no leading or trailing `/`; may be empty).
+    fn prefix(&self, name: &'static str) -> String {
+        let value = self.get(name).unwrap_or_default();
+        value.trim_matches('/').to_owned()
+    }
+
+    /// A parsed value, `default` when unset.
+    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                    value,
+                }),
+        }
+    }
+
+    /// A byte count of at least 1, `default` when unset.
+    fn bytes(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.parse(name, default)? {
+            0 => Err(ConfigError::Invalid {
+                name,
+                value: self.get(name).unwrap_or_default(),
+                reason: "must be at least 1 byte".to_owned(),
+            }),
+            bytes => Ok(bytes),
+        }
+    }
+
+    /// `FORMATS`, version 2 everywhere when unset.
+    fn formats(&self) -> Result<flowlog::Formats, ConfigError> {
+        let Some(value) = self.get(env::FORMATS) else {
+            return Ok(flowlog::Formats::default());
+        };
+        serde_json::from_str(&value).map_err(|e| ConfigError::Invalid {
+            name: env::FORMATS,
+            reason: e.to_string(),
+            value,
         })
     }
+}
 
-    /// The state machine ARN, required by the scheduler and redrive.
-    pub fn require_state_machine(&self) -> Result<&str, ConfigError> {
-        self.state_machine_arn
-            .as_deref()
-            .ok_or(ConfigError::Missing(env::STATE_MACHINE_ARN))
+/// A Lambda's settings, read from its own variables.
+pub trait FromVars: Sized {
+    /// Reads them.
+    fn read(vars: &Vars<'_>) -> Result<Self, ConfigError>;
+
+    /// Reads `function`'s variables from the process environment.
+    fn from_env(function: Function) -> Result<Self, ConfigError> {
+        Self::read(&Vars::of(function, |name| std::env::var(name).ok()))
     }
+}
 
-    /// The raw and output buckets, required by the step functions.
-    pub fn require_buckets(&self) -> Result<(&str, &str), ConfigError> {
-        let raw = self.raw_bucket.as_deref();
-        let output = self.output_bucket.as_deref();
-        let raw = raw.ok_or(ConfigError::Missing(env::RAW_BUCKET));
-        let output = output.ok_or(ConfigError::Missing(env::OUTPUT_BUCKET));
-        raw.and_then(|raw| Ok((raw, output?)))
+/// The settings of a step (list-batch, partial-merge, combine-commit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepConfig {
+    /// Ledger table.
+    pub table_name: String,
+    /// Raw input bucket and the key prefix of flow logs in it.
+    pub raw_bucket: String,
+    /// Key prefix of the raw files (no leading or trailing `/`; may be empty).
+    pub raw_prefix: String,
+    /// Output bucket.
+    pub output_bucket: String,
+    /// Key prefix of everything written to the output bucket (may be empty).
+    pub output_prefix: String,
+    /// The pipeline settings: those list-batch writes into the manifest, the
+    /// rollup combine-commit acts on; defaults elsewhere.
+    pub pipeline: pipeline::Config,
+}
+
+impl FromVars for StepConfig {
+    fn read(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let mut pipeline = pipeline::Config::default();
+        pipeline.merge.max_gap = vars.parse(env::MAX_GAP, MaxGap::default())?;
+        pipeline.merge.target_file_size =
+            vars.bytes(env::TARGET_FILE_SIZE, pipeline.merge.target_file_size)?;
+        pipeline.merge.formats = vars.formats()?;
+        pipeline.group_bytes = vars.bytes(env::GROUP_BYTES, pipeline.group_bytes)?;
+        pipeline.rollup = vars.parse(env::ROLLUP, Rollup::None)?;
+        Ok(StepConfig {
+            table_name: vars.required(env::TABLE_NAME)?,
+            raw_bucket: vars.required(env::RAW_BUCKET)?,
+            raw_prefix: vars.prefix(env::RAW_PREFIX),
+            output_bucket: vars.required(env::OUTPUT_BUCKET)?,
+            output_prefix: vars.get(env::OUTPUT_PREFIX).unwrap_or_default(),
+            pipeline,
+        })
     }
+}
 
-    /// The pipeline settings these variables select.
-    pub fn pipeline_config(&self) -> pipeline::Config {
-        let mut config = pipeline::Config::default();
-        config.merge.max_gap = self.max_gap;
-        config.merge.target_file_size = self.target_file_size;
-        config.merge.formats = self.formats.clone();
-        config.rollup = self.rollup;
-        if let Some(bytes) = self.group_bytes {
-            config.group_bytes = bytes;
-        }
-        config
+/// The settings of ingest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestConfig {
+    /// Ledger table.
+    pub table_name: String,
+    /// Key prefix of the raw files, stripped from keys.
+    pub raw_prefix: String,
+    /// With `WINDOW_FROM=start`: the raw bucket Firehose objects are read
+    /// from, and the formats of their records.
+    pub start_split: Option<(String, flowlog::Formats)>,
+}
+
+impl FromVars for IngestConfig {
+    fn read(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let start_split = match vars.parse(env::WINDOW_FROM, WindowFrom::Key)? {
+            WindowFrom::Key => None,
+            WindowFrom::Start => Some((vars.required(env::RAW_BUCKET)?, vars.formats()?)),
+        };
+        Ok(IngestConfig {
+            table_name: vars.required(env::TABLE_NAME)?,
+            raw_prefix: vars.prefix(env::RAW_PREFIX),
+            start_split,
+        })
+    }
+}
+
+/// The settings of the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Ledger table.
+    pub table_name: String,
+    /// The window state machine.
+    pub state_machine_arn: String,
+    /// Quiet time after a window's end before it runs, in seconds.
+    pub settle_secs: i64,
+}
+
+impl FromVars for SchedulerConfig {
+    fn read(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        Ok(SchedulerConfig {
+            table_name: vars.required(env::TABLE_NAME)?,
+            state_machine_arn: vars.required(env::STATE_MACHINE_ARN)?,
+            settle_secs: vars.parse(env::SETTLE_SECONDS, 600)?,
+        })
+    }
+}
+
+/// The settings of redrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveConfig {
+    /// Ledger table.
+    pub table_name: String,
+    /// The window state machine.
+    pub state_machine_arn: String,
+    /// Attempts per window before redrive gives up.
+    pub max_attempts: u32,
+}
+
+impl FromVars for RedriveConfig {
+    fn read(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        Ok(RedriveConfig {
+            table_name: vars.required(env::TABLE_NAME)?,
+            state_machine_arn: vars.required(env::STATE_MACHINE_ARN)?,
+            max_attempts: vars.parse(env::MAX_ATTEMPTS, 3)?,
+        })
     }
 }
 
@@ -192,94 +276,50 @@ pub(crate) fn log_config_error(error: &ConfigError) {
     tracing::error!(error = %error, "invalid configuration");
 }
 
-/// [`parse`] of a byte count, which must be at least 1.
-fn parse_bytes(
-    name: &'static str,
-    value: Option<String>,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match parse(name, value.clone(), default)? {
-        0 => Err(ConfigError::Invalid {
-            name,
-            value: value.unwrap_or_default(),
-            reason: "must be at least 1 byte".to_owned(),
-        }),
-        bytes => Ok(bytes),
-    }
-}
-
-fn parse<T>(name: &'static str, value: Option<String>, default: T) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    match value {
-        None => Ok(default),
-        Some(value) => value
-            .trim()
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-                value,
-            }),
-    }
-}
-
 /// Builds the pipeline context (S3 input and output stores, DynamoDB ledger)
-/// from one shared AWS SDK configuration. Call once, at cold start; fails if
-/// a bucket is not configured.
+/// from one shared AWS SDK configuration, with the failpoints of
+/// `FLOWMERGE_FAILPOINTS` (tests only). Call once, at cold start.
 pub fn build_context(
     sdk: &aws_config::SdkConfig,
-    config: &ServiceConfig,
+    config: StepConfig,
 ) -> Result<pipeline::Context, ConfigError> {
-    let (raw_bucket, output_bucket) = config.require_buckets()?;
     let s3 = store::s3_client(sdk);
     Ok(pipeline::Context {
         input: Arc::new(store::S3Store::new(
             s3.clone(),
-            raw_bucket,
+            &config.raw_bucket,
             &config.raw_prefix,
         )),
         output: Arc::new(store::S3Store::new(
             s3,
-            output_bucket,
+            &config.output_bucket,
             &config.output_prefix,
         )),
-        ledger: build_ledger(sdk, config),
-        config: config.pipeline_config(),
-        failpoints: config.failpoints.clone(),
+        ledger: build_ledger(sdk, &config.table_name),
+        config: config.pipeline,
+        failpoints: Failpoints::from_env(),
         clock: pipeline::now,
     })
 }
 
 /// Where ingest reads Firehose objects with `WINDOW_FROM=start` (`None` for
-/// `key`); fails if the raw bucket is not configured.
-pub fn build_start_split(
-    sdk: &aws_config::SdkConfig,
-    config: &ServiceConfig,
-) -> Result<Option<StartSplit>, ConfigError> {
-    if config.window_from == WindowFrom::Key {
-        return Ok(None);
-    }
-    let raw_bucket = config
-        .raw_bucket
-        .as_deref()
-        .ok_or(ConfigError::Missing(env::RAW_BUCKET))?;
-    Ok(Some(StartSplit {
+/// `key`).
+pub fn build_start_split(sdk: &aws_config::SdkConfig, config: &IngestConfig) -> Option<StartSplit> {
+    let (raw_bucket, formats) = config.start_split.as_ref()?;
+    Some(StartSplit {
         raw: Arc::new(store::S3Store::new(
             store::s3_client(sdk),
             raw_bucket,
             &config.raw_prefix,
         )),
-        formats: config.formats.clone(),
-    }))
+        formats: formats.clone(),
+    })
 }
 
-/// The DynamoDB ledger named by `TABLE_NAME`.
-pub fn build_ledger(sdk: &aws_config::SdkConfig, config: &ServiceConfig) -> Arc<dyn Ledger> {
+/// The DynamoDB ledger in `table`.
+pub fn build_ledger(sdk: &aws_config::SdkConfig, table: &str) -> Arc<dyn Ledger> {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    Arc::new(ledger::DynamoLedger::new(dynamo, &config.table_name))
+    Arc::new(ledger::DynamoLedger::new(dynamo, table))
 }
 
 #[cfg(test)]
@@ -288,131 +328,123 @@ mod tests {
 
     use super::*;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn vars(function: Function, pairs: &[(&str, &str)]) -> Vars<'static> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        move |name| map.get(name).cloned()
+        Vars::of(function, move |name| map.get(name).cloned())
     }
 
-    const MINIMAL: &[(&str, &str)] = &[("TABLE_NAME", "ledger")];
+    const STEP: &[(&str, &str)] = &[
+        ("TABLE_NAME", "ledger"),
+        ("RAW_BUCKET", "raw"),
+        ("OUTPUT_BUCKET", "out"),
+    ];
 
     #[test]
     fn defaults_apply_when_only_required_variables_are_set() {
-        let config = ServiceConfig::from_lookup(lookup(MINIMAL)).unwrap();
-        assert_eq!(config.raw_prefix, "");
-        assert_eq!(
-            config.require_buckets(),
-            Err(ConfigError::Missing("RAW_BUCKET"))
-        );
-        assert_eq!(config.settle_secs, 600);
-        assert_eq!(config.max_gap, MaxGap::Seconds(60));
-        assert_eq!(config.target_file_size, 268_435_456);
-        assert_eq!(config.group_bytes, None);
-        assert_eq!(config.max_attempts, 3);
-        assert_eq!(config.window_from, WindowFrom::Key);
-        assert_eq!(config.rollup, Rollup::None);
-        assert_eq!(config.pipeline_config(), pipeline::Config::default());
-        assert_eq!(
-            config.require_state_machine(),
-            Err(ConfigError::Missing("STATE_MACHINE_ARN"))
-        );
+        let step = StepConfig::read(&vars(Function::ListBatch, STEP)).unwrap();
+        assert_eq!(step.raw_prefix, "");
+        assert_eq!(step.pipeline, pipeline::Config::default());
+        let only_table = [("TABLE_NAME", "ledger"), ("STATE_MACHINE_ARN", "arn")];
+        let scheduler = SchedulerConfig::read(&vars(Function::Scheduler, &only_table)).unwrap();
+        assert_eq!(scheduler.settle_secs, 600);
+        let redrive = RedriveConfig::read(&vars(Function::Redrive, &only_table)).unwrap();
+        assert_eq!(redrive.max_attempts, 3);
+        let ingest = IngestConfig::read(&vars(Function::Ingest, &only_table)).unwrap();
+        assert_eq!(ingest.start_split, None);
     }
 
     #[test]
     fn overrides_reach_the_pipeline_config() {
-        let mut pairs = MINIMAL.to_vec();
+        let mut pairs = STEP.to_vec();
         pairs.extend([
-            ("RAW_BUCKET", "raw"),
-            ("OUTPUT_BUCKET", "out"),
             ("RAW_PREFIX", "/logs/"),
             ("MAX_GAP", "window"),
             ("TARGET_FILE_SIZE", "1000"),
             ("GROUP_BYTES", "2000"),
-            ("SETTLE_SECONDS", "30"),
-            ("WINDOW_FROM", "start"),
             ("ROLLUP", "hour"),
             (
                 "FORMATS",
                 r#"{"rules": [{"prefix": "firehose/", "format": "${start} ${end}"}]}"#,
             ),
-            (
-                "STATE_MACHINE_ARN",
-                "arn:aws:states:eu-west-1:1:stateMachine:w",
-            ),
         ]);
-        let config = ServiceConfig::from_lookup(lookup(&pairs)).unwrap();
-        assert_eq!(config.raw_prefix, "logs");
-        assert_eq!(config.settle_secs, 30);
-        assert_eq!(config.window_from, WindowFrom::Start);
-        let pipeline = config.pipeline_config();
+        let step = StepConfig::read(&vars(Function::ListBatch, &pairs)).unwrap();
+        assert_eq!(step.raw_prefix, "logs");
+        let pipeline = step.pipeline;
         assert_eq!(pipeline.merge.max_gap, MaxGap::Window);
         assert_eq!(pipeline.merge.target_file_size, 1000);
         assert_eq!(pipeline.group_bytes, 2000);
-        assert_eq!(pipeline.rollup, Rollup::Hour);
+        // list-batch does not read ROLLUP; combine-commit does.
+        assert_eq!(pipeline.rollup, Rollup::None);
         assert_eq!(
             pipeline.merge.formats.for_key("firehose/x").names(),
             ["start", "end"]
         );
-        assert!(config.require_state_machine().is_ok());
-        assert_eq!(config.require_buckets(), Ok(("raw", "out")));
+        let combine = StepConfig::read(&vars(Function::CombineCommit, &pairs)).unwrap();
+        assert_eq!(combine.pipeline.rollup, Rollup::Hour);
+        assert_eq!(combine.pipeline.merge.max_gap, MaxGap::default());
+
+        pairs.extend([("WINDOW_FROM", "start"), ("TABLE_NAME", "ledger")]);
+        let ingest = IngestConfig::read(&vars(Function::Ingest, &pairs)).unwrap();
+        let (bucket, formats) = ingest.start_split.unwrap();
+        assert_eq!(bucket, "raw");
+        assert_eq!(formats.for_key("firehose/x").names(), ["start", "end"]);
     }
 
     #[test]
     fn errors_name_the_variable() {
-        let err = ServiceConfig::from_lookup(lookup(&[("RAW_BUCKET", "raw")])).unwrap_err();
+        let err =
+            StepConfig::read(&vars(Function::PartialMerge, &[("RAW_BUCKET", "raw")])).unwrap_err();
         assert_eq!(err, ConfigError::Missing("TABLE_NAME"));
         assert!(err.to_string().contains("TABLE_NAME"));
+        let err = StepConfig::read(&vars(Function::PartialMerge, &STEP[..2])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("OUTPUT_BUCKET"));
+        let err = SchedulerConfig::read(&vars(Function::Scheduler, &STEP[..1])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("STATE_MACHINE_ARN"));
+        let start = [("TABLE_NAME", "ledger"), ("WINDOW_FROM", "start")];
+        let err = IngestConfig::read(&vars(Function::Ingest, &start)).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("RAW_BUCKET"));
 
-        let mut pairs = MINIMAL.to_vec();
-        pairs.push(("SETTLE_SECONDS", "ten"));
-        let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        let scheduler = [
+            ("TABLE_NAME", "ledger"),
+            ("STATE_MACHINE_ARN", "arn"),
+            ("SETTLE_SECONDS", "ten"),
+        ];
+        let err = SchedulerConfig::read(&vars(Function::Scheduler, &scheduler)).unwrap_err();
         assert!(
             matches!(&err, ConfigError::Invalid { name: "SETTLE_SECONDS", value, .. } if value == "ten"),
             "{err}"
         );
 
+        let invalid = |function, name: &'static str, value: &'static str| {
+            let mut pairs = STEP.to_vec();
+            pairs.push((name, value));
+            let err = StepConfig::read(&vars(function, &pairs)).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name),
+                "{err}"
+            );
+            err.to_string()
+        };
         for name in ["TARGET_FILE_SIZE", "GROUP_BYTES"] {
-            let mut pairs = MINIMAL.to_vec();
-            pairs.push((name, "0"));
-            let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
-            assert!(err.to_string().contains("at least 1 byte"), "{err}");
-            assert!(matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name));
+            let err = invalid(Function::ListBatch, name, "0");
+            assert!(err.contains("at least 1 byte"), "{err}");
         }
-
-        let mut pairs = MINIMAL.to_vec();
-        pairs.push(("ROLLUP", "day"));
-        let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
-        assert!(
-            err.to_string().contains("expected `none` or `hour`"),
-            "{err}"
+        let err = invalid(Function::CombineCommit, "ROLLUP", "day");
+        assert!(err.contains("expected `none` or `hour`"), "{err}");
+        let err = invalid(
+            Function::ListBatch,
+            "FORMATS",
+            r#"{"default": "${version} ${srcadr}"}"#,
         );
+        assert!(err.contains("${srcadr} is not a flow log field"), "{err}");
 
-        let mut pairs = MINIMAL.to_vec();
-        pairs.push(("WINDOW_FROM", "record"));
-        let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        let record = [("TABLE_NAME", "ledger"), ("WINDOW_FROM", "record")];
+        let err = IngestConfig::read(&vars(Function::Ingest, &record)).unwrap_err();
         assert!(
             err.to_string().contains("expected `key` or `start`"),
-            "{err}"
-        );
-
-        let mut pairs = MINIMAL.to_vec();
-        pairs.push(("FORMATS", r#"{"default": "${version} ${srcadr}"}"#));
-        let err = ServiceConfig::from_lookup(lookup(&pairs)).unwrap_err();
-        assert!(
-            matches!(
-                &err,
-                ConfigError::Invalid {
-                    name: "FORMATS",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert!(
-            err.to_string()
-                .contains("${srcadr} is not a flow log field"),
             "{err}"
         );
     }

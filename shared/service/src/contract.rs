@@ -12,13 +12,17 @@
 use std::collections::BTreeMap;
 
 use control::metrics::{self, Name};
+use pipeline::split::WindowFrom;
 use serde_json::{Value, json};
 
-use crate::ServiceConfig;
-use crate::config::env;
+use crate::config::{Vars, env};
+use crate::{
+    ConfigError, FromVars, Function, IngestConfig, RedriveConfig, SchedulerConfig, StepConfig,
+};
 
-/// The contract as JSON, in a stable order.
-pub fn contract() -> Value {
+/// The contract as JSON, in a stable order; fails only if a function's
+/// config cannot be read with its required variables alone.
+pub fn contract() -> Result<Value, ConfigError> {
     let columns: Vec<Value> = columnar::athena_columns()
         .into_iter()
         .map(|(name, kind)| json!({ "name": name, "type": kind }))
@@ -29,8 +33,8 @@ pub fn contract() -> Value {
         .collect();
     let config = pipeline::Config::default();
     let root = |template: &str| pipeline::template_root(template).to_owned();
-    let defaults = defaults();
-    let functions: serde_json::Map<String, Value> = crate::Function::ALL
+    let defaults = defaults()?;
+    let functions: serde_json::Map<String, Value> = Function::ALL
         .iter()
         .map(|f| {
             let env: Vec<Value> = f
@@ -41,7 +45,7 @@ pub fn contract() -> Value {
             (f.name().to_owned(), json!({ "env": env }))
         })
         .collect();
-    json!({
+    Ok(json!({
         "comment": "Generated from the Rust code by `FLOWMERGE_UPDATE_CONTRACT=1 cargo test -p service contract`; do not edit.",
         "glue": {
             "columns": columns,
@@ -56,23 +60,44 @@ pub fn contract() -> Value {
             "namespace": metrics::NAMESPACE,
             "names": metric_names,
         },
-    })
+    }))
 }
 
 /// What each setting is when its variable is unset, as the functions read it:
-/// the values of a configuration parsed from the required variables alone.
-fn defaults() -> BTreeMap<&'static str, String> {
-    let only_table = |name: &str| (name == env::TABLE_NAME).then(|| "ledger".to_owned());
-    let config =
-        ServiceConfig::from_lookup(only_table).expect("the table is the one setting without a default");
-    BTreeMap::from([
-        (env::SETTLE_SECONDS, config.settle_secs.to_string()),
-        (env::MAX_GAP, config.max_gap.to_string()),
-        (env::TARGET_FILE_SIZE, config.target_file_size.to_string()),
-        (env::MAX_ATTEMPTS, config.max_attempts.to_string()),
-        (env::WINDOW_FROM, config.window_from.to_string()),
-        (env::ROLLUP, config.rollup.to_string()),
-    ])
+/// the values of each function's config read with only the variables that
+/// have no default set.
+fn defaults() -> Result<BTreeMap<&'static str, String>, ConfigError> {
+    let no_default = |name: &str| {
+        [
+            env::TABLE_NAME,
+            env::RAW_BUCKET,
+            env::OUTPUT_BUCKET,
+            env::STATE_MACHINE_ARN,
+        ]
+        .contains(&name)
+        .then(|| "x".to_owned())
+    };
+    let vars = |function| Vars::of(function, no_default);
+    let list_batch = StepConfig::read(&vars(Function::ListBatch))?.pipeline;
+    let combine = StepConfig::read(&vars(Function::CombineCommit))?.pipeline;
+    let scheduler = SchedulerConfig::read(&vars(Function::Scheduler))?;
+    let redrive = RedriveConfig::read(&vars(Function::Redrive))?;
+    let ingest = IngestConfig::read(&vars(Function::Ingest))?;
+    let window_from = match ingest.start_split {
+        None => WindowFrom::Key,
+        Some(_) => WindowFrom::Start,
+    };
+    Ok(BTreeMap::from([
+        (env::SETTLE_SECONDS, scheduler.settle_secs.to_string()),
+        (env::MAX_GAP, list_batch.merge.max_gap.to_string()),
+        (
+            env::TARGET_FILE_SIZE,
+            list_batch.merge.target_file_size.to_string(),
+        ),
+        (env::MAX_ATTEMPTS, redrive.max_attempts.to_string()),
+        (env::WINDOW_FROM, window_from.to_string()),
+        (env::ROLLUP, combine.rollup.to_string()),
+    ]))
 }
 
 #[cfg(test)]
@@ -84,7 +109,7 @@ mod tests {
     #[test]
     fn infra_contract_json_is_current() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/contract.json");
-        let text = serde_json::to_string_pretty(&contract()).unwrap() + "\n";
+        let text = serde_json::to_string_pretty(&contract().unwrap()).unwrap() + "\n";
         if std::env::var_os("FLOWMERGE_UPDATE_CONTRACT").is_some() {
             std::fs::write(&path, &text).unwrap();
         }
@@ -98,7 +123,7 @@ mod tests {
 
     #[test]
     fn the_glue_table_has_every_catalogue_field_and_records() {
-        let contract = contract();
+        let contract = contract().unwrap();
         let columns = contract["glue"]["columns"].as_array().unwrap();
         assert_eq!(columns.len(), flowlog::CATALOGUE.len() + 1);
         let column =
@@ -124,7 +149,7 @@ mod tests {
             .filter(|name| *name != pipeline::failpoint::ENV)
             .collect();
         listed.sort_unstable();
-        let mut read: Vec<&str> = crate::Function::ALL
+        let mut read: Vec<&str> = Function::ALL
             .iter()
             .flat_map(|f| f.env())
             .map(|v| v.name)
@@ -136,7 +161,7 @@ mod tests {
 
     #[test]
     fn each_table_lies_under_its_tiers_files() {
-        let contract = contract();
+        let contract = contract().unwrap();
         let config = pipeline::Config::default();
         let minute: flowlog::Window = "2026-11-22T13:05Z".parse().unwrap();
         for (table, window) in [("flowlogs", minute), ("flowlogs_hourly", minute.hour())] {

@@ -146,22 +146,30 @@ impl Function {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ServiceConfig;
+    use crate::config::Vars;
+    use crate::{FromVars, SchedulerConfig, StepConfig};
 
     #[test]
     fn a_function_ignores_variables_it_does_not_read() {
         let all = |name: &str| match name {
-            "TABLE_NAME" => Some("ledger".to_owned()),
+            "TABLE_NAME" | "RAW_BUCKET" | "OUTPUT_BUCKET" | "STATE_MACHINE_ARN" => {
+                Some("x".to_owned())
+            }
             "MAX_GAP" => Some("window".to_owned()),
             "SETTLE_SECONDS" => Some("30".to_owned()),
             _ => None,
         };
-        let scheduler = ServiceConfig::from_lookup(Function::Scheduler.lookup(all)).unwrap();
+        let scheduler = SchedulerConfig::read(&Vars::of(Function::Scheduler, all)).unwrap();
         assert_eq!(scheduler.settle_secs, 30);
-        assert_eq!(scheduler.max_gap, merge::MaxGap::default());
-        let list_batch = ServiceConfig::from_lookup(Function::ListBatch.lookup(all)).unwrap();
-        assert_eq!(list_batch.max_gap, merge::MaxGap::Window);
-        assert_eq!(list_batch.settle_secs, 600);
+        let read = |function| StepConfig::read(&Vars::of(function, all)).unwrap();
+        assert_eq!(
+            read(Function::ListBatch).pipeline.merge.max_gap,
+            merge::MaxGap::Window
+        );
+        assert_eq!(
+            read(Function::PartialMerge).pipeline.merge.max_gap,
+            merge::MaxGap::default()
+        );
     }
 
     #[test]

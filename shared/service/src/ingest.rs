@@ -44,12 +44,12 @@ impl Ingest {
     /// From the settings and the shared AWS configuration.
     pub fn build(
         sdk: &aws_config::SdkConfig,
-        config: &crate::ServiceConfig,
+        config: crate::IngestConfig,
     ) -> Result<Self, crate::ConfigError> {
         Ok(Ingest {
-            ledger: crate::build_ledger(sdk, config),
-            raw_prefix: config.raw_prefix.clone(),
-            split: crate::build_start_split(sdk, config)?,
+            ledger: crate::build_ledger(sdk, &config.table_name),
+            split: crate::build_start_split(sdk, &config),
+            raw_prefix: config.raw_prefix,
         })
     }
 

@@ -27,18 +27,21 @@
 
 pub mod config;
 pub mod contract;
-pub mod operations;
 pub mod events;
 pub mod function;
 pub mod ingest;
 pub mod logging;
+pub mod operations;
 pub mod serve;
 pub mod steps;
 
 #[cfg(test)]
 mod fixtures;
 
-pub use config::{ConfigError, ServiceConfig, build_context, build_ledger, build_start_split};
+pub use config::{
+    ConfigError, FromVars, IngestConfig, RedriveConfig, SchedulerConfig, StepConfig, build_context,
+    build_ledger, build_start_split,
+};
 pub use function::Function;
 pub use serve::serve;
 pub use steps::StepError;

@@ -68,7 +68,10 @@ mod tests {
             "info,ledger=debug"
         );
         for level in ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] {
-            assert!(EnvFilter::try_new(filter(None, Some(level))).is_ok(), "{level}");
+            assert!(
+                EnvFilter::try_new(filter(None, Some(level))).is_ok(),
+                "{level}"
+            );
         }
     }
 

@@ -9,7 +9,7 @@ use control::scheduler::ScheduleSummary;
 use ledger::Ledger;
 use serde_json::Value;
 
-use crate::{ConfigError, ServiceConfig, build_ledger};
+use crate::{ConfigError, RedriveConfig, SchedulerConfig, build_ledger};
 
 /// The scheduler's ledger, state machine and settle time.
 #[derive(Debug)]
@@ -21,10 +21,13 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// From the settings and the shared AWS configuration.
-    pub fn build(sdk: &aws_config::SdkConfig, config: &ServiceConfig) -> Result<Self, ConfigError> {
+    pub fn build(
+        sdk: &aws_config::SdkConfig,
+        config: SchedulerConfig,
+    ) -> Result<Self, ConfigError> {
         Ok(Scheduler {
-            ledger: build_ledger(sdk, config),
-            executions: SfnExecutions::from_sdk(sdk, config.require_state_machine()?),
+            ledger: build_ledger(sdk, &config.table_name),
+            executions: SfnExecutions::from_sdk(sdk, config.state_machine_arn),
             settle_secs: config.settle_secs,
         })
     }
@@ -52,10 +55,10 @@ pub struct Redrive {
 
 impl Redrive {
     /// From the settings and the shared AWS configuration.
-    pub fn build(sdk: &aws_config::SdkConfig, config: &ServiceConfig) -> Result<Self, ConfigError> {
+    pub fn build(sdk: &aws_config::SdkConfig, config: RedriveConfig) -> Result<Self, ConfigError> {
         Ok(Redrive {
-            ledger: build_ledger(sdk, config),
-            executions: SfnExecutions::from_sdk(sdk, config.require_state_machine()?),
+            ledger: build_ledger(sdk, &config.table_name),
+            executions: SfnExecutions::from_sdk(sdk, config.state_machine_arn),
             max_attempts: config.max_attempts,
         })
     }
