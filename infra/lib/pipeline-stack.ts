@@ -2,17 +2,15 @@
  * Pipeline stack: the stateless part of flowmerge on AWS — the raw-events
  * queue and its DLQ, the six Rust Lambdas, the per-minute state machine
  * (statemachines/window.asl.json), schedules, alarms and the redrive loop, a
- * dashboard, and the Glue table / Athena workgroup over the output.
+ * dashboard, and the query layer over the output ({@link QueryLayer}).
  * It can be destroyed and redeployed without losing data.
  */
 import * as path from 'path';
-import { ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
-import * as athena from 'aws-cdk-lib/aws-athena';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -23,7 +21,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { FlowmergeConfig, inputPrefixes } from './config';
-import { FLOWLOG_COLUMNS, GLUE_TABLES, METRIC_NAMESPACE, metricName } from './contract';
+import { METRIC_NAMESPACE, metricName } from './contract';
+import { QueryLayer } from './query-layer';
 import { RustLambda } from './rust-lambda';
 
 /** The state machine definition, relative to this file. */
@@ -347,102 +346,13 @@ export class PipelineStack extends Stack {
     }
     dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 3 }));
 
-    // ---- Glue table and Athena ---------------------------------------------------------
-    const database = new glue.CfnDatabase(this, 'GlueDatabase', {
-      catalogId: Aws.ACCOUNT_ID,
-      databaseInput: { name: config.glueDatabaseName, description: 'flowmerge compacted VPC Flow Logs' },
+    // ---- Glue tables and Athena ------------------------------------------------------
+    new QueryLayer(this, 'Query', {
+      config,
+      outputBucket,
+      queryResultsBucket: props.queryResultsBucket,
+      workGroupName: this.stackName,
     });
-    // One table per tier, each over its own files: a query sees every
-    // record once, from minutes (current) or from complete hours.
-    const descriptions = {
-      minute: 'VPC Flow Logs compacted per minute by flowmerge (Parquet, AWS column names)',
-      hour: 'VPC Flow Logs rolled up per hour by flowmerge from the minute tier (Parquet, AWS column names)',
-    };
-    const tables = Object.entries(GLUE_TABLES).filter(([, t]) => rollup || t.tier === 'minute');
-    for (const [name, { root, tier }] of tables) {
-      const location = `s3://${outputBucket.bucketName}/${config.outputPrefix}${root}`;
-      const glueTable = new glue.CfnTable(this, tier === 'minute' ? 'FlowLogsTable' : 'FlowLogsHourlyTable', {
-        catalogId: Aws.ACCOUNT_ID,
-        databaseName: config.glueDatabaseName,
-        tableInput: {
-          name,
-          description: descriptions[tier],
-          tableType: 'EXTERNAL_TABLE',
-          parameters: {
-            classification: 'parquet',
-            EXTERNAL: 'TRUE',
-            'parquet.compression': 'ZSTD',
-            'projection.enabled': 'true',
-            'projection.year.type': 'integer',
-            'projection.year.range': '2020,2100',
-            'projection.year.digits': '4',
-            'projection.month.type': 'integer',
-            'projection.month.range': '1,12',
-            'projection.month.digits': '2',
-            'projection.day.type': 'integer',
-            'projection.day.range': '1,31',
-            'projection.day.digits': '2',
-            'projection.hour.type': 'integer',
-            'projection.hour.range': '0,23',
-            'projection.hour.digits': '2',
-            'storage.location.template': location + 'year=${year}/month=${month}/day=${day}/hour=${hour}/',
-          },
-          partitionKeys: ['year', 'month', 'day', 'hour'].map((key) => ({ name: key, type: 'string' })),
-          storageDescriptor: {
-            location,
-            columns: [...FLOWLOG_COLUMNS],
-            inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-            outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-            serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
-          },
-        },
-      });
-      glueTable.addResourceDependency(database);
-    }
-
-    const workgroup = new athena.CfnWorkGroup(this, 'AthenaWorkGroup', {
-      name: `${this.stackName}`,
-      description: 'flowmerge queries',
-      recursiveDeleteOption: true,
-      workGroupConfiguration: {
-        enforceWorkGroupConfiguration: true,
-        publishCloudWatchMetricsEnabled: true,
-        resultConfiguration: {
-          outputLocation: `s3://${props.queryResultsBucket.bucketName}/results/`,
-          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
-        },
-      },
-    });
-    const table_ = `"${config.glueDatabaseName}"."flowlogs"`;
-    const lastDay = `year = date_format(current_date, '%Y') AND month = date_format(current_date, '%m') AND day = date_format(current_date, '%d')`;
-    const queries: Array<[string, string, string]> = [
-      [
-        'top-talkers',
-        'Top 25 source/destination pairs by bytes today',
-        `SELECT srcaddr, dstaddr, sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records\nFROM ${table_}\nWHERE ${lastDay}\nGROUP BY srcaddr, dstaddr\nORDER BY bytes DESC\nLIMIT 25;`,
-      ],
-      [
-        'rejected-traffic',
-        'Rejected flows today by destination port',
-        `SELECT account_id, vpc_id, dstaddr, dstport, protocol, sum(packets) AS packets, sum(records) AS records\nFROM ${table_}\nWHERE ${lastDay} AND action = 'REJECT'\nGROUP BY account_id, vpc_id, dstaddr, dstport, protocol\nORDER BY packets DESC\nLIMIT 100;`,
-      ],
-      [
-        'traffic-by-account',
-        'Bytes and packets per account today',
-        `SELECT account_id, sum(bytes) AS bytes, sum(packets) AS packets, sum(records) AS records\nFROM ${table_}\nWHERE ${lastDay}\nGROUP BY account_id\nORDER BY bytes DESC;`,
-      ],
-    ];
-    for (const [name, description, queryString] of queries) {
-      const q = new athena.CfnNamedQuery(this, `Query-${name}`, {
-        name: `flowmerge ${name}`,
-        description,
-        database: config.glueDatabaseName,
-        workGroup: workgroup.name,
-        queryString,
-      });
-      q.addResourceDependency(workgroup);
-      q.addResourceDependency(database);
-    }
 
     // What `flowmerge rerun | backfill | status` and `aws stepfunctions` need.
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'FLOWMERGE_STATE_MACHINE_ARN' });

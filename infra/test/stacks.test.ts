@@ -1,6 +1,4 @@
 /** Template assertions on the properties that matter for flowmerge. */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FLOWLOG_COLUMNS, FUNCTION_ENV, METRIC_NAMESPACE, METRICS } from '../lib/contract';
 import { DEFAULTS } from '../lib/config';
