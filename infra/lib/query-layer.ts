@@ -5,11 +5,12 @@
  * Athena workgroup and its saved queries. Columns and table roots come from
  * the Rust side (infra/contract.json).
  */
-import { Aws, CfnResource } from 'aws-cdk-lib';
+import { Aws } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { Concern } from './concern';
 import { FlowmergeConfig } from './config';
 import { FLOWLOG_COLUMNS, GLUE_TABLES } from './contract';
 
@@ -22,16 +23,12 @@ export interface QueryLayerProps {
 }
 
 /**
- * These resources have names of their own (a database, tables, a workgroup),
- * which CloudFormation cannot replace in place: they keep the logical ids
- * they had at the stack's top level, so moving them into this construct
- * replaces nothing in a deployed stack. One query layer per stack.
+ * Its resources have names of their own (a database, tables, a workgroup),
+ * which CloudFormation cannot replace in place; as a {@link Concern} they
+ * keep the logical ids they would have at the stack's top level. One query
+ * layer per stack.
  */
-function stable(resource: CfnResource, logicalId: string): void {
-  resource.overrideLogicalId(logicalId);
-}
-
-export class QueryLayer extends Construct {
+export class QueryLayer extends Concern {
   constructor(scope: Construct, id: string, props: QueryLayerProps) {
     super(scope, id);
     const { config, outputBucket, queryResultsBucket } = props;
@@ -39,7 +36,6 @@ export class QueryLayer extends Construct {
       catalogId: Aws.ACCOUNT_ID,
       databaseInput: { name: config.glueDatabaseName, description: 'flowmerge compacted VPC Flow Logs' },
     });
-    stable(database, 'GlueDatabase');
     // One table per tier, each over its own files: a query sees every
     // record once, from minutes (current) or from complete hours.
     const descriptions = {
@@ -85,7 +81,6 @@ export class QueryLayer extends Construct {
           },
         },
       });
-      stable(glueTable, tier === 'minute' ? 'FlowLogsTable' : 'FlowLogsHourlyTable');
       glueTable.addResourceDependency(database);
     }
 
@@ -102,7 +97,6 @@ export class QueryLayer extends Construct {
         },
       },
     });
-    stable(workgroup, 'AthenaWorkGroup');
     const table_ = `"${config.glueDatabaseName}"."flowlogs"`;
     const lastDay = `year = date_format(current_date, '%Y') AND month = date_format(current_date, '%m') AND day = date_format(current_date, '%d')`;
     const queries: Array<[string, string, string]> = [
@@ -130,7 +124,6 @@ export class QueryLayer extends Construct {
         workGroup: workgroup.name,
         queryString,
       });
-      stable(q, `Query${name.replace(/-/g, '')}`);
       q.addResourceDependency(workgroup);
       q.addResourceDependency(database);
     }

@@ -13,6 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { FlowmergeConfig } from './config';
 
 export interface RustLambdaProps {
   /** Binary name: the folder under `functions/` and under the asset directory. */
@@ -95,4 +96,26 @@ export class RustLambda extends Construct {
       );
     }
   }
+
+  /** Allows this function `actions` on `resources` (its role starts with nothing else). */
+  public allow(actions: string[], resources: string[]): void {
+    this.role.addToPolicy(new iam.PolicyStatement({ actions, resources }));
+  }
+}
+
+/**
+ * A flowmerge function as the deployment builds it: code from the
+ * configured asset directory, tracing as configured, and its construct id
+ * from its name (`partial-merge` -> `PartialMerge`).
+ */
+export function flowmergeFunction(
+  scope: Construct,
+  config: FlowmergeConfig,
+  props: Omit<RustLambdaProps, 'assetDir' | 'tracing'>,
+): RustLambda {
+  const id = props.name
+    .split('-')
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('');
+  return new RustLambda(scope, id, { ...props, assetDir: config.lambdaAssetDir, tracing: config.tracing });
 }

@@ -4,7 +4,7 @@
  * transient errors, and failure handling mirrors the Rust ledger's `fail`.
  */
 import * as fs from 'fs';
-import { ASL_PATH } from '../lib/pipeline-stack';
+import { ASL_PATH } from '../lib/window-workflow';
 import contract from '../contract.json';
 import { synthApp } from './helpers';
 

@@ -1,14 +1,15 @@
 /** The query layer on its own: one Glue table per tier, named resources at their original logical ids. */
-import { App, Stack } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { ConcernStack } from '../lib/concern';
 import { readConfig } from '../lib/config';
 import { FLOWLOG_COLUMNS, GLUE_TABLES } from '../lib/contract';
 import { QueryLayer } from '../lib/query-layer';
 
 function layer(context: Record<string, string>): Template {
   const app = new App({ context });
-  const stack = new Stack(app, 'Query');
+  const stack = new ConcernStack(app, 'Query');
   new QueryLayer(stack, 'Layer', {
     config: readConfig(app.node),
     outputBucket: s3.Bucket.fromBucketName(stack, 'Out', 'out'),
