@@ -3,7 +3,7 @@ VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 RELEASE := target/release/flowmerge
 
-.PHONY: demo test infra-test bench build venv lint fuzz clean
+.PHONY: demo test infra-test bench build venv infra-deps lint fuzz clean
 
 ## Build the release binary.
 build:
@@ -29,18 +29,24 @@ $(VENV)/.installed: tests/requirements.txt
 	$(VENV)/bin/pip install --quiet -r tests/requirements.txt
 	touch $@
 
+## The CDK app's npm packages (the end-to-end tests synthesise it too).
+infra-deps: infra/node_modules/.installed
+infra/node_modules/.installed: infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund
+	touch $@
+
 ## Formatting and lints.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
 ## CDK app: jest (template assertions, cdk-nag, ASL validation) and an offline synth.
-infra-test:
-	cd infra && npm ci --no-audit --no-fund && npm test && npm run synth:offline
+infra-test: infra-deps
+	cd infra && npm test && npm run synth:offline
 
 ## Every test: lints, Rust tests (S3 and DynamoDB against moto), DuckDB/pyarrow
 ## read-back, and the CDK app's tests.
-test: venv lint
+test: venv infra-deps lint
 	tests/run.sh
 	$(MAKE) infra-test
 

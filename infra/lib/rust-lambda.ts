@@ -31,12 +31,15 @@ export interface RustLambdaProps {
 }
 
 export class RustLambda extends Construct {
+  /** The binary's name (its folder under `functions/`). */
+  public readonly name: string;
   public readonly function: lambda.Function;
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: RustLambdaProps) {
     super(scope, id);
+    this.name = props.name;
     const codeDir = path.join(props.assetDir, props.name);
     if (!fs.existsSync(path.join(codeDir, 'bootstrap'))) {
       throw new Error(

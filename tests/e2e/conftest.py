@@ -51,12 +51,13 @@ def aws(tmp_path_factory):
         local.stop()
 
 
-def generate_into(directory: Path, start: str, minutes=1, accounts=4, seed=42, **extra) -> Dataset:
+def generate_into(directory: Path, start: str, minutes=1, accounts=4, seed=42, enis=3, flows=6,
+                  **extra) -> Dataset:
     """`flowmerge generate` into a directory of its own; `extra` are more
     flags (`bad_lines=7` -> `--bad-lines 7`, `bad_files=True` -> `--bad-files`)."""
     raw = directory / f"raw-{seed}"
     args = ["generate", raw, "--start", start, "--minutes", minutes, "--accounts", accounts,
-            "--enis", 3, "--flows", 6, "--seed", seed]
+            "--enis", enis, "--flows", flows, "--seed", seed]
     for flag, value in extra.items():
         args += [f"--{flag.replace('_', '-')}"] + ([] if value is True else [value])
     flowmerge(*args)

@@ -1,14 +1,18 @@
 """A local AWS for the end-to-end tests: moto server (S3, SQS, DynamoDB, Step
 Functions executing our ASL), `cargo lambda watch` serving the real Rust
-Lambdas, and router.py between them. Resources get the names and settings
-the CDK app gives them; the state machine is statemachines/window.asl.json
-with its placeholders substituted as text, as `definitionSubstitutions` does.
+Lambdas, and router.py between them. Resources get the names the CDK app
+gives them. The functions' environment and the state machine's
+substitutions are read from the CDK app's synthesised template for the
+scenario's context (`deployment`), so a scenario sets what a deployment
+sets, the way it sets it; the state machine is statemachines/window.asl.json
+with those substitutions, as `definitionSubstitutions` makes it.
 
 What AWS would do around the functions, the harness does by hand: the SQS
 event source mapping (`ingest_pending`), the EventBridge schedule
 (`schedule`) and the alarm rule (`redrive`).
 """
 
+import functools
 import json
 import os
 import signal
@@ -35,9 +39,24 @@ STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACH
 # Small groups, so that a window has several partial merges and combine re-merges.
 GROUP_BYTES = 4096
 
+# The deployment the harness stands for, as CDK context: the resources'
+# names, settling at once, and minutes only (the deployed default rolls up
+# hours; the rollup scenario asks for it). moto runs Distributed Map
+# children only as STANDARD workflows; the deployed default is EXPRESS.
+DEPLOYMENT = {
+    "rawBucketName": RAW_BUCKET,
+    "outputPrefix": OUTPUT_PREFIX,
+    "settleSeconds": 0,
+    "rollup": "none",
+    "mapConcurrency": 4,
+    "childExecutionType": "STANDARD",
+}
+# The function defaults the harness changes, beyond any deployment setting.
+# Small groups, so that a window has several partial merges and combine re-merges.
+GROUP_BYTES = 4096
+HARNESS_ENV = {"GROUP_BYTES": str(GROUP_BYTES), "RUST_LOG": "info"}
 # The variables the functions read, from the Rust side (infra/contract.json):
-# the harness may set no other, so a scenario cannot pass on a setting that no
-# deployed function would read.
+# the harness may change no other default.
 CONTRACT_VARS = {v["name"] for f in json.loads((REPO / "infra" / "contract.json").read_text())["functions"].values()
                  for v in f["env"]}
 CREDENTIALS = {
@@ -58,21 +77,56 @@ def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
 
-def substituted_definition(child_execution_type: str) -> str:
-    """The ASL with the CDK app's substitutions. moto runs Distributed Map
-    children only as STANDARD workflows; the deployed default is EXPRESS."""
+# What the template refers to by reference (a table, a bucket, an ARN), as
+# the harness names it.
+LOCAL_REFERENCES = {
+    "TABLE_NAME": TABLE,
+    "TableName": TABLE,
+    "OUTPUT_BUCKET": OUTPUT_BUCKET,
+    "OutputBucket": OUTPUT_BUCKET,
+    "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+    "ListBatchFunctionArn": function_arn("list-batch"),
+    "PartialMergeFunctionArn": function_arn("partial-merge"),
+    "CombineCommitFunctionArn": function_arn("combine-commit"),
+}
+
+
+@functools.cache
+def synthesised(context_json: str) -> dict:
+    result = subprocess.run(
+        ["npx", "ts-node", "--transpile-only", "scripts/function-env.ts", context_json],
+        cwd=REPO / "infra", check=True, capture_output=True, text=True)
+    return json.loads(result.stdout)
+
+
+def deployment(context: dict) -> dict:
+    """What the CDK app, synthesised with this context over DEPLOYMENT, gives
+    each function and the state machine (infra/scripts/function-env.ts):
+    {"functions": {name: env}, "substitutions": {name: value}}, with the
+    template's references replaced by the local resources' names."""
+    template = synthesised(json.dumps({**DEPLOYMENT, **context}, sort_keys=True))
+
+    def local(values: dict) -> dict:
+        return {k: v if isinstance(v, str) else LOCAL_REFERENCES[k] for k, v in values.items()}
+    return {"functions": {name: local(env) for name, env in template["functions"].items()},
+            "substitutions": local(template["substitutions"])}
+
+
+def one_environment(functions: dict) -> dict:
+    """The functions' variables as one environment (cargo lambda watch serves
+    them all from one); a variable two functions are given differently
+    cannot be, and fails."""
+    env = {}
+    for name, variables in functions.items():
+        for key, value in variables.items():
+            assert env.setdefault(key, value) == value, f"{key}: {env[key]!r} elsewhere, {value!r} for {name}"
+    return env
+
+
+def substituted_definition(substitutions: dict) -> str:
+    """The ASL with the deployment's substitutions, as `definitionSubstitutions` makes it."""
     text = (REPO / "statemachines" / "window.asl.json").read_text()
-    values = {
-        "ListBatchFunctionArn": function_arn("list-batch"),
-        "PartialMergeFunctionArn": function_arn("partial-merge"),
-        "CombineCommitFunctionArn": function_arn("combine-commit"),
-        "OutputBucket": OUTPUT_BUCKET,
-        "OutputPrefix": OUTPUT_PREFIX,
-        "TableName": TABLE,
-        "MapConcurrency": "4",
-        "ChildExecutionType": child_execution_type,
-    }
-    for name, value in values.items():
+    for name, value in substitutions.items():
         text = text.replace("${" + name + "}", value)
     assert "${" not in text, "unsubstituted placeholder"
     json.loads(text)
@@ -109,7 +163,7 @@ class LocalAws:
         self.moto_url = f"http://127.0.0.1:{self.moto_port}"
         self.lambda_url = f"http://127.0.0.1:{self.lambda_port}"
         self.processes = {}
-        self.failpoints = None
+        self.started_with = None
 
     # ---- processes --------------------------------------------------------------
 
@@ -161,49 +215,29 @@ class LocalAws:
         for name in list(self.processes):
             self.kill(name)
 
-    def lambda_env(self, failpoints: str, formats: str, window_from: str, rollup: str, settings: dict) -> dict:
-        # One environment for all functions (watch serves them all); each
-        # function reads its own variables of it.
-        functions = {
-            "RAW_BUCKET": RAW_BUCKET,
-            "RAW_PREFIX": "",
-            "OUTPUT_BUCKET": OUTPUT_BUCKET,
-            "OUTPUT_PREFIX": OUTPUT_PREFIX,
-            "TABLE_NAME": TABLE,
-            "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
-            "SETTLE_SECONDS": "0",
-            "GROUP_BYTES": str(GROUP_BYTES),
-            "MAX_ATTEMPTS": "3",
-            "RUST_LOG": "info",
-            **({"FORMATS": formats} if formats else {}),
-            **({"WINDOW_FROM": window_from} if window_from else {}),
-            **({"ROLLUP": rollup} if rollup else {}),
-            **settings,
-        }
-        unread = set(functions) - CONTRACT_VARS
-        assert not unread, f"no function reads {unread}"
-        return {"AWS_ENDPOINT_URL": self.moto_url, "FLOWMERGE_FAILPOINTS": failpoints, **functions}
-
-    def lambdas(self, failpoints: str = "", timeout: int = 600, formats: str = "",
-                window_from: str = "", rollup: str = "", settings: dict | None = None):
-        """(Re)starts cargo lambda watch with these failpoints, like a deploy
-        with new environment variables (fresh instances, fresh state).
+    def lambdas(self, failpoints: str = "", timeout: int = 600, context: dict | None = None):
+        """(Re)starts cargo lambda watch with the environment a deployment with
+        this CDK context gives the functions, and these failpoints, like a
+        deploy with new settings (fresh instances, fresh state).
 
         watch does not notice a function process that dies mid-invocation:
         the invocation hangs until `timeout` seconds, then fails as
         `Sandbox.Timedout` (router.py), as a Lambda that runs out of time does."""
-        settings = settings or {}
-        key = (failpoints, timeout, formats, window_from, rollup, tuple(sorted(settings.items())))
-        if key == self.failpoints and "lambdas" in self.processes:
+        context = context or {}
+        key = (failpoints, timeout, json.dumps(context, sort_keys=True))
+        if key == self.started_with and "lambdas" in self.processes:
             return
         self.kill("lambdas")
-        env = self.lambda_env(failpoints, formats, window_from, rollup, settings)
+        functions = one_environment(deployment(context)["functions"])
+        changed = set(HARNESS_ENV) - CONTRACT_VARS
+        assert not changed, f"no function reads {changed}"
+        env = {**functions, **HARNESS_ENV, "AWS_ENDPOINT_URL": self.moto_url, "FLOWMERGE_FAILPOINTS": failpoints}
         # The functions inherit watch's environment.
         args = [str(self.bin_dir / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
                 "-A", "127.0.0.1", "-P", str(self.lambda_port), "--timeout", str(timeout)]
         self.spawn("lambdas", args, env={"PATH": f"{self.bin_dir}:{os.environ['PATH']}", **env})
         self.wait_up("lambdas", self.lambda_url)
-        self.failpoints = key
+        self.started_with = key
 
     # ---- resources, as the CDK app creates them ------------------------------------
 
@@ -241,7 +275,7 @@ class LocalAws:
         )
         self.client("stepfunctions").create_state_machine(
             name=STATE_MACHINE, type="STANDARD",
-            definition=substituted_definition("STANDARD"),
+            definition=substituted_definition(deployment({})["substitutions"]),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{STACK}-StateMachineRole",
         )
 

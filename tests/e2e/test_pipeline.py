@@ -239,11 +239,11 @@ def test_firehose_cloudwatch_logs_and_native_parquet_objects_arrive_through_s3_e
         assert any(k.startswith(kind) for k in keys), kind
     assert any(k.endswith(".log.parquet") for k in keys)
     # The custom formats of the headerless sources, as the CDK app's
-    # `formats` context gives them (FORMATS; list-batch writes them into the
-    # manifest every step of the run reads).
+    # `formats` context (list-batch writes them into the manifest every step
+    # of the run reads).
     rules = [{"prefix": p, "format": f} for p, f in dataset.truth["formats"].items()]
     assert rules
-    aws.lambdas(formats=json.dumps({"rules": rules}))
+    aws.lambdas(context={"formats": {"rules": rules}})
     try:
         deliver(aws, dataset)
         run_pipeline(aws)
@@ -257,13 +257,13 @@ def test_firehose_cloudwatch_logs_and_native_parquet_objects_arrive_through_s3_e
 
 
 def test_firehose_records_take_the_windows_they_start_in(aws, tmp_path):
-    """WINDOW_FROM=start (the CDK app's windowFrom context): ingest reads each
+    """The CDK app's windowFrom=start context: ingest reads each
     Firehose object from S3 and records it under every window its records
     start in; each of those windows commits only its own records."""
     dataset = generate_into(tmp_path, "2026-11-03T06:00Z", minutes=3, accounts=4, seed=83,
                             delivery="firehose")
     rules = [{"prefix": p, "format": f} for p, f in dataset.truth["formats"].items()]
-    aws.lambdas(formats=json.dumps({"rules": rules}), window_from="start")
+    aws.lambdas(context={"formats": {"rules": rules}, "windowFrom": "start"})
     try:
         deliver(aws, dataset)
         run_pipeline(aws)
@@ -296,13 +296,13 @@ def hour_totals(aws, hour, dest):
 
 
 def test_minutes_roll_up_into_their_hour_and_a_late_minute_re_rolls_it(aws, tmp_path):
-    """ROLLUP=hour (the CDK app's default): each committed minute joins its
+    """The CDK app's rollup=hour (its default): each committed minute joins its
     hour; the scheduler starts the hour once its minutes are done, with the
     same state machine; a late file re-runs its minute and then the hour;
     `flowmerge rerun --hour` re-runs one."""
     hour = "2026-11-03T07Z"
     on_time = generate_into(tmp_path, "2026-11-03T07:00Z", minutes=3, accounts=4, seed=91)
-    aws.lambdas(rollup="hour")
+    aws.lambdas(context={"rollup": "hour"})
     try:
         deliver(aws, on_time)
         run_pipeline(aws)
@@ -341,19 +341,18 @@ def test_minutes_roll_up_into_their_hour_and_a_late_minute_re_rolls_it(aws, tmp_
 
 
 def test_merge_settings_reach_every_step_through_list_batch(aws, tmp_path):
-    """MAX_GAP and TARGET_FILE_SIZE as the CDK app sets them (maxGap and
-    targetFileSize context, on list-batch): list-batch writes them into the
-    manifest every step reads, and the output has the rows of that setting,
-    the same as the CLI gives with it, and not those of the default. (Files
-    roll at batches of 64 Ki rows, more than a scenario's window holds, so
-    the target size shows in the manifest, not in a file count.)"""
-    dataset = generate_into(tmp_path, "2026-11-03T08:00Z", minutes=2, accounts=12, seed=95)
-    rows = {}
-    for label, args in (("default", []), ("window", ["--max-gap", "window"])):
-        out = tmp_path / f"cli-{label}"
-        rows[label] = json.loads(flowmerge("compact", dataset.raw, out, "--json", *args).stdout)["rows_out"]
-    assert rows["window"] < rows["default"], rows
-    aws.lambdas(settings={"MAX_GAP": "window", "TARGET_FILE_SIZE": str(4 * 1024 * 1024)})
+    """The CDK app's maxGap and targetFileSize context: list-batch writes
+    them into the manifest every step reads, and the output has the rows and
+    the files of those settings, the same as the CLI gives with them, and
+    not those of the defaults."""
+    dataset = generate_into(tmp_path, "2026-11-03T08:00Z", minutes=2, accounts=12, enis=10, flows=40, seed=95)
+    target = 16 * 1024
+    cli = {}
+    for label, args in (("default", []), ("set", ["--max-gap", "window", "--target-file-size", str(target)])):
+        summary = json.loads(flowmerge("compact", dataset.raw, tmp_path / f"cli-{label}", "--json", *args).stdout)
+        cli[label] = (summary["rows_out"], summary["files_out"])
+    assert cli["set"][0] < cli["default"][0] and cli["set"][1] > cli["default"][1], cli
+    aws.lambdas(context={"maxGap": "window", "targetFileSize": target})
     try:
         deliver(aws, dataset)
         run_pipeline(aws)
@@ -365,9 +364,9 @@ def test_merge_settings_reach_every_step_through_list_batch(aws, tmp_path):
     for window in dataset.windows:
         key = f"{OUTPUT_PREFIX}_flowmerge/manifests/{stamp(window)}/v000001.json"
         settings = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key=key)["Body"].read())["settings"]
-        assert (settings["max_gap"], settings["target_file_size"]) == ("window", 4 * 1024 * 1024), settings
+        assert (settings["max_gap"], settings["target_file_size"]) == ("window", target), settings
     keys = [k for w in dataset.windows for k in output_keys(aws, w)]
     aws.download(keys, tmp_path / "aws")
     found = duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp_path / "aws" / "**" / "*.parquet")]).fetchone()[0]
-    assert found == rows["window"]
+    assert (found, len(keys)) == cli["set"]
     assert read_totals(aws, dataset.windows, tmp_path / "totals") == expected_totals(dataset)

@@ -13,8 +13,12 @@ use crate::convert::{Source, arrow_schema, output_columns};
 use crate::dims::RankedDict;
 use crate::file::{OpenFile, RowGroup};
 
-/// Rows converted and handed to the writer at a time.
+/// Rows converted and handed to the writer at a time, at most.
 const BATCH_ROWS: usize = 64 * 1024;
+
+/// Rows handed to the writer at a time, at least: the first batch of each
+/// file, which tells the size of a row.
+const MIN_BATCH_ROWS: usize = 1024;
 
 /// The zstd level output is written at. Level 1 is both faster and, on flow
 /// logs, smaller than zstd's own default of 3: `make bench`'s data came out
@@ -183,26 +187,37 @@ pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<By
     let mut file: Option<OpenFile> = None;
     let mut group: Option<RowGroup<'_, '_>> = None;
     let mut start = 0;
+    let mut file_start = 0;
     while start < table.rows() {
         let open = match &mut file {
             Some(open) => open,
-            None => file.insert(OpenFile::new(
-                &schema,
-                writer_options.clone(),
-                options.zstd_level,
-            )?),
+            None => {
+                file_start = start;
+                file.insert(OpenFile::new(
+                    &schema,
+                    writer_options.clone(),
+                    options.zstd_level,
+                )?)
+            }
         };
         let current = match &mut group {
             Some(current) => current,
             None => group.insert(open.row_group(&columns, &dicts, start)?),
         };
-        let end = (start + BATCH_ROWS)
+        let file_bytes = |open: &OpenFile, current: &RowGroup<'_, '_>| {
+            (open.bytes_written() + current.estimated_size()) as u64
+        };
+        let batch = batch_rows(
+            file_bytes(open, current),
+            start - file_start,
+            options.target_file_size,
+        );
+        let end = (start + batch)
             .min(current.first + options.row_group_rows.max(1))
             .min(table.rows());
         current.write(table, start..end, open)?;
         start = end;
-        let full =
-            (open.bytes_written() + current.estimated_size()) as u64 >= options.target_file_size;
+        let full = file_bytes(open, current) >= options.target_file_size;
         if (full || end - current.first >= options.row_group_rows)
             && let Some(done) = group.take()
         {
@@ -219,6 +234,21 @@ pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<By
         files.push(open.finish()?);
     }
     Ok(files)
+}
+
+/// Rows of the next batch of a file holding `rows` rows in `bytes`: as many
+/// as its rows' size so far says reach `target`, within
+/// [`MIN_BATCH_ROWS`]..=[`BATCH_ROWS`], so a file passes its target by
+/// little whatever the target.
+fn batch_rows(bytes: u64, rows: usize, target: u64) -> usize {
+    if rows == 0 {
+        return MIN_BATCH_ROWS;
+    }
+    let per_row = bytes.div_ceil(rows as u64).max(1);
+    let left = target.saturating_sub(bytes).div_ceil(per_row);
+    usize::try_from(left)
+        .unwrap_or(usize::MAX)
+        .clamp(MIN_BATCH_ROWS, BATCH_ROWS)
 }
 
 #[cfg(test)]
@@ -333,6 +363,32 @@ mod tests {
             );
         }
         assert_eq!(rows, 300_000);
+    }
+
+    #[test]
+    fn a_small_target_rolls_files_near_it() {
+        let t = sample(20_000);
+        let target = 64 * 1024;
+        let options = WriteOptions {
+            target_file_size: target,
+            ..WriteOptions::default()
+        };
+        let files = write_parquet(&t, &options).unwrap();
+        let sizes: Vec<usize> = files.iter().map(Bytes::len).collect();
+        // One batch of the most rows would be a single file of them all.
+        assert!(files.len() > 2, "{sizes:?}");
+        assert!(
+            sizes.iter().all(|&size| size as u64 <= target * 3 / 2),
+            "{sizes:?}"
+        );
+        let rows: i64 = files
+            .iter()
+            .map(|f| {
+                let reader = SerializedFileReader::new(f.clone()).unwrap();
+                reader.metadata().file_metadata().num_rows()
+            })
+            .sum();
+        assert_eq!(rows, 20_000);
     }
 
     /// The table's rows as one record batch with [`arrow_schema`], built cell

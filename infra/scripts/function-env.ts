@@ -1,0 +1,56 @@
+/**
+ * Prints what the synthesised pipeline stack gives each function and the
+ * state machine, for a deployment with the CDK context given as JSON:
+ *
+ *   npx ts-node --transpile-only scripts/function-env.ts '{"maxGap": "window"}'
+ *   {"functions": {"list-batch": {"MAX_GAP": "window", ...}, ...},
+ *    "substitutions": {"MapConcurrency": "40", ...}}
+ *
+ * A value that names another resource (a table, a bucket, a function ARN)
+ * stays the CloudFormation expression of the template. The local AWS of the
+ * end-to-end tests starts its functions with this environment, so a scenario
+ * exercises the settings the way a deployment receives them.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
+import { buildApp } from '../lib/app';
+
+const FUNCTIONS = ['ingest', 'list-batch', 'partial-merge', 'combine-commit', 'scheduler', 'redrive'];
+
+function main(contextJson: string): void {
+  const infra = path.join(__dirname, '..');
+  const assets = fs.mkdtempSync(path.join(os.tmpdir(), 'flowmerge-assets-'));
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowmerge-cdkout-'));
+  try {
+    for (const name of FUNCTIONS) {
+      fs.mkdirSync(path.join(assets, name));
+      fs.writeFileSync(path.join(assets, name, 'bootstrap'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    }
+    const app = new App({
+      outdir,
+      context: {
+        ...JSON.parse(fs.readFileSync(path.join(infra, 'cdk.json'), 'utf8')).context,
+        ...JSON.parse(contextJson),
+        lambdaAssetDir: assets,
+      },
+    });
+    const { pipeline } = buildApp(app, { nag: false, baseDir: infra });
+    const resources = app.synth().getStackByName(pipeline.stackName).template.Resources;
+    const properties = (resource: CfnResource) => resources[Stack.of(resource).getLogicalId(resource)].Properties;
+    const functions = Object.fromEntries(
+      Object.values(pipeline.functions).map((f) => [
+        f.name,
+        properties(f.function.node.defaultChild as CfnResource).Environment?.Variables ?? {},
+      ]),
+    );
+    const substitutions = properties(pipeline.stateMachine.node.defaultChild as CfnResource).DefinitionSubstitutions;
+    process.stdout.write(JSON.stringify({ functions, substitutions }) + '\n');
+  } finally {
+    fs.rmSync(assets, { recursive: true, force: true });
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+main(process.argv[2] ?? '{}');
