@@ -4,6 +4,7 @@
  * list-batch, the Distributed Map of partial-merge, combine-commit — with
  * their grants, its role and its log group.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -20,6 +21,18 @@ import { flowmergeFunction, RustLambda } from './rust-lambda';
 
 /** The state machine definition, relative to this file. */
 export const ASL_PATH = path.join(__dirname, '..', '..', 'statemachines', 'window.asl.json');
+
+/**
+ * The ASL file with the configured child execution type. The file holds the
+ * default (EXPRESS) as a literal: the field takes one of two words, neither a
+ * path nor a placeholder, so the file validates as committed. Everything
+ * else configurable is a substitution.
+ */
+export function definition(config: FlowmergeConfig): string {
+  const asl = JSON.parse(fs.readFileSync(ASL_PATH, 'utf8'));
+  asl.States.MergeGroups.ItemProcessor.ProcessorConfig.ExecutionType = config.childExecutionType;
+  return JSON.stringify(asl, null, 2);
+}
 
 export interface WindowWorkflowProps {
   readonly config: FlowmergeConfig;
@@ -107,7 +120,6 @@ export class WindowWorkflow extends Concern {
       OutputPrefix: config.outputPrefix,
       TableName: table.tableName,
       MapConcurrency: String(config.mapConcurrency),
-      ChildExecutionType: config.childExecutionType,
     };
     const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
       // Step Functions requires the /aws/vendedlogs/ prefix for large resource policies.
@@ -122,7 +134,7 @@ export class WindowWorkflow extends Concern {
     this.stateMachine = new sfn.StateMachine(this, 'WindowStateMachine', {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromFile(ASL_PATH),
+      definitionBody: sfn.DefinitionBody.fromString(definition(config)),
       definitionSubstitutions: this.definitionSubstitutions,
       role,
       logs: { destination: smLogs, level: sfn.LogLevel.ERROR, includeExecutionData: true },

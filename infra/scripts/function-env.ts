@@ -4,6 +4,7 @@
  *
  *   npx ts-node --transpile-only scripts/function-env.ts '{"maxGap": "window"}'
  *   {"functions": {"list-batch": {"MAX_GAP": "window", ...}, ...},
+ *    "definition": "{...ASL with ${placeholders}...}",
  *    "substitutions": {"MapConcurrency": "40", ...}}
  *
  * A value that names another resource (a table, a bucket, a function ARN)
@@ -45,8 +46,14 @@ function main(contextJson: string): void {
         properties(f.function.node.defaultChild as CfnResource).Environment?.Variables ?? {},
       ]),
     );
-    const substitutions = properties(pipeline.stateMachine.node.defaultChild as CfnResource).DefinitionSubstitutions;
-    process.stdout.write(JSON.stringify({ functions, substitutions }) + '\n');
+    const stateMachine = properties(pipeline.stateMachine.node.defaultChild as CfnResource);
+    process.stdout.write(
+      JSON.stringify({
+        functions,
+        definition: stateMachine.DefinitionString,
+        substitutions: stateMachine.DefinitionSubstitutions,
+      }) + '\n',
+    );
   } finally {
     fs.rmSync(assets, { recursive: true, force: true });
     fs.rmSync(outdir, { recursive: true, force: true });

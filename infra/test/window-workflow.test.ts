@@ -15,13 +15,14 @@ test('state machine: STANDARD, named after the stack, from the ASL file with sub
   template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
     StateMachineName: 'Concern-window',
     StateMachineType: 'STANDARD',
-    DefinitionS3Location: Match.anyValue(),
-    DefinitionSubstitutions: Match.objectLike({ MapConcurrency: '40', ChildExecutionType: 'EXPRESS', OutputPrefix: '', TableName: 'ledger' }),
+    DefinitionString: Match.stringLikeRegexp('"ExecutionType": "EXPRESS"'),
+    DefinitionSubstitutions: Match.objectLike({ MapConcurrency: '40', OutputPrefix: '', TableName: 'ledger' }),
     LoggingConfiguration: Match.objectLike({ Level: 'ERROR', IncludeExecutionData: true }),
     TracingConfiguration: { Enabled: true },
   });
   template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/vendedlogs/states/Concern-window' });
-  workflow({ tracing: 'false', mapConcurrency: 7 }).hasResourceProperties('AWS::StepFunctions::StateMachine', {
+  workflow({ tracing: 'false', mapConcurrency: 7, childExecutionType: 'STANDARD' }).hasResourceProperties('AWS::StepFunctions::StateMachine', {
+    DefinitionString: Match.stringLikeRegexp('"ExecutionType": "STANDARD"'),
     DefinitionSubstitutions: Match.objectLike({ MapConcurrency: '7' }),
     TracingConfiguration: { Enabled: false },
   });

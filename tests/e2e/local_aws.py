@@ -1,11 +1,11 @@
 """A local AWS for the end-to-end tests: moto server (S3, SQS, DynamoDB, Step
 Functions executing our ASL), `cargo lambda watch` serving the real Rust
 Lambdas, and router.py between them. Resources get the names the CDK app
-gives them. The functions' environment and the state machine's
+gives them. The functions' environment, the state machine's definition
+(statemachines/window.asl.json as the stack deploys it) and its
 substitutions are read from the CDK app's synthesised template for the
 scenario's context (`deployment`), so a scenario sets what a deployment
-sets, the way it sets it; the state machine is statemachines/window.asl.json
-with those substitutions, as `definitionSubstitutions` makes it.
+sets, the way it sets it.
 
 What AWS would do around the functions, the harness does by hand: the SQS
 event source mapping (`ingest_pending`), the EventBridge schedule
@@ -102,13 +102,15 @@ def synthesised(context_json: str) -> dict:
 def deployment(context: dict) -> dict:
     """What the CDK app, synthesised with this context over DEPLOYMENT, gives
     each function and the state machine (infra/scripts/function-env.ts):
-    {"functions": {name: env}, "substitutions": {name: value}}, with the
-    template's references replaced by the local resources' names."""
+    {"functions": {name: env}, "definition": ASL, "substitutions": {name:
+    value}}, with the template's references replaced by the local
+    resources' names."""
     template = synthesised(json.dumps({**DEPLOYMENT, **context}, sort_keys=True))
 
     def local(values: dict) -> dict:
         return {k: v if isinstance(v, str) else LOCAL_REFERENCES[k] for k, v in values.items()}
     return {"functions": {name: local(env) for name, env in template["functions"].items()},
+            "definition": template["definition"],
             "substitutions": local(template["substitutions"])}
 
 
@@ -123,10 +125,11 @@ def one_environment(functions: dict) -> dict:
     return env
 
 
-def substituted_definition(substitutions: dict) -> str:
-    """The ASL with the deployment's substitutions, as `definitionSubstitutions` makes it."""
-    text = (REPO / "statemachines" / "window.asl.json").read_text()
-    for name, value in substitutions.items():
+def substituted_definition(deployed: dict) -> str:
+    """The deployment's state machine with its substitutions made, as
+    `definitionSubstitutions` makes it."""
+    text = deployed["definition"]
+    for name, value in deployed["substitutions"].items():
         text = text.replace("${" + name + "}", value)
     assert "${" not in text, "unsubstituted placeholder"
     json.loads(text)
@@ -275,7 +278,7 @@ class LocalAws:
         )
         self.client("stepfunctions").create_state_machine(
             name=STATE_MACHINE, type="STANDARD",
-            definition=substituted_definition(deployment({})["substitutions"]),
+            definition=substituted_definition(deployment({})),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{STACK}-StateMachineRole",
         )
 
