@@ -38,7 +38,7 @@ export interface FlowmergeConfig {
   readonly outputPrefix: string;
   /** Seconds after a window ends before the scheduler runs it. */
   readonly settleSeconds: number;
-  /** Largest gap between the pieces of one flow that still merge (passed through as text, e.g. "60"). */
+  /** Largest gap between the pieces of one flow that still merge, as the functions parse it ("60s", "2m", "none", "window"). */
   readonly maxGap: string;
   /** Target size of one output Parquet file in bytes. */
   readonly targetFileSize: number;
@@ -159,6 +159,10 @@ export function readConfig(node: Node, baseDir: string = process.cwd()): Flowmer
     throw new Error(`context childExecutionType=${childExecutionType}: expected EXPRESS or STANDARD`);
   }
   const maxGap = str(node, 'maxGap') ?? DEFAULTS.maxGap;
+  // What the functions parse (merge::MaxGap); anything else would fail every window at cold start.
+  if (!/^(none|window|\d+[sm]?)$/.test(maxGap)) {
+    throw new Error(`context maxGap=${maxGap}: expected seconds (60, 60s), minutes (2m), none or window`);
+  }
   const windowFrom = str(node, 'windowFrom') ?? DEFAULTS.windowFrom;
   if (windowFrom !== 'key' && windowFrom !== 'start') {
     throw new Error(`context windowFrom=${windowFrom}: expected key or start`);

@@ -314,6 +314,7 @@ describe('pipeline stack', () => {
 
   test('bad configuration is refused', () => {
     expect(() => synthApp({ childExecutionType: 'FAST' }, false)).toThrow(/childExecutionType/);
+    expect(() => synthApp({ maxGap: '1h' }, false)).toThrow(/maxGap/);
     expect(() => synthApp({ mapConcurrency: '0' }, false)).toThrow(/mapConcurrency/);
     expect(() => synthApp({ outputPrefix: "it's/" }, false)).toThrow(/outputPrefix/);
     expect(() => synthApp({ lambdaAssetDir: '/nonexistent' }, false)).toThrow(/bootstrap not found/);

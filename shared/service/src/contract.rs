@@ -143,10 +143,16 @@ mod tests {
         let readme = std::fs::read_to_string(path).unwrap();
         let section = readme.split("### Lambda environment").nth(1).unwrap();
         let section = section.split("\n### ").next().unwrap();
-        let mut listed: Vec<&str> = section
+        // | `NAME` | used by | default | meaning |
+        let rows: Vec<Vec<&str>> = section
             .lines()
-            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
-            .filter(|name| *name != pipeline::failpoint::ENV)
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| l.split('|').map(str::trim).collect())
+            .filter(|cells: &Vec<&str>| cells[1] != format!("`{}`", pipeline::failpoint::ENV))
+            .collect();
+        let mut listed: Vec<&str> = rows
+            .iter()
+            .map(|cells| cells[1].trim_matches('`'))
             .collect();
         listed.sort_unstable();
         let mut read: Vec<&str> = Function::ALL
@@ -157,6 +163,15 @@ mod tests {
         read.sort_unstable();
         read.dedup();
         assert_eq!(listed, read);
+        // Each setting's default, as the table spells it, is the functions' own.
+        for (name, default) in defaults().unwrap() {
+            let row = rows.iter().find(|cells| cells[1] == format!("`{name}`"));
+            assert_eq!(
+                row.map(|cells| cells[3]),
+                Some(format!("`{default}`").as_str()),
+                "README's default of {name}"
+            );
+        }
     }
 
     #[test]
