@@ -50,12 +50,12 @@ pub async fn combine_commit(
     let settings = manifest.settings.clone();
     let (files, rows) = match bodies.as_slice() {
         // An hour's shards hold disjoint accounts, each merged whole and
-        // checked: their partials are the hour's files.
+        // checked: their partials are the hour's files, one per shard, so an
+        // account's hour lies in one file (shards are sized to the target
+        // file size when they are planned).
         _ if manifest.window.is_hour() => {
-            let rows = stats.rows_out;
-            let files =
-                tokio::task::spawn_blocking(move || shard_files(bodies, &settings)).await??;
-            (files, rows)
+            let files = bodies.into_iter().map(|(_, body)| body).collect();
+            (files, stats.rows_out)
         }
         // A window planned as one group: its partial is already merged, checked
         // and encoded with the run's settings, so it is the output as it is.
@@ -148,33 +148,6 @@ fn combine(
         ..WriteOptions::default()
     };
     Ok((write_parquet(&merged, &options)?, merged.rows() as u64))
-}
-
-/// An hour's output: each shard's partial as it is, or re-rolled into
-/// several files where it passes the target size.
-fn shard_files(
-    bodies: Vec<(String, Bytes)>,
-    settings: &MergeSettings,
-) -> Result<Vec<Bytes>, PipelineError> {
-    let options = WriteOptions {
-        target_file_size: settings.target_file_size,
-        zstd_level: settings.zstd_level,
-        ..WriteOptions::default()
-    };
-    let mut files = Vec::with_capacity(bodies.len());
-    for (key, body) in bodies {
-        if body.len() as u64 <= settings.target_file_size {
-            files.push(body);
-            continue;
-        }
-        let (table, _) = read_parquet(body).map_err(|e| PipelineError::Decode {
-            what: "partial parquet",
-            key,
-            message: e.to_string(),
-        })?;
-        files.extend(write_parquet(&table, &options)?);
-    }
-    Ok(files)
 }
 
 /// A group's counts and, if it has rows, its staged Parquet (key, bytes).
