@@ -17,22 +17,18 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { buildApp } from '../lib/app';
-
-const FUNCTIONS = ['ingest', 'list-batch', 'partial-merge', 'combine-commit', 'scheduler', 'redrive'];
+import { cdkJsonContext, writePlaceholderAssets } from './offline';
 
 function main(contextJson: string): void {
   const infra = path.join(__dirname, '..');
   const assets = fs.mkdtempSync(path.join(os.tmpdir(), 'flowmerge-assets-'));
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowmerge-cdkout-'));
   try {
-    for (const name of FUNCTIONS) {
-      fs.mkdirSync(path.join(assets, name));
-      fs.writeFileSync(path.join(assets, name, 'bootstrap'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
-    }
+    writePlaceholderAssets(assets);
     const app = new App({
       outdir,
       context: {
-        ...JSON.parse(fs.readFileSync(path.join(infra, 'cdk.json'), 'utf8')).context,
+        ...cdkJsonContext(),
         ...JSON.parse(contextJson),
         lambdaAssetDir: assets,
       },

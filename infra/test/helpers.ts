@@ -10,6 +10,7 @@ import { buildApp, FlowmergeApp } from '../lib/app';
 import { ConcernStack } from '../lib/concern';
 import { FlowmergeConfig, inputPrefixes, readConfig } from '../lib/config';
 import { RawInput } from '../lib/ingest';
+import { cdkJsonContext, writePlaceholderAssets } from '../scripts/offline';
 
 /** Temporary directories made by the importing test file, removed after it. */
 const made: string[] = [];
@@ -22,15 +23,12 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-export const FUNCTIONS = ['ingest', 'list-batch', 'partial-merge', 'combine-commit', 'scheduler', 'redrive'];
+export { FUNCTIONS } from '../scripts/offline';
 
 /** A temporary directory with `<name>/bootstrap` placeholders: tests check the template, not the binaries. */
 export function placeholderAssets(): string {
   const dir = tempDir('flowmerge-assets-');
-  for (const name of FUNCTIONS) {
-    fs.mkdirSync(path.join(dir, name));
-    fs.writeFileSync(path.join(dir, name, 'bootstrap'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
-  }
+  writePlaceholderAssets(dir);
   return dir;
 }
 
@@ -39,7 +37,7 @@ export function synthApp(context: Record<string, unknown> = {}, nag = true): Flo
     outdir: tempDir('flowmerge-cdkout-'),
     context: {
       // The same feature flags as `cdk synth` (cdk.json), so tests see the deployed template.
-      ...JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context,
+      ...cdkJsonContext(),
       lambdaAssetDir: placeholderAssets(),
       ...context,
     },
