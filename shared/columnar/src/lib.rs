@@ -26,7 +26,10 @@ mod write;
 
 pub use convert::{arrow_schema, athena_columns};
 pub use object::ObjectReader;
-pub use read::{ReadError, read_native, read_parquet, read_parquet_where};
+pub use read::{
+    PartChunks, ReadError, read_native, read_native_with, read_parquet, read_parquet_where,
+};
 pub use write::{
-    DEFAULT_ZSTD_LEVEL, WriteError, WriteOptions, ZSTD_LEVELS, write_parquet, writer_properties,
+    DEFAULT_ZSTD_LEVEL, ParquetWriter, WriteError, WriteOptions, ZSTD_LEVELS, write_parquet,
+    writer_properties,
 };

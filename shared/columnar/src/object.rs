@@ -4,7 +4,7 @@
 //! flow log parser, headerless sources in their configured formats.
 
 use bytes::Bytes;
-use flowlog::{Container, FileReport, FlowTable, Formats, Parser};
+use flowlog::{Checkpoint, Container, FileReport, FlowTable, Formats, Parser, Restart, Unbounded};
 
 /// Reads input objects one after another, reusing the parser's buffers.
 #[derive(Debug, Default)]
@@ -23,13 +23,28 @@ impl ObjectReader {
     /// Appends the records of the object at `key` to `table`. An object named
     /// `.parquet` must be Parquet: its name is never overruled by a guess.
     pub fn read(&mut self, key: &str, data: Bytes, table: &mut FlowTable) -> FileReport {
+        match self.read_with(key, data, table, &mut Unbounded) {
+            Ok(report) => report,
+            Err(Restart) => unreachable!("an unbounded read never restarts"),
+        }
+    }
+
+    /// [`ObjectReader::read`], calling `checkpoint` between chunks (see
+    /// [`flowlog::Checkpoint`]).
+    pub fn read_with(
+        &mut self,
+        key: &str,
+        data: Bytes,
+        table: &mut FlowTable,
+        checkpoint: &mut dyn Checkpoint,
+    ) -> Result<FileReport, Restart> {
         match Container::of(&data) {
-            Container::Parquet => crate::read_native(key, data, table),
-            _ if key.ends_with(".parquet") => FileReport::rejected(
+            Container::Parquet => crate::read_native_with(key, data, table, checkpoint),
+            _ if key.ends_with(".parquet") => Ok(FileReport::rejected(
                 key,
                 "named .parquet but not Apache Parquet (no PAR1 magic)".to_owned(),
-            ),
-            _ => self.parser.parse_object(key, &data, table),
+            )),
+            _ => self.parser.parse_object_with(key, &data, table, checkpoint),
         }
     }
 }

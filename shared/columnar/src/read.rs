@@ -14,11 +14,13 @@ use arrow::datatypes::{
 use arrow::util::display::array_value_to_string;
 use bytes::Bytes;
 use flowlog::{
-    BadLine, ColumnDef, Dict, FileReport, FlowTable, Kind, NULL, NULL_CODE, Slot, Value,
+    BadLine, Checkpoint, ColumnDef, Dict, FileReport, FlowTable, Kind, NULL, NULL_CODE, Restart,
+    Slot, Unbounded, Value,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 use parquet::file::metadata::PageIndexPolicy;
 
@@ -86,9 +88,23 @@ const BATCH_ROWS: usize = 8192;
 /// # Ok::<(), columnar::WriteError>(())
 /// ```
 pub fn read_native(key: &str, data: Bytes, table: &mut FlowTable) -> FileReport {
+    match read_native_with(key, data, table, &mut Unbounded) {
+        Ok(report) => report,
+        Err(Restart) => unreachable!("an unbounded read never restarts"),
+    }
+}
+
+/// [`read_native`], calling `checkpoint` after each batch (see
+/// [`flowlog::Checkpoint`]).
+pub fn read_native_with(
+    key: &str,
+    data: Bytes,
+    table: &mut FlowTable,
+    checkpoint: &mut dyn Checkpoint,
+) -> Result<FileReport, Restart> {
     let rows_before = table.rows();
     let mut report = FileReport::default();
-    match read_into(data, None, table, |row, reason, text| {
+    let read = read_into(data, None, table, checkpoint, |row, reason, text| {
         report.lines += 1;
         match reason {
             None => report.records += 1,
@@ -98,11 +114,16 @@ pub fn read_native(key: &str, data: Bytes, table: &mut FlowTable) -> FileReport 
                     .push(BadLine::new(key, row, text().as_bytes(), reason))
             }
         }
-    }) {
-        Ok(_) => report,
+    });
+    match read {
+        Ok(Ok(_)) => Ok(report),
+        Ok(Err(Restart)) => {
+            table.truncate(rows_before.min(table.rows()));
+            Err(Restart)
+        }
         Err(e) => {
-            table.truncate(rows_before);
-            FileReport::rejected(key, format!("native Parquet: {e}"))
+            table.truncate(rows_before.min(table.rows()));
+            Ok(FileReport::rejected(key, format!("native Parquet: {e}")))
         }
     }
 }
@@ -176,11 +197,20 @@ fn read_selected(
 ) -> Result<(FlowTable, Vec<(String, String)>), ReadError> {
     let mut table = FlowTable::new();
     let mut bad = None;
-    let metadata = read_into(data, selection, &mut table, |row, reason, _| {
-        if let (None, Some(reason)) = (&bad, reason) {
-            bad = Some(ReadError::Value { row, reason });
-        }
-    })?;
+    let read = read_into(
+        data,
+        selection,
+        &mut table,
+        &mut Unbounded,
+        |row, reason, _| {
+            if let (None, Some(reason)) = (&bad, reason) {
+                bad = Some(ReadError::Value { row, reason });
+            }
+        },
+    )?;
+    let Ok(metadata) = read else {
+        unreachable!("an unbounded read never restarts")
+    };
     match bad {
         Some(e) => Err(e),
         None => Ok((table, metadata)),
@@ -189,7 +219,8 @@ fn read_selected(
 
 /// Appends the rows that fit to `table`, telling `row` about each (its
 /// number, why it does not fit if it does not, and its text, for a bad
-/// line). Returns the footer's key-value metadata.
+/// line), and `checkpoint` after each batch. Returns the footer's
+/// key-value metadata, or the checkpoint's [`Restart`].
 ///
 /// The parquet and arrow crates panic on some malformed files instead of
 /// returning an error (found by the `parquet_partial` fuzz target); such a
@@ -199,10 +230,14 @@ fn read_into(
     data: Bytes,
     selection: Option<RowSelection>,
     table: &mut FlowTable,
+    checkpoint: &mut dyn Checkpoint,
     row: impl FnMut(u64, Option<String>, &dyn Fn() -> String),
-) -> Result<Vec<(String, String)>, ReadError> {
-    guarded(|| read_rows(data, selection, table, row))
+) -> Result<Result<Metadata, Restart>, ReadError> {
+    guarded(|| read_rows(data, selection, table, checkpoint, row))
 }
+
+/// A file footer's key-value metadata.
+type Metadata = Vec<(String, String)>;
 
 /// Runs a read, turning a panic of the parquet or arrow reader into
 /// [`ReadError::Malformed`].
@@ -221,58 +256,99 @@ fn read_rows(
     data: Bytes,
     selection: Option<RowSelection>,
     table: &mut FlowTable,
+    checkpoint: &mut dyn Checkpoint,
     mut row: impl FnMut(u64, Option<String>, &dyn Fn() -> String),
-) -> Result<Vec<(String, String)>, ReadError> {
-    // The offset index lets a selection skip pages without decoding them.
-    let index = match selection {
-        Some(_) => PageIndexPolicy::Optional,
-        None => PageIndexPolicy::Skip,
-    };
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
-        data,
-        ArrowReaderOptions::new().with_offset_index_policy(index),
-    )?
-    .with_batch_size(BATCH_ROWS);
-    if let Some(selection) = selection {
-        builder = builder.with_row_selection(selection);
+) -> Result<Result<Metadata, Restart>, ReadError> {
+    let mut batches = Batches::open(data, selection, BATCH_ROWS)?;
+    if let Err(restart) = checkpoint.check(table, table.growth_of(&batches.defs)) {
+        return Ok(Err(restart));
     }
-    let metadata = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .map(|kv| {
-            kv.iter()
-                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
-                .collect()
+    table.ensure_columns(&batches.defs);
+    while let Some(batch) = batches.reader.next() {
+        batches.append(&batch?, table, &mut row)?;
+        if let Err(restart) = checkpoint.check(table, 0) {
+            return Ok(Err(restart));
+        }
+    }
+    Ok(Ok(batches.metadata))
+}
+
+/// A Parquet file's record batches and what its columns are.
+struct Batches {
+    reader: ParquetRecordBatchReader,
+    names: Vec<String>,
+    defs: Vec<ColumnDef>,
+    metadata: Metadata,
+    /// Rows read so far.
+    number: u64,
+}
+
+impl Batches {
+    fn open(data: Bytes, selection: Option<RowSelection>, rows: usize) -> Result<Self, ReadError> {
+        // The offset index lets a selection skip pages without decoding them.
+        let index = match selection {
+            Some(_) => PageIndexPolicy::Optional,
+            None => PageIndexPolicy::Skip,
+        };
+        let mut builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+            data,
+            ArrowReaderOptions::new().with_offset_index_policy(index),
+        )?
+        .with_batch_size(rows);
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
+        }
+        let metadata = builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .map(|kv| {
+                kv.iter()
+                    .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let names: Vec<String> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let defs = column_defs(&names)?;
+        Ok(Batches {
+            reader: builder.build()?,
+            names,
+            defs,
+            metadata,
+            number: 0,
         })
-        .unwrap_or_default();
-    let names: Vec<String> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let defs = column_defs(&names)?;
-    table.ensure_columns(&defs);
-    let slots: Vec<Slot> = defs
-        .iter()
-        .map(|d| {
-            table
-                .slot(&d.name)
-                .unwrap_or_else(|| unreachable!("ensured above"))
-        })
-        .collect();
-    let records = table.metric_index(flowlog::RECORDS);
-    let mut number = 0;
-    for batch in builder.build()? {
-        let batch = batch?;
-        let cells = Cells::of(&batch, &names, &defs, &slots, table)?;
+    }
+
+    /// Appends the rows of `batch` that fit to `table` (which holds the
+    /// file's columns), telling `row` about each (see [`read_into`]).
+    fn append(
+        &mut self,
+        batch: &RecordBatch,
+        table: &mut FlowTable,
+        row: &mut impl FnMut(u64, Option<String>, &dyn Fn() -> String),
+    ) -> Result<(), ReadError> {
+        let slots: Vec<Slot> = self
+            .defs
+            .iter()
+            .map(|d| {
+                table
+                    .slot(&d.name)
+                    .unwrap_or_else(|| unreachable!("the file's columns are in the table"))
+            })
+            .collect();
+        let records = table.metric_index(flowlog::RECORDS);
+        let cells = Cells::of(batch, &self.names, &self.defs, &slots, table)?;
         let mut codes = vec![NULL_CODE; table.dims().len()];
         let mut metrics = vec![NULL; table.metrics().len()];
         for r in 0..batch.num_rows() {
-            number += 1;
+            self.number += 1;
             if let Some(reason) = &cells.misfits[r] {
-                row(number, Some(reason.clone()), &|| row_text(&batch, r));
+                row(self.number, Some(reason.clone()), &|| row_text(batch, r));
                 continue;
             }
             metrics.fill(NULL);
@@ -286,10 +362,73 @@ fn read_rows(
                 metrics[*m] = column[r];
             }
             table.push_row(&codes, &metrics);
-            row(number, None, &|| String::new());
+            row(self.number, None, &|| String::new());
         }
+        Ok(())
     }
-    Ok(metadata)
+}
+
+/// A flowmerge Parquet file read a batch at a time, each batch a table of
+/// its own (with the file's columns), so that sorted partials are merged
+/// while holding a batch of each (the streaming merge reads these).
+/// Any value that does not fit is an error, as in [`read_parquet`].
+pub struct PartChunks {
+    batches: Batches,
+    columns: FlowTable,
+    rows: usize,
+}
+
+impl PartChunks {
+    /// The file `data`, read `rows` rows at a time.
+    pub fn new(data: Bytes, rows: usize) -> Result<Self, ReadError> {
+        let batches = guarded(|| Batches::open(data, None, rows.max(1)))?;
+        let mut columns = FlowTable::new();
+        columns.ensure_columns(&batches.defs);
+        Ok(PartChunks {
+            batches,
+            columns,
+            rows,
+        })
+    }
+
+    /// The file's columns, as an empty table.
+    pub fn columns(&self) -> &FlowTable {
+        &self.columns
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<FlowTable>, ReadError> {
+        let Some(batch) = self.batches.reader.next() else {
+            return Ok(None);
+        };
+        let batch = batch?;
+        let mut table = self.columns.empty_like(self.rows);
+        let mut bad = None;
+        self.batches
+            .append(&batch, &mut table, &mut |row, reason, _| {
+                if let (None, Some(reason)) = (&bad, reason) {
+                    bad = Some(ReadError::Value { row, reason });
+                }
+            })?;
+        bad.map_or(Ok(Some(table)), Err)
+    }
+}
+
+impl std::fmt::Debug for PartChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartChunks")
+            .field("columns", &self.columns.columns().count())
+            .field("rows", &self.rows)
+            .field("read", &self.batches.number)
+            .finish()
+    }
+}
+
+impl Iterator for PartChunks {
+    type Item = Result<FlowTable, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        guarded(|| self.next_chunk()).transpose()
+    }
 }
 
 /// The fields of a file's columns; two columns may not name one field.

@@ -173,67 +173,102 @@ fn sorting_columns(table: &FlowTable, columns: &[Source<'_>]) -> Vec<SortingColu
 /// Dimension columns are encoded from their codes ([`crate::dims`]); metric
 /// columns go through the Arrow column writer.
 pub fn write_parquet(table: &FlowTable, options: &WriteOptions) -> Result<Vec<Bytes>, WriteError> {
-    let columns = output_columns(table);
-    let dicts: Vec<RankedDict<'_>> = table
-        .dims()
-        .iter()
-        .map(|d| RankedDict::new(&d.dict, d.def.kind))
-        .collect();
-    let writer_options = ArrowWriterOptions::new()
-        .with_properties(writer_properties(table, options)?)
-        .with_skip_arrow_metadata(true);
-    let schema = arrow_schema(table);
-    let mut files = Vec::new();
-    let mut file: Option<OpenFile> = None;
-    let mut group: Option<RowGroup<'_, '_>> = None;
-    let mut start = 0;
-    let mut file_start = 0;
-    while start < table.rows() {
-        let open = match &mut file {
-            Some(open) => open,
-            None => {
-                file_start = start;
-                file.insert(OpenFile::new(
-                    &schema,
-                    writer_options.clone(),
-                    options.zstd_level,
-                )?)
-            }
-        };
-        let current = match &mut group {
-            Some(current) => current,
-            None => group.insert(open.row_group(&columns, &dicts, start)?),
-        };
-        let file_bytes = |open: &OpenFile, current: &RowGroup<'_, '_>| {
-            (open.bytes_written() + current.estimated_size()) as u64
-        };
-        let batch = batch_rows(
-            file_bytes(open, current),
-            start - file_start,
-            options.target_file_size,
-        );
-        let end = (start + batch)
-            .min(current.first + options.row_group_rows.max(1))
-            .min(table.rows());
-        current.write(table, start..end, open)?;
-        start = end;
-        let full = file_bytes(open, current) >= options.target_file_size;
-        if (full || end - current.first >= options.row_group_rows)
-            && let Some(done) = group.take()
-        {
-            open.append(done)?;
-        }
-        if full && let Some(done) = file.take() {
-            files.push(done.finish()?);
-        }
-    }
-    if let Some(mut open) = file {
-        if let Some(done) = group {
-            open.append(done)?;
-        }
-        files.push(open.finish()?);
-    }
+    let mut writer = ParquetWriter::new(options.clone());
+    let mut files = writer.write(table)?;
+    files.extend(writer.finish()?);
     Ok(files)
+}
+
+/// Writes sorted tables one after another (all with the same columns) into
+/// Parquet files of about the target size each, handing each file over as it
+/// is done, so that output of any size is written holding one file. A
+/// table's rows share no row group with another table's.
+pub struct ParquetWriter {
+    options: WriteOptions,
+    file: Option<OpenFile>,
+    /// Rows in the open file.
+    file_rows: usize,
+}
+
+impl std::fmt::Debug for ParquetWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetWriter")
+            .field("options", &self.options)
+            .field("file_rows", &self.file_rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParquetWriter {
+    /// A writer with these options.
+    pub fn new(options: WriteOptions) -> Self {
+        ParquetWriter {
+            options,
+            file: None,
+            file_rows: 0,
+        }
+    }
+
+    /// Writes the rows of `table`; returns the files that filled up.
+    pub fn write(&mut self, table: &FlowTable) -> Result<Vec<Bytes>, WriteError> {
+        let options = &self.options;
+        let columns = output_columns(table);
+        let dicts: Vec<RankedDict<'_>> = table
+            .dims()
+            .iter()
+            .map(|d| RankedDict::new(&d.dict, d.def.kind))
+            .collect();
+        let schema = arrow_schema(table);
+        let mut files = Vec::new();
+        let mut group: Option<RowGroup<'_, '_>> = None;
+        let mut start = 0;
+        while start < table.rows() {
+            let open = match &mut self.file {
+                Some(open) => open,
+                None => {
+                    self.file_rows = 0;
+                    let writer_options = ArrowWriterOptions::new()
+                        .with_properties(writer_properties(table, options)?)
+                        .with_skip_arrow_metadata(true);
+                    self.file
+                        .insert(OpenFile::new(&schema, writer_options, options.zstd_level)?)
+                }
+            };
+            let current = match &mut group {
+                Some(current) => current,
+                None => group.insert(open.row_group(&columns, &dicts, start)?),
+            };
+            let file_bytes = |open: &OpenFile, current: &RowGroup<'_, '_>| {
+                (open.bytes_written() + current.estimated_size()) as u64
+            };
+            let batch = batch_rows(
+                file_bytes(open, current),
+                self.file_rows,
+                options.target_file_size,
+            );
+            let end = (start + batch)
+                .min(current.first + options.row_group_rows.max(1))
+                .min(table.rows());
+            current.write(table, start..end, open)?;
+            self.file_rows += end - start;
+            start = end;
+            let full = file_bytes(open, current) >= options.target_file_size;
+            if (full || end - current.first >= options.row_group_rows || end == table.rows())
+                && let Some(done) = group.take()
+            {
+                open.append(done)?;
+            }
+            if full && let Some(done) = self.file.take() {
+                files.push(done.finish()?);
+            }
+        }
+        Ok(files)
+    }
+
+    /// The last file, if it has rows.
+    pub fn finish(mut self) -> Result<Option<Bytes>, WriteError> {
+        self.file.take().map(OpenFile::finish).transpose()
+    }
 }
 
 /// Rows of the next batch of a file holding `rows` rows in `bytes`: as many

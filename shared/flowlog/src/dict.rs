@@ -42,6 +42,26 @@ impl Dict {
         self.len() == 0
     }
 
+    /// About how many bytes the dictionary holds on the heap (values and
+    /// lookup tables, as allocated; a hash entry costs its key, its code and
+    /// a control byte).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Dict::Str(d) => {
+                d.bytes.capacity()
+                    + d.ends.capacity() * size_of::<u32>()
+                    + d.short.capacity() * (size_of::<(u128, u32)>() + 1)
+                    + d.medium.capacity() * (size_of::<((u128, u128), u32)>() + 1)
+                    + d.long.capacity() * (size_of::<u32>() + 1)
+            }
+            Dict::Int(d) => {
+                d.values.capacity() * size_of::<i64>()
+                    + d.dense.capacity() * size_of::<u16>()
+                    + d.sparse.capacity() * (size_of::<(i64, u32)>() + 1)
+            }
+        }
+    }
+
     /// The value of a code.
     pub fn value(&self, code: u32) -> Value<'_> {
         if code == NULL_CODE {

@@ -28,6 +28,8 @@ pub use dict::{Dict, IntDict, NULL_CODE, StrDict, Value};
 pub use fields::{CATALOGUE, ColumnDef, DEFAULT_FORMAT, Field, Kind, RECORDS, Role, known};
 pub use formats::{BadFormat, FormatRule, Formats, LineFormat};
 pub use key::{KeyInfo, KeySource, parse_key};
-pub use parse::{BadFile, BadLine, FileReport, MAX_RAW, Parser, parse_object};
+pub use parse::{
+    BadFile, BadLine, Checkpoint, FileReport, MAX_RAW, Parser, Restart, Unbounded, parse_object,
+};
 pub use table::{DimColumn, FlowTable, MetricColumn, NULL, Slot};
 pub use window::{BadWindow, Span, Window};

@@ -104,6 +104,53 @@ pub fn parse_object(key: &str, data: &[u8], table: &mut FlowTable) -> FileReport
     Parser::default().parse_object(key, data, table)
 }
 
+/// Looks at the table between chunks of an object, so that an object of any
+/// size can be read within a memory budget: it may move the table's rows on
+/// (spill them) and leave it empty, or ask for the object to be read again.
+pub trait Checkpoint {
+    /// Called after each chunk's records are appended, with `growth` 0, and
+    /// before a format adds columns, with the bytes that adding them to the
+    /// rows already in the table costs. [`Restart`] drops what the object
+    /// added so far and ends its read: the caller makes room and reads it
+    /// again.
+    fn check(&mut self, table: &mut FlowTable, growth: usize) -> Result<(), Restart>;
+}
+
+/// Ends the read of an object to have it read again (see [`Checkpoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restart;
+
+/// The checkpoint of a read without a budget.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unbounded;
+
+impl Checkpoint for Unbounded {
+    fn check(&mut self, _: &mut FlowTable, _: usize) -> Result<(), Restart> {
+        Ok(())
+    }
+}
+
+/// Why the read of an object stopped early.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// The object is rejected whole, for this reason.
+    Reject(String),
+    /// Its checkpoint asked for it to be read again.
+    Restart,
+}
+
+impl From<String> for Stop {
+    fn from(reason: String) -> Self {
+        Stop::Reject(reason)
+    }
+}
+
+impl From<Restart> for Stop {
+    fn from(_: Restart) -> Self {
+        Stop::Restart
+    }
+}
+
 /// Parses objects one after another, reusing its buffers, so that parsing
 /// many small files allocates nothing per file.
 #[derive(Debug, Default)]
@@ -136,13 +183,36 @@ impl Parser {
     /// also gzip inside gzip) or plain. A Parquet object is rejected here:
     /// it is read by the Parquet layer.
     pub fn parse_object(&mut self, key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
+        match self.parse_object_with(key, data, table, &mut Unbounded) {
+            Ok(report) => report,
+            Err(Restart) => unreachable!("an unbounded read never restarts"),
+        }
+    }
+
+    /// [`Parser::parse_object`], calling `checkpoint` between chunks.
+    pub fn parse_object_with(
+        &mut self,
+        key: &str,
+        data: &[u8],
+        table: &mut FlowTable,
+        checkpoint: &mut dyn Checkpoint,
+    ) -> Result<FileReport, Restart> {
         whole_or_rejected(key, table, |table, report| {
             let mut reader = open(data)?;
             let first = reader.fill_buf().map_err(|e| read_error(&e))?;
             if first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-                json::parse(key, reader, &self.formats, &mut self.buffer, table, report)
+                let buffer = &mut self.buffer;
+                json::parse(
+                    key,
+                    reader,
+                    &self.formats,
+                    buffer,
+                    table,
+                    report,
+                    checkpoint,
+                )
             } else {
-                self.parse_text(key, reader, table, report)
+                self.parse_text(key, reader, table, report, checkpoint)
             }
         })
     }
@@ -154,9 +224,13 @@ impl Parser {
         reader: impl Read,
         table: &mut FlowTable,
     ) -> FileReport {
-        whole_or_rejected(key, table, |table, report| {
-            self.parse_text(key, reader, table, report)
-        })
+        let read = whole_or_rejected(key, table, |table, report| {
+            self.parse_text(key, reader, table, report, &mut Unbounded)
+        });
+        match read {
+            Ok(report) => report,
+            Err(Restart) => unreachable!("an unbounded read never restarts"),
+        }
     }
 
     fn parse_text(
@@ -165,7 +239,8 @@ impl Parser {
         mut reader: impl Read,
         table: &mut FlowTable,
         report: &mut FileReport,
-    ) -> Result<(), String> {
+        checkpoint: &mut dyn Checkpoint,
+    ) -> Result<(), Stop> {
         let mut file = FileParser {
             key,
             report,
@@ -173,6 +248,7 @@ impl Parser {
             headerless: self.formats.for_key(key),
             format: None,
             data: &mut self.data,
+            checkpoint,
         };
         for_each_chunk(
             &mut reader,
@@ -184,20 +260,25 @@ impl Parser {
 }
 
 /// Runs `parse` over one object: its report, or, if it fails, the object
-/// rejected whole with nothing of it left in `table`.
+/// rejected whole with nothing of it left in `table` (a checkpoint only
+/// spills a table that holds nothing but this object's rows, so what is
+/// left of them is from `rows_before` on). A restart leaves nothing of it
+/// either.
 fn whole_or_rejected(
     key: &str,
     table: &mut FlowTable,
-    parse: impl FnOnce(&mut FlowTable, &mut FileReport) -> Result<(), String>,
-) -> FileReport {
+    parse: impl FnOnce(&mut FlowTable, &mut FileReport) -> Result<(), Stop>,
+) -> Result<FileReport, Restart> {
     let rows_before = table.rows();
     let mut report = FileReport::default();
-    match parse(table, &mut report) {
-        Ok(()) => report,
-        Err(reason) => {
-            table.truncate(rows_before);
-            FileReport::rejected(key, reason)
-        }
+    let stop = match parse(table, &mut report) {
+        Ok(()) => return Ok(report),
+        Err(stop) => stop,
+    };
+    table.truncate(rows_before.min(table.rows()));
+    match stop {
+        Stop::Reject(reason) => Ok(FileReport::rejected(key, reason)),
+        Stop::Restart => Err(Restart),
     }
 }
 
@@ -257,8 +338,8 @@ fn for_each_chunk(
     reader: &mut impl Read,
     buffer: &mut Vec<u8>,
     lines: &mut Vec<(usize, usize)>,
-    mut f: impl FnMut(&[u8], &[(usize, usize)]) -> Result<(), String>,
-) -> Result<(), String> {
+    mut f: impl FnMut(&[u8], &[(usize, usize)]) -> Result<(), Stop>,
+) -> Result<(), Stop> {
     if buffer.len() < CHUNK {
         buffer.resize(CHUNK, 0);
     }
@@ -273,7 +354,7 @@ fn for_each_chunk(
             Ok(0) => break,
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(&e)),
+            Err(e) => return Err(read_error(&e).into()),
         };
         let end = kept + read;
         let mut start = 0;
@@ -338,6 +419,7 @@ struct FileParser<'a> {
     format: Option<Format>,
     /// The data lines of the chunk at hand.
     data: &'a mut Vec<DataLine>,
+    checkpoint: &'a mut dyn Checkpoint,
 }
 
 impl FileParser<'_> {
@@ -347,7 +429,7 @@ impl FileParser<'_> {
         chunk: &[u8],
         lines: &[(usize, usize)],
         table: &mut FlowTable,
-    ) -> Result<(), String> {
+    ) -> Result<(), Stop> {
         self.data.clear();
         for &(start, len) in lines {
             self.number += 1;
@@ -371,24 +453,23 @@ impl FileParser<'_> {
         if let Some(format) = &mut self.format {
             parse_lines(format, self.key, chunk, self.data, table, self.report);
         }
-        Ok(())
+        Ok(self.checkpoint.check(table, 0)?)
     }
 
     /// The first non-blank line: a header, or a record of the headerless
     /// format. A file starting with neither is some other text and is
     /// rejected whole.
-    fn first_line(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), String> {
+    fn first_line(&mut self, line: Line<'_>, table: &mut FlowTable) -> Result<(), Stop> {
         let text = line.text();
         if text.contains(&0) {
-            return Err("binary content, not a flow log".to_owned());
+            return Err(Stop::Reject("binary content, not a flow log".to_owned()));
         }
         if let Some(names) = header_names(text) {
-            self.format = Some(Format::new(&names, table));
+            self.format = Some(resolve(&names, table, self.checkpoint)?);
             return Ok(());
         }
-        let headerless = self
-            .format
-            .insert(Format::new(self.headerless.names(), table));
+        let headerless = resolve(self.headerless.names(), table, self.checkpoint)?;
+        let headerless = self.format.insert(headerless);
         let record = DataLine {
             number: self.number,
             start: 0,
@@ -400,14 +481,29 @@ impl FileParser<'_> {
             } else {
                 format!("a record of the configured format {}", self.headerless)
             };
-            return Err(format!(
+            return Err(Stop::Reject(format!(
                 "not a flow log: first line is neither a header nor {format} ({reason})"
-            ));
+            )));
         }
         self.report.lines += 1;
         self.report.records += 1;
         Ok(())
     }
+}
+
+/// A format of `names` resolved against `table`, once `checkpoint` has
+/// seen what the columns it adds cost.
+fn resolve<S: AsRef<str>>(
+    names: &[S],
+    table: &mut FlowTable,
+    checkpoint: &mut dyn Checkpoint,
+) -> Result<Format, Restart> {
+    let defs: Vec<fields::ColumnDef> = names
+        .iter()
+        .map(|n| fields::ColumnDef::for_field(n.as_ref()))
+        .collect();
+    checkpoint.check(table, table.growth_of(&defs))?;
+    Ok(Format::new(names, table))
 }
 
 fn read_error(e: &std::io::Error) -> String {

@@ -45,6 +45,9 @@ pub struct FlowTable {
     rows: usize,
     /// Rows that columns are allocated for up front.
     expected_rows: usize,
+    /// Changes whenever the dictionaries are replaced ([`FlowTable::empty_like`]),
+    /// so that a parser's cached codes are known to be stale.
+    epoch: u64,
 }
 
 impl Default for FlowTable {
@@ -71,7 +74,44 @@ impl FlowTable {
             codes: Vec::new(),
             rows: 0,
             expected_rows: rows,
+            epoch: 0,
         }
+    }
+
+    /// An empty table with the same columns and fresh dictionaries, allocated
+    /// for `rows` rows. Its epoch differs from this table's.
+    pub fn empty_like(&self, rows: usize) -> FlowTable {
+        let mut empty = FlowTable::with_expected_rows(rows);
+        empty.ensure_columns(self.columns());
+        empty.epoch = self.epoch + 1;
+        empty
+    }
+
+    /// The definitions of all columns, dimensions first.
+    pub fn columns(&self) -> impl Iterator<Item = &ColumnDef> {
+        self.dims
+            .iter()
+            .map(|d| &d.def)
+            .chain(self.metrics.iter().map(|m| &m.def))
+    }
+
+    /// Identifies the table's dictionaries: codes taken from the table stay
+    /// valid while it is unchanged.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// About how many bytes the table holds on the heap: its codes, metric
+    /// values and dictionaries, as allocated.
+    pub fn heap_bytes(&self) -> usize {
+        let codes = self.codes.capacity() * size_of::<u32>();
+        let metrics: usize = self
+            .metrics
+            .iter()
+            .map(|m| m.values.capacity() * size_of::<i64>())
+            .sum();
+        let dicts: usize = self.dims.iter().map(|d| d.dict.heap_bytes()).sum();
+        codes + metrics + dicts
     }
 
     /// Number of rows.
@@ -178,6 +218,27 @@ impl FlowTable {
         }
     }
 
+    /// The bytes that [`FlowTable::ensure_columns`] with `defs` would
+    /// allocate for the rows already in the table: a new column of each
+    /// missing metric and, if a dimension is missing, all codes rewritten
+    /// (the old ones are freed only after).
+    pub fn growth_of(&self, defs: &[ColumnDef]) -> usize {
+        let missing = defs.iter().filter(|d| self.slot(&d.name).is_none());
+        let (dims, metrics) = missing.fold((0, 0), |(dims, metrics), d| {
+            if d.is_dimension() {
+                (dims + 1, metrics)
+            } else {
+                (dims, metrics + 1)
+            }
+        });
+        let codes = if dims == 0 {
+            0
+        } else {
+            (self.dims.len() + dims) * size_of::<u32>()
+        };
+        self.rows * (codes + metrics * size_of::<i64>())
+    }
+
     /// Where a column of that name is.
     pub fn slot(&self, name: &str) -> Option<Slot> {
         if let Some(i) = self.dims.iter().position(|d| d.def.name == name) {
@@ -260,15 +321,28 @@ impl FlowTable {
         self.rows = rows;
     }
 
+    /// Moves the rows from `at` on into a table of their own, with the same
+    /// columns and dictionaries of just their values.
+    pub fn split_off(&mut self, at: usize) -> FlowTable {
+        let mut tail = self.empty_like(self.rows.saturating_sub(at));
+        let mut codes = vec![NULL_CODE; self.dims.len()];
+        let mut metrics = vec![NULL; self.metrics.len()];
+        for row in at..self.rows {
+            for (dim, code) in codes.iter_mut().enumerate() {
+                *code = tail.dims[dim].dict.intern_value(self.dim_value(dim, row));
+            }
+            for (value, column) in metrics.iter_mut().zip(&self.metrics) {
+                *value = column.values[row];
+            }
+            tail.push_row(&codes, &metrics);
+        }
+        self.truncate(at);
+        tail
+    }
+
     /// Appends all rows of another table, widening the schema to the union.
     pub fn append(&mut self, other: &FlowTable) {
-        self.ensure_columns(
-            other
-                .dims
-                .iter()
-                .map(|d| &d.def)
-                .chain(other.metrics.iter().map(|m| &m.def)),
-        );
+        self.ensure_columns(other.columns());
         let dim_map: Vec<usize> = other
             .dims
             .iter()
@@ -317,6 +391,7 @@ impl FlowTable {
             codes,
             rows,
             expected_rows: 0,
+            epoch: 0,
         }
     }
 

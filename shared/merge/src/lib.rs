@@ -21,11 +21,13 @@
 
 mod gap;
 mod order;
+mod stream;
 mod totals;
 
 use flowlog::{FlowTable, MetricColumn, NULL, Role};
 
 pub use gap::{BadGap, MaxGap};
+pub use stream::SortedMerge;
 pub use totals::{Totals, Unconserved, check_conservation, totals_by_account};
 
 /// Merges continuing flows. The result is sorted by dimensions (in sort order),

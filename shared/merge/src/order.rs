@@ -182,20 +182,25 @@ fn rank_flows(canonical: &[u32], flows: usize, remaps: &[Vec<u32>], key_bits: u3
 /// (columns looked up once, not per comparison).
 pub(crate) struct MetricOrder<'a> {
     metrics: Vec<&'a [i64]>,
+    indices: Vec<usize>,
 }
 
 impl<'a> MetricOrder<'a> {
     pub(crate) fn new(metrics: &'a [MetricColumn]) -> Self {
-        let named = ["start", "end"]
-            .into_iter()
-            .filter_map(|name| crate::metric(metrics, name));
-        let others = metrics
-            .iter()
-            .filter(|m| m.def.name != "start" && m.def.name != "end")
-            .map(|m| &m.values[..]);
+        let position = |name| metrics.iter().position(|m| m.def.name == name);
+        let named = ["start", "end"].into_iter().filter_map(position);
+        let others = (0..metrics.len())
+            .filter(|&i| metrics[i].def.name != "start" && metrics[i].def.name != "end");
+        let indices: Vec<usize> = named.chain(others).collect();
         MetricOrder {
-            metrics: named.chain(others).collect(),
+            metrics: indices.iter().map(|&i| &metrics[i].values[..]).collect(),
+            indices,
         }
+    }
+
+    /// The metric columns by index, in the order rows compare by.
+    pub(crate) fn indices(self) -> Vec<usize> {
+        self.indices
     }
 
     pub(crate) fn compare(&self, a: usize, b: usize) -> Ordering {

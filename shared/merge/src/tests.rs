@@ -263,3 +263,77 @@ proptest! {
         prop_assert_eq!(render(&merge(merged.clone(), MaxGap::Seconds(gap))), render(&merged));
     }
 }
+
+/// A table cut into tables of `rows` rows, as a partial is read a batch at a time.
+fn batches(t: &FlowTable, rows: usize) -> std::vec::IntoIter<Result<FlowTable, ()>> {
+    let mut t = t.clone();
+    let mut out = Vec::new();
+    while !t.is_empty() {
+        let tail = t.split_off(rows.min(t.rows()));
+        out.push(Ok(std::mem::replace(&mut t, tail)));
+    }
+    out.into_iter()
+}
+
+/// The rows of a streaming merge of `parts` (each merged first), with the
+/// largest chunk it yielded.
+fn stream(parts: &[FlowTable], gap: MaxGap, batch: usize, chunk: usize) -> (Vec<String>, usize) {
+    let sources = parts
+        .iter()
+        .map(|p| batches(&merge(p.clone(), gap), batch))
+        .collect();
+    let mut rows = Vec::new();
+    let mut largest = 0;
+    for merged in SortedMerge::new(sources, gap, chunk).unwrap() {
+        let merged = merged.unwrap();
+        largest = largest.max(merged.rows());
+        rows.extend(render(&merged));
+    }
+    (rows, largest)
+}
+
+#[test]
+fn a_streaming_merge_unions_the_parts_columns() {
+    let plain = table(&[
+        line(1, 443, 1, 100, 159, "-"),
+        line(2, 22, 1, 100, 159, "-"),
+    ]);
+    let mut wide = FlowTable::new();
+    let text = format!(
+        "{HEADER} protocol\n{} 6\n{} 17\n",
+        line(1, 443, 2, 160, 219, "2"),
+        line(3, 53, 1, 100, 159, "-")
+    );
+    assert!(
+        parse_object("w", text.as_bytes(), &mut wide)
+            .bad_lines
+            .is_empty()
+    );
+    let mut all = plain.clone();
+    all.append(&wide);
+    let (rows, _) = stream(&[plain, wide], MaxGap::default(), 1, 2);
+    assert_eq!(rows, render(&merge(all, MaxGap::default())));
+    assert_eq!(rows.len(), 4, "{rows:?}");
+}
+
+proptest! {
+    #[test]
+    fn a_streaming_merge_of_sorted_parts_equals_merging_everything(
+        lines in arb_lines(),
+        gap in arb_gap(),
+        parts in 1usize..5,
+        seed in any::<u64>(),
+        batch in 1usize..20,
+        chunk in 2usize..30,
+    ) {
+        let mut split = vec![Vec::new(); parts];
+        for (i, line) in lines.iter().enumerate() {
+            let at = (seed.rotate_left(i as u32 % 64) ^ i as u64) % parts as u64;
+            split[at as usize].push(line.clone());
+        }
+        let parts: Vec<FlowTable> = split.iter().map(|l| table(l)).collect();
+        let (rows, largest) = stream(&parts, gap, batch, chunk);
+        prop_assert_eq!(rows, render(&merge(table(&lines), gap)));
+        prop_assert!(largest <= chunk);
+    }
+}

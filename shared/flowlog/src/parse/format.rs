@@ -59,6 +59,8 @@ pub(super) struct Format {
     fields: Vec<Field>,
     /// Dimensions of the table the format was resolved against.
     width: usize,
+    /// That table's [`FlowTable::epoch`]: the cached codes are its.
+    epoch: u64,
     /// A new row's metrics: null but `records` (1). Its codes are null.
     metrics: Vec<i64>,
     /// The fields of a batch's lines, field by field: where field `f` of
@@ -96,6 +98,7 @@ impl Format {
             names: names.iter().map(|n| n.as_ref().to_owned()).collect(),
             fields,
             width: table.dims().len(),
+            epoch: table.epoch(),
             metrics,
             spans: vec![(0, 0); names.len() * BATCH],
             misfits: Vec::with_capacity(BATCH),
@@ -112,8 +115,12 @@ impl Format {
         table: &mut FlowTable,
     ) -> Vec<(usize, String)> {
         // A table shared by several files may have gained columns since this
-        // format was resolved; re-resolve once in that case.
-        if self.width != table.dims().len() || self.metrics.len() != table.metrics().len() {
+        // format was resolved, or been replaced by one with fresh
+        // dictionaries (a spill); re-resolve once in that case.
+        if self.width != table.dims().len()
+            || self.metrics.len() != table.metrics().len()
+            || self.epoch != table.epoch()
+        {
             *self = Format::new(&self.names, table);
         }
         let mut bad = Vec::new();

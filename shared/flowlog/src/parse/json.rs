@@ -14,7 +14,7 @@ use std::io::BufRead;
 use serde::Deserialize;
 
 use super::format::{DataLine, Format};
-use super::{BadLine, CHUNK, FileReport, parse_lines, read_error};
+use super::{BadLine, CHUNK, Checkpoint, FileReport, Stop, parse_lines, read_error};
 use crate::formats::{Formats, LineFormat};
 use crate::table::FlowTable;
 
@@ -49,7 +49,8 @@ pub(super) fn parse(
     buffer: &mut Vec<u8>,
     table: &mut FlowTable,
     report: &mut FileReport,
-) -> Result<(), String> {
+    checkpoint: &mut dyn Checkpoint,
+) -> Result<(), Stop> {
     let mut records = Records::new(key, formats);
     let mut values = Values::default();
     buffer.clear();
@@ -64,6 +65,9 @@ pub(super) fn parse(
         let done = values.scan(buffer, |value| records.value(value, table, report));
         buffer.drain(..done);
         values.rebase(done);
+        // Columns a record's format adds are in the table by now: their cost
+        // is seen here, a chunk later than in text (formats are configured).
+        checkpoint.check(table, 0)?;
     }
     if !buffer.iter().all(u8::is_ascii_whitespace) {
         // A value cut short (its decoding error says where) or stray text.
