@@ -14,14 +14,14 @@ use merge::MaxGap;
 use pipeline::failpoint::Failpoints;
 use pipeline::rollup::{self, Rollup};
 use pipeline::{
-    Config, Context, ListBatchRequest, MergeSettings, finish_cleanups, now, run_window,
+    Config, Context, ListBatchRequest, Memory, MergeSettings, finish_cleanups, now, run_window,
 };
 use store::{BlobStore, Location, open_store};
 
 use crate::input::{LinkArgs, open_input};
 use crate::ledger_home::LedgerHome;
 use crate::report::Summary;
-use crate::units::{parse_duration, parse_size, parse_threads, parse_zstd_level};
+use crate::units::{parse_duration, parse_memory, parse_size, parse_threads, parse_zstd_level};
 use crate::{FormatArgs, LayoutArgs};
 
 /// Arguments of `flowmerge compact`.
@@ -36,6 +36,11 @@ pub struct Args {
     /// Worker threads for parsing, merging and encoding [default: all cores].
     #[arg(long, short = 'j', value_parser = parse_threads)]
     threads: Option<usize>,
+    /// Memory the run may hold, shared by its threads; a group or window
+    /// larger than a thread's share is merged in sorted parts [default:
+    /// half the machine's memory].
+    #[arg(long, value_parser = parse_memory)]
+    memory: Option<u64>,
     /// Merge records whose gap is at most this many seconds; "none" never merges,
     /// "window" merges all records of a flow in the window.
     #[arg(long, default_value = "60")]
@@ -77,7 +82,7 @@ async fn compact(args: Args, threads: usize) -> anyhow::Result<ExitCode> {
     let (input, found) = open_input(&args.input, &args.links).await?;
     let output = open_store(&output_location).await?;
     let home = LedgerHome::open(&output_location, &output).await?;
-    let ctx = context(&args, input, output, &home);
+    let ctx = context(&args, input, output, &home, threads);
 
     let recovered = finish_cleanups(&ctx).await?;
     if recovered > 0 {
@@ -129,7 +134,9 @@ fn context(
     input: Arc<dyn BlobStore>,
     output: Arc<dyn BlobStore>,
     home: &LedgerHome,
+    threads: usize,
 ) -> Context {
+    let memory = args.memory.unwrap_or_else(crate::default_memory);
     Context {
         input,
         output,
@@ -151,6 +158,7 @@ fn context(
             },
             ..Config::default()
         },
+        memory: Memory::new(memory, threads),
         failpoints: Failpoints::from_env(),
         clock: now,
     }

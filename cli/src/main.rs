@@ -79,15 +79,22 @@ fn init_tracing(verbose: u8) {
         .init();
 }
 
-/// A multi-thread runtime whose blocking pool (parsing, merging, encoding)
-/// is bounded by `threads`, so CPU work never oversubscribes the machine.
+/// A multi-thread runtime for `threads` threads of CPU work (parsing,
+/// merging, encoding). Compaction's steps hold one of `threads` memory slots
+/// each ([`pipeline::Memory`]), so no more than `threads` of them parse or
+/// merge at once; the blocking pool has [`STORE_THREADS`] more, for the local
+/// store's file I/O, which a step waits on when it stages a part or uploads
+/// a file from its blocking thread.
 fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.clamp(1, 4))
-        .max_blocking_threads(threads.max(1))
+        .max_blocking_threads(threads.max(1) + STORE_THREADS)
         .enable_all()
         .build()?)
 }
+
+/// Blocking threads beyond `--threads`, for file I/O.
+const STORE_THREADS: usize = 8;
 
 /// Where output and error files go (shared by `compact` and `verify`).
 #[derive(Debug, clap::Args)]
@@ -147,6 +154,18 @@ impl FormatArgs {
 }
 
 /// Default thread count: the machine's cores.
+/// Half the machine's memory (`MemTotal` of `/proc/meminfo`; 8 GiB where
+/// there is none).
+fn default_memory() -> u64 {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    total_kib.map_or(8 << 30, |kib| kib * 1024 / 2)
+}
+
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -28,6 +28,21 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     }
 }
 
+/// The smallest memory budget taken: below it, a step could not hold the
+/// batches of a window's parts.
+pub const MIN_MEMORY: u64 = 16 << 20;
+
+/// Parses a memory budget: a size of at least [`MIN_MEMORY`].
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        bytes if bytes < MIN_MEMORY => Err(format!(
+            "memory {s:?} is below the smallest budget, {}MiB",
+            MIN_MEMORY >> 20
+        )),
+        bytes => Ok(bytes),
+    }
+}
+
 /// Parses a thread count: at least 1.
 pub fn parse_threads(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -101,6 +116,12 @@ mod tests {
 
     #[test]
     fn counts_and_levels_are_range_checked() {
+        assert_eq!(parse_memory("256MiB"), Ok(256 << 20));
+        assert!(
+            parse_memory("1MiB")
+                .unwrap_err()
+                .contains("smallest budget")
+        );
         assert_eq!(parse_threads("4"), Ok(4));
         assert!(parse_threads("0").is_err());
         assert!(parse_threads("-1").is_err());

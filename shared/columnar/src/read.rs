@@ -373,6 +373,7 @@ impl Batches {
 /// while holding a batch of each (the streaming merge reads these).
 /// Any value that does not fit is an error, as in [`read_parquet`].
 pub struct PartChunks {
+    data: Bytes,
     batches: Batches,
     columns: FlowTable,
     rows: usize,
@@ -381,14 +382,22 @@ pub struct PartChunks {
 impl PartChunks {
     /// The file `data`, read `rows` rows at a time.
     pub fn new(data: Bytes, rows: usize) -> Result<Self, ReadError> {
-        let batches = guarded(|| Batches::open(data, None, rows.max(1)))?;
+        let rows = rows.max(1);
+        let batches = guarded(|| Batches::open(data.clone(), None, rows))?;
         let mut columns = FlowTable::new();
         columns.ensure_columns(&batches.defs);
         Ok(PartChunks {
+            data,
             batches,
             columns,
             rows,
         })
+    }
+
+    /// The same file from its start, read `rows` rows at a time (once its
+    /// columns tell how many rows a batch may have).
+    pub fn with_rows(self, rows: usize) -> Result<Self, ReadError> {
+        PartChunks::new(self.data, rows)
     }
 
     /// The file's columns, as an empty table.

@@ -28,7 +28,7 @@ use flowlog::{FlowTable, MetricColumn, NULL, Role};
 
 pub use gap::{BadGap, MaxGap};
 pub use stream::SortedMerge;
-pub use totals::{Totals, Unconserved, check_conservation, totals_by_account};
+pub use totals::{Totals, Unconserved, add_totals, check_conservation, totals_by_account};
 
 /// Merges continuing flows. The result is sorted by dimensions (in sort order),
 /// then `start`; dictionaries are canonical (code order is value order).

@@ -83,6 +83,13 @@ pub fn check_conservation(
     }
 }
 
+/// Adds per-account totals into others (of more rows of the same window).
+pub fn add_totals(into: &mut BTreeMap<String, Totals>, from: &BTreeMap<String, Totals>) {
+    for (account, totals) in from {
+        into.entry(account.clone()).or_default().add(totals);
+    }
+}
+
 /// Totals per value of `account-id` (`-` for null or an absent column).
 /// Column by column into per-account arrays: no map lookup per row.
 pub fn totals_by_account(table: &FlowTable) -> BTreeMap<String, Totals> {

@@ -1,5 +1,5 @@
 //! What every step runs against: the input and output stores, the ledger, the
-//! settings and the clock. Built once (at Lambda cold start or CLI start) and
+//! settings, the memory budget and the clock. Built once (at Lambda cold start or CLI start) and
 //! shared.
 
 use std::sync::Arc;
@@ -7,8 +7,8 @@ use std::sync::Arc;
 use ledger::Ledger;
 use store::BlobStore;
 
-use crate::Config;
 use crate::failpoint::Failpoints;
+use crate::{Config, Memory};
 
 /// The current unix time in seconds, as a step reads it.
 pub type Clock = fn() -> i64;
@@ -24,6 +24,8 @@ pub struct Context {
     pub ledger: Arc<dyn Ledger>,
     /// Settings.
     pub config: Config,
+    /// What the steps may hold in memory.
+    pub memory: Memory,
     /// Injected faults (tests only; see [`crate::failpoint`]).
     pub failpoints: Failpoints,
     /// The time steps stamp claims, commits and failures with ([`now`]

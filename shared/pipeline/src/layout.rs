@@ -142,6 +142,12 @@ impl<'a> Layout<'a> {
     pub fn partial(&self, version: u64, group: usize, ext: &str) -> String {
         format!("{}v{version:06}/group-{group:05}.{ext}", self.staging())
     }
+
+    /// Staging key of one sorted part of a group's partial result (a group
+    /// larger than its memory budget is staged in several).
+    pub fn part(&self, version: u64, group: usize, part: u64) -> String {
+        self.partial(version, group, &format!("{part:04}.parquet"))
+    }
 }
 
 #[cfg(test)]
@@ -201,8 +207,8 @@ mod tests {
             "_flowmerge/manifests/20261122T1305Z/v000003.json"
         );
         assert_eq!(
-            l.partial(3, 2, "parquet"),
-            "_flowmerge/staging/20261122T1305Z/v000003/group-00002.parquet"
+            l.part(3, 2, 0),
+            "_flowmerge/staging/20261122T1305Z/v000003/group-00002.0000.parquet"
         );
         assert!(l.partial(3, 2, "json").starts_with(&l.staging()));
         let hour = Layout::new(&config, window().hour());

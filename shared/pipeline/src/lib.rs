@@ -21,6 +21,7 @@ mod error;
 mod errors_out;
 pub mod failpoint;
 mod layout;
+mod memory;
 mod payload;
 mod plan;
 pub mod rollup;
@@ -36,6 +37,7 @@ pub use discover::{Discovered, UNKNOWN_ACCOUNT, discover, discover_key};
 pub use error::{PipelineError, error_type};
 pub use errors_out::ErrorRecord;
 pub use layout::{ErrorType, Layout, render, template_root};
+pub use memory::{Memory, Slot};
 pub use payload::{
     CombineRequest, CombineResponse, ListBatchRequest, ListBatchResponse, Manifest,
     PartialMergeRequest, PartialMergeResponse, Stats,

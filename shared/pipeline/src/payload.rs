@@ -149,8 +149,6 @@ impl Stats {
         self.rows_out += other.rows_out;
         self.files_out += other.files_out;
         self.bytes_out += other.bytes_out;
-        for (account, totals) in &other.totals {
-            self.totals.entry(account.clone()).or_default().add(totals);
-        }
+        merge::add_totals(&mut self.totals, &other.totals);
     }
 }

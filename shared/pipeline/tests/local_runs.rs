@@ -11,7 +11,7 @@ use flowlog::{FormatRule, Formats, Window};
 use ledger::{Ledger, SqliteLedger, WindowState};
 use pipeline::failpoint::Failpoints;
 use pipeline::{
-    CombineRequest, Config, Context, ListBatchRequest, MergeSettings, PartialMergeRequest,
+    CombineRequest, Config, Context, ListBatchRequest, Memory, MergeSettings, PartialMergeRequest,
     combine_commit, discover, list_batch, now, partial_merge, run_window,
 };
 use store::LocalStore;
@@ -86,6 +86,7 @@ impl Fixture {
                 },
                 ..Config::default()
             },
+            memory: Memory::unbounded(),
             failpoints: Failpoints::parse(failpoints),
             clock: now,
         }

@@ -297,9 +297,24 @@ pub fn build_context(
         )),
         ledger: build_ledger(sdk, &config.table_name),
         config: config.pipeline,
+        memory: function_memory(std::env::var(LAMBDA_MEMORY).ok().as_deref()),
         failpoints: Failpoints::from_env(),
         clock: pipeline::now,
     })
+}
+
+/// The function's memory in MB, as the Lambda runtime sets it (not part of
+/// the contract with the CDK app: the runtime sets it from `MemorySize`).
+pub const LAMBDA_MEMORY: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+
+/// A step's memory budget on Lambda: three quarters of the function's memory
+/// (`mb`, from [`LAMBDA_MEMORY`]); the rest is the runtime's, the SDK's and
+/// the allocator's. Unbounded where the runtime does not say.
+pub fn function_memory(mb: Option<&str>) -> pipeline::Memory {
+    match mb.and_then(|mb| mb.trim().parse::<u64>().ok()) {
+        Some(mb) if mb > 0 => pipeline::Memory::new(mb * 1024 * 1024 / 4 * 3, 1),
+        _ => pipeline::Memory::unbounded(),
+    }
 }
 
 /// Where ingest reads Firehose objects with `WINDOW_FROM=start` (`None` for

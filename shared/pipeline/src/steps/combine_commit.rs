@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use columnar::{WriteOptions, read_parquet, write_parquet};
+use columnar::{ParquetWriter, PartChunks, WriteOptions};
 use flowlog::FlowTable;
 use futures::{StreamExt, TryStreamExt};
 use ledger::{CommitInfo, WindowState};
-use merge::{Totals, merge, totals_by_account};
+use merge::{SortedMerge, Totals, add_totals, totals_by_account};
 use tracing::instrument;
 
 use crate::config::MergeSettings;
@@ -22,7 +22,7 @@ use crate::layout::{ErrorType, Layout};
 use crate::payload::{CombineRequest, CombineResponse, Manifest, Stats};
 use crate::rollup;
 use crate::steps::get_json;
-use crate::{Context, PipelineError};
+use crate::{Context, Memory, PipelineError};
 
 /// Objects read or written concurrently.
 const IO_CONCURRENCY: usize = 8;
@@ -37,79 +37,90 @@ pub async fn combine_commit(
     let layout = Layout::new(&ctx.config, manifest.window);
     let window_id = manifest.window.to_string();
 
+    let current = ctx.ledger.window(&window_id).await?;
+    if let Some(done) = current.filter(|w| {
+        w.version == manifest.version
+            && w.digest.as_deref() == Some(manifest.digest.as_str())
+            && w.state != WindowState::Running
+    }) {
+        // A retry after a commit whose response was lost: only cleanup remains.
+        cleanup(ctx, &layout, &window_id, &done.outputs, manifest.version).await?;
+        let stats = done.counts.and_then(|c| serde_json::from_value(c).ok());
+        return Ok(CombineResponse {
+            window: manifest.window,
+            version: manifest.version,
+            state: done.state,
+            outputs: done.outputs,
+            stats: stats.unwrap_or_default(),
+        });
+    }
+
+    let _slot = ctx.memory.slot().await;
     let (partials, errors) = read_partials(ctx, &layout, &manifest).await?;
     let mut stats = Stats::default();
     for (group_stats, _) in &partials {
         stats.add(group_stats);
     }
-    let bodies: Vec<(String, Bytes)> = partials.into_iter().filter_map(|(_, body)| body).collect();
+    let whole_groups = partials.iter().all(|(_, parts)| parts.len() <= 1);
+    let parts: Vec<(String, Bytes)> = partials.into_iter().flat_map(|(_, parts)| parts).collect();
     // Per-account totals serve the conservation check only: they would make
     // the ledger item and the state machine payload grow with the accounts
     // of the window (DynamoDB items and Step Functions payloads are capped).
     let expected = std::mem::take(&mut stats.totals);
     let settings = manifest.settings.clone();
-    let (files, rows) = match bodies.as_slice() {
+    let written = match parts.as_slice() {
         // An hour's shards hold disjoint accounts, each merged whole and
         // checked: their partials are the hour's files, one per shard, so an
         // account's hour lies in one file (shards are sized to the target
         // file size when they are planned).
-        _ if manifest.window.is_hour() => {
-            let files = bodies.into_iter().map(|(_, body)| body).collect();
-            (files, stats.rows_out)
+        _ if manifest.window.is_hour() && whole_groups => {
+            let files = parts.into_iter().map(|(_, body)| body).collect();
+            Written::upload(ctx, &layout, &manifest.digest, files, stats.rows_out).await?
         }
-        // A window planned as one group: its partial is already merged, checked
-        // and encoded with the run's settings, so it is the output as it is.
+        // A window planned as one group and staged as one part: it is merged,
+        // checked and encoded with the run's settings, so it is the output as it is.
         [(_, only)]
             if manifest.groups.len() == 1 && only.len() as u64 <= settings.target_file_size =>
         {
-            (vec![only.clone()], stats.rows_out)
+            let files = vec![only.clone()];
+            Written::upload(ctx, &layout, &manifest.digest, files, stats.rows_out).await?
         }
         _ => {
-            let window = manifest.window;
-            tokio::task::spawn_blocking(move || combine(window, bodies, &settings, &expected))
-                .await??
+            let combine = Combine {
+                window: manifest.window,
+                settings,
+                memory: ctx.memory.clone(),
+                output: ctx.output.clone(),
+                outputs: OutputKeys {
+                    config: ctx.config.clone(),
+                    digest: manifest.digest.clone(),
+                },
+            };
+            tokio::task::spawn_blocking(move || combine.run(parts, &expected)).await??
         }
     };
 
-    stats.rows_out = rows;
-    stats.files_out = files.len() as u64;
-    stats.bytes_out = files.iter().map(|f| f.len() as u64).sum();
-    let mut uploads: Vec<(String, Bytes)> = files
+    stats.rows_out = written.rows;
+    stats.files_out = written.outputs.len() as u64;
+    stats.bytes_out = written.bytes;
+    let mut outputs = written.outputs;
+    let uploads: Vec<(String, Bytes)> = errors
         .into_iter()
-        .enumerate()
-        .map(|(part, body)| (layout.output(&manifest.digest, part), body))
+        .map(|(kind, body)| (layout.error(kind, &manifest.digest), Bytes::from(body)))
         .collect();
-    for (kind, body) in errors {
-        uploads.push((layout.error(kind, &manifest.digest), Bytes::from(body)));
-    }
-    let outputs: Vec<String> = uploads.iter().map(|(key, _)| key.clone()).collect();
-
-    let current = ctx.ledger.window(&window_id).await?;
-    let already = current.as_ref().is_some_and(|w| {
-        w.version == manifest.version
-            && w.digest.as_deref() == Some(manifest.digest.as_str())
-            && w.state != WindowState::Running
-    });
-    let state = if already {
-        // A retry after a commit whose response was lost: only cleanup remains.
-        current.map_or(WindowState::Committed, |w| w.state)
-    } else {
-        futures::stream::iter(uploads)
-            .map(|(key, body)| async move { ctx.output.put(&key, body).await })
-            .buffer_unordered(IO_CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
-        ctx.failpoints
-            .hit_in(manifest.window, "combine.before-commit")?;
-        let info = CommitInfo {
-            digest: manifest.digest.clone(),
-            outputs: outputs.clone(),
-            counts: serde_json::to_value(&stats).unwrap_or_default(),
-        };
-        ctx.ledger
-            .commit(&window_id, manifest.version, &info, ctx.now())
-            .await?
+    outputs.extend(uploads.iter().map(|(key, _)| key.clone()));
+    put_all(ctx, uploads).await?;
+    ctx.failpoints
+        .hit_in(manifest.window, "combine.before-commit")?;
+    let info = CommitInfo {
+        digest: manifest.digest.clone(),
+        outputs: outputs.clone(),
+        counts: serde_json::to_value(&stats).unwrap_or_default(),
     };
+    let state = ctx
+        .ledger
+        .commit(&window_id, manifest.version, &info, ctx.now())
+        .await?;
     ctx.failpoints
         .hit_in(manifest.window, "combine.after-commit")?;
     cleanup(ctx, &layout, &window_id, &outputs, manifest.version).await?;
@@ -123,37 +134,155 @@ pub async fn combine_commit(
     })
 }
 
-/// Merges several groups' partial results into the window's output files,
-/// checking conservation against the groups' input totals.
-fn combine(
-    window: flowlog::Window,
-    bodies: Vec<(String, Bytes)>,
-    settings: &MergeSettings,
-    expected: &BTreeMap<String, Totals>,
-) -> Result<(Vec<Bytes>, u64), PipelineError> {
-    let mut combined = FlowTable::new();
-    for (key, body) in bodies {
-        let (table, _) = read_parquet(body).map_err(|e| PipelineError::Decode {
-            what: "partial parquet",
-            key,
-            message: e.to_string(),
-        })?;
-        combined.append(&table);
-    }
-    let merged = merge(combined, settings.max_gap);
-    check_conservation(window, expected, &totals_by_account(&merged))?;
-    let options = WriteOptions {
-        target_file_size: settings.target_file_size,
-        zstd_level: settings.zstd_level,
-        ..WriteOptions::default()
-    };
-    Ok((write_parquet(&merged, &options)?, merged.rows() as u64))
+/// Writes objects, [`IO_CONCURRENCY`] at a time.
+async fn put_all(ctx: &Context, uploads: Vec<(String, Bytes)>) -> Result<(), PipelineError> {
+    futures::stream::iter(uploads)
+        .map(|(key, body)| async move { ctx.output.put(&key, body).await })
+        .buffer_unordered(IO_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
 }
 
-/// A group's counts and, if it has rows, its staged Parquet (key, bytes).
-type Partial = (Stats, Option<(String, Bytes)>);
+/// The window's output files as written: their keys, rows and bytes.
+struct Written {
+    outputs: Vec<String>,
+    rows: u64,
+    bytes: u64,
+}
 
-/// Reads every group's stats, staged Parquet and error records. A missing
+impl Written {
+    /// Writes files that are the output as they are.
+    async fn upload(
+        ctx: &Context,
+        layout: &Layout<'_>,
+        digest: &str,
+        files: Vec<Bytes>,
+        rows: u64,
+    ) -> Result<Written, PipelineError> {
+        let bytes = files.iter().map(|f| f.len() as u64).sum();
+        let uploads: Vec<(String, Bytes)> = files
+            .into_iter()
+            .enumerate()
+            .map(|(part, body)| (layout.output(digest, part), body))
+            .collect();
+        let outputs = uploads.iter().map(|(key, _)| key.clone()).collect();
+        put_all(ctx, uploads).await?;
+        Ok(Written {
+            outputs,
+            rows,
+            bytes,
+        })
+    }
+}
+
+/// The keys of a run's output files.
+struct OutputKeys {
+    config: crate::Config,
+    digest: String,
+}
+
+/// Merges sorted parts into the window's output: a streaming merge of
+/// batches of every part ([`SortedMerge`]) into files written, and uploaded,
+/// one at a time, checked for conservation against the groups' input totals.
+struct Combine {
+    window: flowlog::Window,
+    settings: MergeSettings,
+    memory: Memory,
+    output: std::sync::Arc<dyn store::BlobStore>,
+    outputs: OutputKeys,
+}
+
+impl Combine {
+    fn run(
+        self,
+        parts: Vec<(String, Bytes)>,
+        expected: &BTreeMap<String, Totals>,
+    ) -> Result<Written, PipelineError> {
+        let runtime = tokio::runtime::Handle::current();
+        let layout = Layout::new(&self.outputs.config, self.window);
+        let mut sources = Vec::with_capacity(parts.len());
+        for (key, body) in parts {
+            let chunks = PartChunks::new(body, 1).map_err(|e| decode(&key, &e))?;
+            sources.push((key, chunks));
+        }
+        let (chunk_rows, batch_rows) = self.chunk_rows(&sources);
+        let mut batches = Vec::with_capacity(sources.len());
+        for (key, chunks) in sources {
+            let chunks = chunks.with_rows(batch_rows).map_err(|e| decode(&key, &e))?;
+            batches.push(chunks.map(move |c| c.map_err(|e| decode(&key, &e))));
+        }
+        let merged = SortedMerge::new(batches, self.settings.max_gap, chunk_rows)?;
+        let mut writer = ParquetWriter::new(WriteOptions {
+            target_file_size: self.settings.target_file_size.min(self.memory.file_bytes()),
+            zstd_level: self.settings.zstd_level,
+            ..WriteOptions::default()
+        });
+        let mut found = BTreeMap::new();
+        let mut written = Written {
+            outputs: Vec::new(),
+            rows: 0,
+            bytes: 0,
+        };
+        let upload = |body: Bytes, written: &mut Written| {
+            let key = layout.output(&self.outputs.digest, written.outputs.len());
+            written.bytes += body.len() as u64;
+            runtime.block_on(self.output.put(&key, body))?;
+            written.outputs.push(key);
+            Ok::<_, PipelineError>(())
+        };
+        for chunk in merged {
+            let chunk = chunk?;
+            add_totals(&mut found, &totals_by_account(&chunk));
+            written.rows += chunk.rows() as u64;
+            for file in writer.write(&chunk)? {
+                upload(file, &mut written)?;
+            }
+        }
+        if let Some(file) = writer.finish()? {
+            upload(file, &mut written)?;
+        }
+        check_conservation(self.window, expected, &found)?;
+        Ok(written)
+    }
+
+    /// Rows per merged chunk and per batch of a part, so that the batches of
+    /// all parts and the chunk each take about the memory budget's chunk
+    /// bytes, however wide the union of the parts' columns.
+    fn chunk_rows(&self, sources: &[(String, PartChunks)]) -> (usize, usize) {
+        let mut columns = FlowTable::new();
+        for (_, chunks) in sources {
+            columns.ensure_columns(chunks.columns().columns());
+        }
+        // Codes and values, and about as much again for dictionaries.
+        let row = 2 * (columns.dims().len() * 4 + columns.metrics().len() * 8);
+        let rows = self.memory.chunk_bytes() / row.max(1);
+        let chunk = rows.clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
+        let batch = (rows / sources.len().max(1)).clamp(MIN_BATCH_ROWS, MAX_BATCH_ROWS);
+        (chunk, batch)
+    }
+}
+
+/// Merged rows per chunk at most: a chunk is also a row group.
+const MAX_CHUNK_ROWS: usize = 1024 * 1024;
+/// Merged rows per chunk at least, whatever the budget.
+const MIN_CHUNK_ROWS: usize = 1024;
+/// Rows per batch of a part, at most and at least.
+const MAX_BATCH_ROWS: usize = 8192;
+const MIN_BATCH_ROWS: usize = 64;
+
+fn decode(key: &str, e: &columnar::ReadError) -> PipelineError {
+    PipelineError::Decode {
+        what: "partial parquet",
+        key: key.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// A group's counts and its staged sorted parts (key, bytes).
+type Partial = (Stats, Vec<(String, Bytes)>);
+
+/// Reads every group's stats, staged parts and error records. A missing
 /// stats object means the group did not finish.
 async fn read_partials(
     ctx: &Context,
@@ -175,13 +304,12 @@ async fn read_partials(
                     }
                     other => other?,
                 };
-            let body = if stats.rows_out > 0 {
-                let key = layout.partial(version, group.index, "parquet");
+            let mut parts = Vec::new();
+            for part in 0..stats.files_out {
+                let key = layout.part(version, group.index, part);
                 let body = ctx.output.get(&key).await?;
-                Some((key, body))
-            } else {
-                None
-            };
+                parts.push((key, body));
+            }
             let mut errors = Vec::new();
             for (kind, count) in [
                 (ErrorType::ParseFailed, stats.bad_lines),
@@ -193,7 +321,7 @@ async fn read_partials(
                     errors.push((kind, ctx.output.get(&key).await?));
                 }
             }
-            Ok(((stats, body), errors))
+            Ok(((stats, parts), errors))
         })
         .buffered(IO_CONCURRENCY)
         .try_collect()

@@ -5,6 +5,7 @@
 mod combine_commit;
 mod list_batch;
 mod partial_merge;
+mod spill;
 
 pub use combine_commit::{combine_commit, finish_cleanups};
 pub use list_batch::list_batch;

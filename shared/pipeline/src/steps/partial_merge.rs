@@ -6,15 +6,16 @@
 //! Objects are small gzip files whose GET latency dominates, so a fetcher task
 //! keeps several GETs in flight while files are parsed as they arrive (in
 //! manifest order, so results never depend on timing). Only compressed bytes
-//! are held; decompressed text streams through the parser.
+//! are held; decompressed text streams through the parser, and the table it
+//! fills is staged as sorted parts whenever it passes the step's memory
+//! budget ([`super::spill`]), so one part per group unless it is large.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use columnar::{ObjectReader, WriteOptions, read_parquet_where, write_parquet};
-use flowlog::{FileReport, FlowTable, Window};
+use columnar::{ObjectReader, read_parquet_where};
+use flowlog::{FileReport, FlowTable, Restart, Window};
 use futures::StreamExt;
-use merge::{merge, totals_by_account};
 use store::{BlobStore, StoreError};
 use tokio::sync::mpsc;
 use tracing::instrument;
@@ -26,7 +27,7 @@ use crate::payload::{Manifest, PartialMergeRequest, PartialMergeResponse, Stats}
 use crate::plan::InputFile;
 use crate::rollup::{ACCOUNT_COLUMN, Shard};
 use crate::split::keep_window;
-use crate::steps::combine_commit::check_conservation;
+use crate::steps::spill::Parts;
 use crate::steps::{get_json, put_json};
 use crate::{Context, PipelineError};
 
@@ -49,8 +50,26 @@ pub async fn partial_merge(
         .hit_in(manifest.window, "partial-merge.start")?;
 
     let window = manifest.window;
+    let _slot = ctx.memory.slot().await;
+    let budget = ctx.memory.table_bytes();
+    let parts = Parts::new(
+        ctx.output.clone(),
+        &ctx.config,
+        window,
+        manifest.version,
+        request.group,
+        &manifest.settings,
+        budget,
+    );
     let bytes_in = group.files.iter().map(|f| f.size).sum();
-    let mut merged = GroupMerge::new(window, &manifest.settings, bytes_in, group.shard);
+    let mut merged = GroupMerge::new(
+        window,
+        &manifest.settings,
+        bytes_in,
+        group.shard,
+        parts,
+        budget,
+    );
     let source = if window.is_hour() {
         &ctx.output
     } else {
@@ -58,8 +77,10 @@ pub async fn partial_merge(
     };
     let mut rx = spawn_fetcher(source, ctx.config.fetch_concurrency, group.files);
     // A short blocking call parses the files fetched so far, taking each next
-    // one only if it is already there: a blocking thread never waits for I/O,
-    // so a bounded blocking pool cannot deadlock, and files reach it in batches.
+    // one only if it is already there, so files reach it in batches. It waits
+    // for I/O only to stage a part, which needs no other blocking work of
+    // this step (the CLI's blocking pool has room for store I/O beyond the
+    // steps it runs).
     while let Some(first) = rx.recv().await {
         (merged, rx) = tokio::task::spawn_blocking(move || {
             let mut next = Some(first);
@@ -71,16 +92,10 @@ pub async fn partial_merge(
         })
         .await??;
     }
-    let settings = manifest.settings.clone();
-    let outcome = tokio::task::spawn_blocking(move || merged.finish(&settings)).await??;
+    let outcome = tokio::task::spawn_blocking(move || merged.finish()).await??;
 
     let layout = Layout::new(&ctx.config, window);
     let version = manifest.version;
-    if let Some(parquet) = outcome.parquet {
-        ctx.output
-            .put_scratch(&layout.partial(version, request.group, "parquet"), parquet)
-            .await?;
-    }
     for (kind, records) in [
         (ErrorType::ParseFailed, &outcome.bad_lines),
         (ErrorType::UnreadableFile, &outcome.bad_files),
@@ -116,9 +131,8 @@ pub async fn partial_merge(
     })
 }
 
-/// What one group produced.
+/// What one group produced (besides its staged parts).
 struct GroupOutcome {
-    parquet: Option<Bytes>,
     bad_lines: Vec<ErrorRecord>,
     bad_files: Vec<ErrorRecord>,
     stats: Stats,
@@ -154,9 +168,11 @@ fn spawn_fetcher(
 }
 
 /// About how many records `bytes` of gzip flow logs hold (a record takes
-/// 15–20 bytes compressed), so the group's table is allocated once.
-fn expected_records(bytes: u64) -> usize {
-    usize::try_from(bytes / 16).unwrap_or(0)
+/// 15–20 bytes compressed), so the group's table is allocated once — but
+/// never more than a `budget` of table bytes holds (a record's row takes
+/// about 100).
+fn expected_records(bytes: u64, budget: usize) -> usize {
+    usize::try_from(bytes / 16).unwrap_or(0).min(budget / 100)
 }
 
 /// One group's table and counts, built file by file.
@@ -165,6 +181,7 @@ struct GroupMerge {
     shard: Option<Shard>,
     reader: ObjectReader,
     table: FlowTable,
+    parts: Parts,
     stats: Stats,
     bad_lines: Vec<ErrorRecord>,
     bad_files: Vec<ErrorRecord>,
@@ -172,16 +189,24 @@ struct GroupMerge {
 
 impl GroupMerge {
     /// A group of `bytes_in` compressed bytes, read with the run's formats.
-    fn new(window: Window, settings: &MergeSettings, bytes_in: u64, shard: Option<Shard>) -> Self {
+    fn new(
+        window: Window,
+        settings: &MergeSettings,
+        bytes_in: u64,
+        shard: Option<Shard>,
+        parts: Parts,
+        budget: usize,
+    ) -> Self {
         GroupMerge {
             window,
             shard,
             reader: ObjectReader::new(settings.formats.clone()),
             // A shard keeps an unknown share of its files' rows.
             table: FlowTable::with_expected_rows(match shard {
-                None => expected_records(bytes_in),
+                None => expected_records(bytes_in, budget),
                 Some(_) => 0,
             }),
+            parts,
             stats: Stats::default(),
             bad_lines: Vec::new(),
             bad_files: Vec::new(),
@@ -197,26 +222,31 @@ impl GroupMerge {
         body: Result<Bytes, StoreError>,
     ) -> Result<(), PipelineError> {
         if let Some(shard) = self.shard {
-            return self.add_minute(file, body, shard);
+            self.add_minute(file, body, shard)?;
+            return self.parts.between_objects(&mut self.table);
         }
-        let first = self.table.rows();
+        let at_home = file
+            .home
+            .as_ref()
+            .map(|home| *home == self.window.to_string());
         let mut report = match body {
-            Ok(bytes) => self.reader.read(&file.key, bytes, &mut self.table),
+            Ok(bytes) => self.read(&file.key, bytes, at_home)?,
             Err(StoreError::NotFound { key }) => {
                 FileReport::rejected(&file.key, format!("object not found: {key}"))
             }
             Err(e) => return Err(e.into()),
         };
-        if let Some(home) = &file.home {
-            let at_home = *home == self.window.to_string();
-            let elsewhere = keep_window(&mut self.table, first, self.window, at_home);
+        let (spilled_elsewhere, first) = self.parts.end_object(report.bad_file.is_some())?;
+        if let Some(at_home) = at_home {
+            let elsewhere =
+                spilled_elsewhere + keep_window(&mut self.table, first, self.window, at_home);
             report.records -= elsewhere;
             report.lines -= elsewhere;
             if !at_home {
                 // The object itself, and what in it is not a record, is its home's.
                 self.stats.lines += report.records;
                 self.stats.records_in += report.records;
-                return Ok(());
+                return self.parts.between_objects(&mut self.table);
             }
         }
         self.stats.files_in += 1;
@@ -236,7 +266,28 @@ impl GroupMerge {
             self.stats.bad_files += 1;
             self.bad_files.push(ErrorRecord::file(window, bad));
         }
-        Ok(())
+        self.parts.between_objects(&mut self.table)
+    }
+
+    /// Reads one object into the table, within the budget: the read
+    /// restarts (once) after the table is spilled if the object would pass
+    /// the budget in a table holding earlier objects.
+    fn read(
+        &mut self,
+        key: &str,
+        bytes: Bytes,
+        at_home: Option<bool>,
+    ) -> Result<FileReport, PipelineError> {
+        loop {
+            self.parts.begin_object(&self.table, at_home);
+            let read = self
+                .reader
+                .read_with(key, bytes.clone(), &mut self.table, &mut self.parts);
+            match read {
+                Ok(report) => return Ok(report),
+                Err(Restart) => self.parts.restart(&mut self.table)?,
+            }
+        }
     }
 
     /// Reads one minute output file of an hour, keeping `shard`'s accounts.
@@ -284,20 +335,13 @@ impl GroupMerge {
 
     /// Merges the group, checks conservation and encodes it as one file with
     /// the run's output settings (so a single-group window's partial is its output).
-    fn finish(self, settings: &MergeSettings) -> Result<GroupOutcome, PipelineError> {
+    fn finish(mut self) -> Result<GroupOutcome, PipelineError> {
+        let staged = self.parts.finish(&mut self.table)?;
         let mut stats = self.stats;
-        stats.totals = totals_by_account(&self.table);
-        let merged = merge(self.table, settings.max_gap);
-        check_conservation(self.window, &stats.totals, &totals_by_account(&merged))?;
-        stats.rows_out = merged.rows() as u64;
-        let options = WriteOptions {
-            target_file_size: u64::MAX,
-            zstd_level: settings.zstd_level,
-            ..WriteOptions::default()
-        };
-        let parquet = write_parquet(&merged, &options)?.into_iter().next();
+        stats.totals = staged.totals;
+        stats.rows_out = staged.rows;
+        stats.files_out = staged.parts;
         Ok(GroupOutcome {
-            parquet,
             bad_lines: self.bad_lines,
             bad_files: self.bad_files,
             stats,
