@@ -82,6 +82,9 @@ pub struct PartialMergeResponse {
     pub bad_lines: u64,
     /// Files that could not be read.
     pub bad_files: u64,
+    /// Sorted parts the group was staged in: more than one when its table
+    /// passed the step's memory budget.
+    pub parts: u64,
 }
 
 /// Input of `combine_commit`.

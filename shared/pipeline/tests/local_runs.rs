@@ -546,3 +546,153 @@ async fn windows_of_every_delivery_kind_conserve_the_truth() {
     assert_eq!(control_messages, f.truth.control_messages);
     assert!(control_messages > 0);
 }
+
+/// Each window's output rows, in file order, as text.
+fn output_rows(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, body) in files(dir) {
+        let name = key.rsplit('/').next().unwrap();
+        if !key.ends_with(".parquet") {
+            continue;
+        }
+        let (table, _) = columnar::read_parquet(body.into()).unwrap();
+        let rows = out.entry(name[..14].to_owned()).or_default();
+        for r in 0..table.rows() {
+            let dims = (0..table.dims().len()).map(|d| format!("{:?}", table.dim_value(d, r)));
+            let metrics = table.metrics().iter().map(|m| m.values[r].to_string());
+            rows.push(dims.chain(metrics).collect::<Vec<_>>().join(" "));
+        }
+    }
+    out
+}
+
+/// Error records of the output, as sorted lines.
+fn error_lines(dir: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = files(dir)
+        .into_iter()
+        .filter(|(key, _)| key.starts_with("errors/"))
+        .flat_map(|(_, body)| {
+            let text = String::from_utf8(body).unwrap();
+            text.lines().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// With a budget a few rows wide, every group is staged in many parts (also
+/// in the middle of objects, among them the truncated one, whose parts must
+/// go when it is rejected): the rows, totals and quarantined records are
+/// still those of an unbounded run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_far_past_its_memory_budget_gives_the_rows_of_an_unbounded_run() {
+    let f = Fixture::new();
+    f.ingest().await;
+    f.run_due("").await;
+    let small = f.dir.path().join("small");
+    let ledger = Arc::new(SqliteLedger::in_memory().unwrap());
+    let ctx = Context {
+        memory: Memory::new(1 << 10, 1),
+        ..f.ctx_with("", &small, ledger.clone(), 20_000)
+    };
+    let found = discover(ctx.input.as_ref(), "").await.unwrap();
+    ledger.record_files(&found.files, now()).await.unwrap();
+    let mut parts = Vec::new();
+    for w in ledger.due(FAR_FUTURE, 0).await.unwrap() {
+        let request = ListBatchRequest {
+            window: w.window.parse().unwrap(),
+            expected_version: None,
+            force: false,
+        };
+        let batch = list_batch(&ctx, &request).await.unwrap();
+        for group in 0..batch.groups {
+            let request = PartialMergeRequest {
+                manifest: batch.manifest.clone(),
+                group,
+            };
+            parts.push(partial_merge(&ctx, &request).await.unwrap().parts);
+        }
+        let request = CombineRequest {
+            manifest: batch.manifest.clone(),
+        };
+        let done = combine_commit(&ctx, &request).await.unwrap();
+        assert_eq!(done.state, WindowState::Committed);
+    }
+    assert!(parts.iter().all(|&p| p > 1), "{parts:?}");
+    assert_eq!(output_totals(&small), truth_totals(&f.truth));
+    assert_eq!(output_rows(&small), output_rows(&f.output));
+    assert_eq!(error_lines(&small), error_lines(&f.output));
+}
+
+/// An object that passes the budget, is staged in parts as it is read, and
+/// turns out truncated is rejected whole: none of its parts are kept, and the
+/// objects around it are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_rejected_after_it_was_staged_in_parts_leaves_none_of_them() {
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    let prefix = input.join("AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/22");
+    std::fs::create_dir_all(&prefix).unwrap();
+    let object = |name: &str, records: usize, truncate: bool| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for r in 0..records {
+            writeln!(
+                gz,
+                "2 123456789012 eni-{name} 10.0.{}.{} 10.0.0.2 443 {} 6 1 40 1700000000 1700000059 ACCEPT OK",
+                r / 250 % 250,
+                r % 250,
+                1024 + r % 60000
+            )
+            .unwrap();
+        }
+        let mut body = gz.finish().unwrap();
+        if truncate {
+            body.truncate(body.len() - 64);
+        }
+        let key = format!("123456789012_vpcflowlogs_us-east-1_fl-{name}_20261122T1305Z_h.log.gz");
+        std::fs::write(prefix.join(key), body).unwrap();
+    };
+    object("a", 100, false);
+    object("b", 50_000, true);
+    object("c", 100, false);
+    let ledger = Arc::new(SqliteLedger::in_memory().unwrap());
+    let ctx = Context {
+        input: Arc::new(LocalStore::new(&input)),
+        output: Arc::new(LocalStore::new(&output)),
+        ledger: ledger.clone(),
+        config: Config {
+            lease_secs: 0,
+            ..Config::default()
+        },
+        memory: Memory::new(256 << 10, 1),
+        failpoints: Failpoints::default(),
+        clock: now,
+    };
+    let found = discover(ctx.input.as_ref(), "").await.unwrap();
+    ledger.record_files(&found.files, now()).await.unwrap();
+    let request = ListBatchRequest {
+        window: "2026-11-22T13:05Z".parse().unwrap(),
+        expected_version: None,
+        force: false,
+    };
+    let batch = list_batch(&ctx, &request).await.unwrap();
+    assert_eq!(batch.groups, 1);
+    let request = PartialMergeRequest {
+        manifest: batch.manifest.clone(),
+        group: 0,
+    };
+    let merged = partial_merge(&ctx, &request).await.unwrap();
+    assert_eq!((merged.records_in, merged.bad_files), (200, 1));
+    let request = CombineRequest {
+        manifest: batch.manifest.clone(),
+    };
+    let done = combine_commit(&ctx, &request).await.unwrap();
+    assert_eq!(done.stats.records_in, 200);
+    let records: i64 = output_totals(&output)
+        .values()
+        .flat_map(|accounts| accounts.values().map(|t| t.0))
+        .sum();
+    assert_eq!(records, 200);
+}

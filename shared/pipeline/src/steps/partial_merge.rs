@@ -120,6 +120,7 @@ pub async fn partial_merge(
     tracing::info!(
         records_in = stats.records_in,
         rows_out = stats.rows_out,
+        parts = stats.files_out,
         "group merged"
     );
     Ok(PartialMergeResponse {
@@ -128,6 +129,7 @@ pub async fn partial_merge(
         rows_out: stats.rows_out,
         bad_lines: stats.bad_lines,
         bad_files: stats.bad_files,
+        parts: stats.files_out,
     })
 }
 
