@@ -3,7 +3,7 @@ ClickHouse (chdb), Polars and the igzip decompression floor on the same data
 and thread counts; output size of every tool on two kinds of traffic (mostly
 private VPC traffic, and internet-facing services and NAT gateways); the same
 data delivered as AWS native Parquet (flowmerge and DuckDB); a query benchmark
-over a day as raw gzip, minute files and hour files; and a scaling check. Writes bench/out/report.md.
+over a day as raw gzip, minute files and hour files; a scaling check; and peak memory as one window grows and compresses better, with and without `--memory`. Writes bench/out/report.md.
 
 Every number in the report is measured by this script in this run. Outputs are
 checked against the generator's truth, so speed never comes from dropping data.
@@ -12,6 +12,7 @@ usage: python bench/run.py [--scale N] [--threads 1,2] [--repeat 5] [--bin targe
 """
 
 import argparse
+import gzip
 import json
 import os
 import platform
@@ -314,6 +315,64 @@ def scaling(binary: str, multiples: list[int], repeat: int) -> list[dict]:
     return rows
 
 
+# The memory budget the budget section runs under: a step's share at 2 threads is 64 MiB.
+BUDGET = "128MiB"
+ACCOUNT = "123456789012"
+
+
+def compressible(raw: Path, repeats: int, flows: int = 100_000) -> None:
+    """One window of `flows` flows' records, each repeated `repeats` times in
+    a row (an idle or steady interface's captures): the compressed size
+    stays about the same while the text grows with `repeats`."""
+    prefix = raw / f"AWSLogs/{ACCOUNT}/vpcflowlogs/us-east-1/2026/11/22"
+    prefix.mkdir(parents=True, exist_ok=True)
+    with gzip.open(prefix / f"{ACCOUNT}_vpcflowlogs_us-east-1_fl-0a_20261122T1305Z_x.log.gz", "wt", 6) as f:
+        f.write("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n")
+        for i in range(flows):
+            line = (f"2 {ACCOUNT} eni-{i % 97:08x} 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255} 10.1.0.2 "
+                    f"{1024 + i % 50000} 443 6 {i % 7 + 1} {i % 1400 + 40} 1700000000 1700000059 ACCEPT OK\n")
+            f.write(line * repeats)
+
+
+def memory_budget(binary: str) -> list[dict]:
+    """Peak RSS of `compact` with `--memory` and without, as one window
+    grows (1×/2×/4× its accounts) and as its input compresses better
+    (1×/4×/16× the records in about the same gzip bytes)."""
+    cases = [(f"{m}× data", lambda raw, m=m: generate(
+        binary, raw, 1, shape={**DATASET, "accounts": DATASET["accounts"] * 4 * m})) for m in (1, 2, 4)]
+    cases += [(f"{r}× compression", lambda raw, r=r: compressible(raw, r)) for r in (1, 4, 16)]
+    rows = []
+    for label, make in cases:
+        raw = OUT / "data" / ("memory-" + label.replace("× ", "x-"))
+        if not raw.exists():
+            make(raw)
+        objects = list(raw.rglob("*.log.gz"))
+        text = sum(len(gzip.decompress(p.read_bytes())) for p in objects)
+        row = {"case": label, "gzip": sum(p.stat().st_size for p in objects), "text": text}
+        out = OUT / "memory-out"
+        for name, extra in (("none", []), ("budget", ["--memory", BUDGET])):
+            shutil.rmtree(out, ignore_errors=True)
+            row[name] = measure([binary, "compact", raw, out, "--threads", "2", *extra])
+        subprocess.run([binary, "verify", raw, out], check=True, stdout=subprocess.DEVNULL)
+        rows.append(row)
+    return rows
+
+
+def memory_table(rows) -> list[str]:
+    lines = ["", f"## Memory (flowmerge, 2 threads, one window)", "",
+             f"Peak RSS of `compact` without a budget (half the machine's memory) and with `--memory {BUDGET}`; "
+             "the window grows with its accounts (`generate` with 4×, 8× and 16× the accounts for one minute), "
+             "or holds the same flows with each record repeated 1, 4 and 16 times (about the same gzip bytes). "
+             "Both outputs verified.", "",
+             "| window | gzip MiB | text MiB | text ÷ gzip | peak RSS MiB, no budget | wall s | "
+             f"peak RSS MiB, `--memory {BUDGET}` | wall s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['gzip'] / 2**20:.1f} | {r['text'] / 2**20:.1f} | {r['text'] / r['gzip']:.1f} | "
+                     f"{r['none'].rss_mib:.0f} | {r['none'].wall:.2f} | {r['budget'].rss_mib:.0f} | {r['budget'].wall:.2f} |")
+    return lines
+
+
 def fmt(v, spec=".2f"):
     return "–" if v is None else format(v, spec)
 
@@ -330,7 +389,7 @@ def compaction_table(rows) -> list[str]:
     return lines
 
 
-def report(args, truth, comp, sizes, native, qs, day_summary, scale) -> str:
+def report(args, truth, comp, sizes, native, qs, day_summary, scale, memory) -> str:
     lines = [
         "# flowmerge benchmark", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
@@ -391,6 +450,7 @@ def report(args, truth, comp, sizes, native, qs, day_summary, scale) -> str:
               "| data | records | wall s | µs per record | peak RSS MiB |", "|---|---|---|---|---|"]
     for s in scale:
         lines.append(f"| {s['scale']}× | {s['records']:,} | {s['wall']:.2f} | {s['us_per_record']:.3f} | {s['rss']:.0f} |")
+    lines += memory_table(memory)
     return "\n".join(lines) + "\n"
 
 
@@ -418,7 +478,8 @@ def main():
     day_raw, day_out, day_truth, day = day_of_tiers(args.bin)
     qs = queries(day_raw, day_out, day_truth)
     scale = [] if args.skip_scaling else scaling(args.bin, [1, 2, 4], args.repeat)
-    text = report(args, truth, comp, sizes, native, qs, (day_truth, day), scale)
+    memory = memory_budget(args.bin)
+    text = report(args, truth, comp, sizes, native, qs, (day_truth, day), scale, memory)
     (OUT / "report.md").write_text(text)
     print(text)
 
