@@ -79,18 +79,12 @@ fn init_tracing(verbose: u8) {
         .init();
 }
 
-/// A multi-thread runtime for `threads` threads of CPU work (parsing,
-/// merging, encoding). Compaction's steps hold one of `threads` memory slots
-/// each ([`pipeline::Memory`]), so no more than `threads` of them parse or
-/// merge at once; the blocking pool has one thread more, for the local
-/// store's file I/O, which a step waits on when it stages a part or uploads
-/// a file from its blocking thread: with every slot's step waiting, that
-/// thread is still free. (Not more: each thread that allocates keeps a
-/// malloc arena of its own, and peak memory grows with them.)
+/// A multi-thread runtime whose blocking pool (parsing, merging, encoding)
+/// is bounded by `threads`, so CPU work never oversubscribes the machine.
 fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.clamp(1, 4))
-        .max_blocking_threads(threads.max(1) + 1)
+        .max_blocking_threads(threads.max(1))
         .enable_all()
         .build()?)
 }

@@ -23,10 +23,7 @@ impl ObjectReader {
     /// Appends the records of the object at `key` to `table`. An object named
     /// `.parquet` must be Parquet: its name is never overruled by a guess.
     pub fn read(&mut self, key: &str, data: Bytes, table: &mut FlowTable) -> FileReport {
-        match self.read_with(key, data, table, &mut Unbounded) {
-            Ok(report) => report,
-            Err(Restart) => unreachable!("an unbounded read never restarts"),
-        }
+        Unbounded::read(|unbounded| self.read_with(key, data, table, unbounded))
     }
 
     /// [`ObjectReader::read`], calling `checkpoint` between chunks (see

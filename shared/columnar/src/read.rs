@@ -88,10 +88,7 @@ const BATCH_ROWS: usize = 8192;
 /// # Ok::<(), columnar::WriteError>(())
 /// ```
 pub fn read_native(key: &str, data: Bytes, table: &mut FlowTable) -> FileReport {
-    match read_native_with(key, data, table, &mut Unbounded) {
-        Ok(report) => report,
-        Err(Restart) => unreachable!("an unbounded read never restarts"),
-    }
+    Unbounded::read(|unbounded| read_native_with(key, data, table, unbounded))
 }
 
 /// [`read_native`], calling `checkpoint` after each batch (see
@@ -208,9 +205,7 @@ fn read_selected(
             }
         },
     )?;
-    let Ok(metadata) = read else {
-        unreachable!("an unbounded read never restarts")
-    };
+    let metadata = Unbounded::read(|_| read);
     match bad {
         Some(e) => Err(e),
         None => Ok((table, metadata)),

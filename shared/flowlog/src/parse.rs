@@ -130,6 +130,16 @@ impl Checkpoint for Unbounded {
     }
 }
 
+impl Unbounded {
+    /// Runs a read with this checkpoint, which never restarts it.
+    pub fn read<T>(read: impl FnOnce(&mut Unbounded) -> Result<T, Restart>) -> T {
+        match read(&mut Unbounded) {
+            Ok(done) => done,
+            Err(Restart) => unreachable!("an unbounded read never restarts"),
+        }
+    }
+}
+
 /// Why the read of an object stopped early.
 #[derive(Debug)]
 pub(crate) enum Stop {
@@ -183,10 +193,7 @@ impl Parser {
     /// also gzip inside gzip) or plain. A Parquet object is rejected here:
     /// it is read by the Parquet layer.
     pub fn parse_object(&mut self, key: &str, data: &[u8], table: &mut FlowTable) -> FileReport {
-        match self.parse_object_with(key, data, table, &mut Unbounded) {
-            Ok(report) => report,
-            Err(Restart) => unreachable!("an unbounded read never restarts"),
-        }
+        Unbounded::read(|unbounded| self.parse_object_with(key, data, table, unbounded))
     }
 
     /// [`Parser::parse_object`], calling `checkpoint` between chunks.
@@ -224,13 +231,11 @@ impl Parser {
         reader: impl Read,
         table: &mut FlowTable,
     ) -> FileReport {
-        let read = whole_or_rejected(key, table, |table, report| {
-            self.parse_text(key, reader, table, report, &mut Unbounded)
-        });
-        match read {
-            Ok(report) => report,
-            Err(Restart) => unreachable!("an unbounded read never restarts"),
-        }
+        Unbounded::read(|unbounded| {
+            whole_or_rejected(key, table, |table, report| {
+                self.parse_text(key, reader, table, report, unbounded)
+            })
+        })
     }
 
     fn parse_text(

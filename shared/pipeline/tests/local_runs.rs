@@ -626,7 +626,7 @@ async fn a_window_far_past_its_memory_budget_gives_the_rows_of_an_unbounded_run(
 
 /// An object that passes the budget, is staged in parts as it is read, and
 /// turns out truncated is rejected whole: none of its parts are kept, and the
-/// objects around it are.
+/// objects around it are (also when a later one is gone).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_rejected_after_it_was_staged_in_parts_leaves_none_of_them() {
     use std::io::Write;
@@ -657,6 +657,7 @@ async fn an_object_rejected_after_it_was_staged_in_parts_leaves_none_of_them() {
     object("a", 100, false);
     object("b", 50_000, true);
     object("c", 100, false);
+    object("d", 100, false);
     let ledger = Arc::new(SqliteLedger::in_memory().unwrap());
     let ctx = Context {
         input: Arc::new(LocalStore::new(&input)),
@@ -679,12 +680,16 @@ async fn an_object_rejected_after_it_was_staged_in_parts_leaves_none_of_them() {
     };
     let batch = list_batch(&ctx, &request).await.unwrap();
     assert_eq!(batch.groups, 1);
+    // Listed, then gone: quarantined too, and the parts before it stay.
+    let gone = "123456789012_vpcflowlogs_us-east-1_fl-d_20261122T1305Z_h.log.gz";
+    std::fs::remove_file(prefix.join(gone)).unwrap();
     let request = PartialMergeRequest {
         manifest: batch.manifest.clone(),
         group: 0,
     };
     let merged = partial_merge(&ctx, &request).await.unwrap();
-    assert_eq!((merged.records_in, merged.bad_files), (200, 1));
+    assert_eq!((merged.records_in, merged.bad_files), (200, 2));
+    assert!(merged.parts > 1, "{merged:?}");
     let request = CombineRequest {
         manifest: batch.manifest.clone(),
     };

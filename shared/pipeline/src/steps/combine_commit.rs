@@ -7,7 +7,7 @@
 //! cleanup runs after every commit (also when a retry finds the commit done),
 //! so duplicates never outlive a successful run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use columnar::{ParquetWriter, PartChunks, WriteOptions};
@@ -85,19 +85,7 @@ pub async fn combine_commit(
             let files = vec![only.clone()];
             Written::upload(ctx, &layout, &manifest.digest, files, stats.rows_out).await?
         }
-        _ => {
-            let combine = Combine {
-                window: manifest.window,
-                settings,
-                memory: ctx.memory.clone(),
-                output: ctx.output.clone(),
-                outputs: OutputKeys {
-                    config: ctx.config.clone(),
-                    digest: manifest.digest.clone(),
-                },
-            };
-            tokio::task::spawn_blocking(move || combine.run(parts, &expected)).await??
-        }
+        _ => combine(ctx, &layout, &manifest, parts, expected).await?,
     };
 
     stats.rows_out = written.rows;
@@ -176,91 +164,141 @@ impl Written {
     }
 }
 
-/// The keys of a run's output files.
-struct OutputKeys {
-    config: crate::Config,
-    digest: String,
-}
+/// A part read a batch at a time, its errors naming it.
+type PartBatches = Box<dyn Iterator<Item = Result<FlowTable, PipelineError>> + Send>;
 
 /// Merges sorted parts into the window's output: a streaming merge of
-/// batches of every part ([`SortedMerge`]) into files written, and uploaded,
-/// one at a time, checked for conservation against the groups' input totals.
+/// batches of every part ([`SortedMerge`]) into files written one at a time,
+/// checked for conservation against the groups' input totals at the end.
+/// It runs on a blocking thread a file at a time ([`Combine::next_file`]),
+/// and the async side uploads each file, so a blocking thread never waits
+/// for I/O.
 struct Combine {
     window: flowlog::Window,
-    settings: MergeSettings,
-    memory: Memory,
-    output: std::sync::Arc<dyn store::BlobStore>,
-    outputs: OutputKeys,
+    merged: SortedMerge<PartBatches>,
+    writer: Option<ParquetWriter>,
+    /// Files written and not yet handed over.
+    done: VecDeque<Bytes>,
+    expected: BTreeMap<String, Totals>,
+    found: BTreeMap<String, Totals>,
+    rows: u64,
 }
 
 impl Combine {
-    fn run(
-        self,
+    /// Opens every part, sizing batches and chunks to the memory budget.
+    fn new(
+        window: flowlog::Window,
+        settings: &MergeSettings,
+        memory: &Memory,
         parts: Vec<(String, Bytes)>,
-        expected: &BTreeMap<String, Totals>,
-    ) -> Result<Written, PipelineError> {
-        let runtime = tokio::runtime::Handle::current();
-        let layout = Layout::new(&self.outputs.config, self.window);
-        let mut sources = Vec::with_capacity(parts.len());
+        expected: BTreeMap<String, Totals>,
+    ) -> Result<Combine, PipelineError> {
+        let mut columns = FlowTable::new();
+        let mut opened = Vec::with_capacity(parts.len());
         for (key, body) in parts {
             let chunks = PartChunks::new(body, 1).map_err(|e| decode(&key, &e))?;
-            sources.push((key, chunks));
+            columns.ensure_columns(chunks.columns().columns());
+            opened.push((key, chunks));
         }
-        let (chunk_rows, batch_rows) = self.chunk_rows(&sources);
-        let mut batches = Vec::with_capacity(sources.len());
-        for (key, chunks) in sources {
+        let (chunk_rows, batch_rows) = chunk_rows(&columns, memory, opened.len());
+        let mut sources: Vec<PartBatches> = Vec::with_capacity(opened.len());
+        for (key, chunks) in opened {
             let chunks = chunks.with_rows(batch_rows).map_err(|e| decode(&key, &e))?;
-            batches.push(chunks.map(move |c| c.map_err(|e| decode(&key, &e))));
+            sources.push(Box::new(
+                chunks.map(move |c| c.map_err(|e| decode(&key, &e))),
+            ));
         }
-        let merged = SortedMerge::new(batches, self.settings.max_gap, chunk_rows)?;
-        let mut writer = ParquetWriter::new(WriteOptions {
-            target_file_size: self.settings.target_file_size.min(self.memory.file_bytes()),
-            zstd_level: self.settings.zstd_level,
-            ..WriteOptions::default()
-        });
-        let mut found = BTreeMap::new();
-        let mut written = Written {
-            outputs: Vec::new(),
+        Ok(Combine {
+            window,
+            merged: SortedMerge::new(sources, settings.max_gap, chunk_rows)?,
+            writer: Some(ParquetWriter::new(WriteOptions {
+                target_file_size: settings.target_file_size.min(memory.file_bytes()),
+                zstd_level: settings.zstd_level,
+                ..WriteOptions::default()
+            })),
+            done: VecDeque::new(),
+            expected,
+            found: BTreeMap::new(),
             rows: 0,
-            bytes: 0,
-        };
-        let upload = |body: Bytes, written: &mut Written| {
-            let key = layout.output(&self.outputs.digest, written.outputs.len());
-            written.bytes += body.len() as u64;
-            runtime.block_on(self.output.put(&key, body))?;
-            written.outputs.push(key);
-            Ok::<_, PipelineError>(())
-        };
-        for chunk in merged {
-            let chunk = chunk?;
-            add_totals(&mut found, &totals_by_account(&chunk));
-            written.rows += chunk.rows() as u64;
-            for file in writer.write(&chunk)? {
-                upload(file, &mut written)?;
-            }
-        }
-        if let Some(file) = writer.finish()? {
-            upload(file, &mut written)?;
-        }
-        check_conservation(self.window, expected, &found)?;
-        Ok(written)
+        })
     }
 
-    /// Rows per merged chunk and per batch of a part, so that the batches of
-    /// all parts and the chunk each take about the memory budget's chunk
-    /// bytes, however wide the union of the parts' columns.
-    fn chunk_rows(&self, sources: &[(String, PartChunks)]) -> (usize, usize) {
-        let mut columns = FlowTable::new();
-        for (_, chunks) in sources {
-            columns.ensure_columns(chunks.columns().columns());
+    /// Merges and writes until an output file is done: the file, or `None`
+    /// once every row is written (and conservation checked).
+    fn next_file(&mut self) -> Result<Option<Bytes>, PipelineError> {
+        while self.done.is_empty() {
+            let Some(writer) = &mut self.writer else {
+                check_conservation(self.window, &self.expected, &self.found)?;
+                return Ok(None);
+            };
+            match self.merged.next().transpose()? {
+                Some(chunk) => {
+                    add_totals(&mut self.found, &totals_by_account(&chunk));
+                    self.rows += chunk.rows() as u64;
+                    self.done.extend(writer.write(&chunk)?);
+                }
+                None => {
+                    let last = self.writer.take().map(ParquetWriter::finish);
+                    self.done.extend(last.transpose()?.flatten());
+                }
+            }
         }
-        // Codes and values, and about as much again for dictionaries.
-        let row = 2 * (columns.dims().len() * 4 + columns.metrics().len() * 8);
-        let rows = self.memory.chunk_bytes() / row.max(1);
-        let chunk = rows.clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
-        let batch = (rows / sources.len().max(1)).clamp(MIN_BATCH_ROWS, MAX_BATCH_ROWS);
-        (chunk, batch)
+        Ok(self.done.pop_front())
     }
+}
+
+/// Writes the window's output with a [`Combine`], uploading each file as it
+/// is done.
+async fn combine(
+    ctx: &Context,
+    layout: &Layout<'_>,
+    manifest: &Manifest,
+    parts: Vec<(String, Bytes)>,
+    expected: BTreeMap<String, Totals>,
+) -> Result<Written, PipelineError> {
+    let (window, settings, memory) = (
+        manifest.window,
+        manifest.settings.clone(),
+        ctx.memory.clone(),
+    );
+    let mut combine = tokio::task::spawn_blocking(move || {
+        Combine::new(window, &settings, &memory, parts, expected)
+    })
+    .await??;
+    let mut written = Written {
+        outputs: Vec::new(),
+        rows: 0,
+        bytes: 0,
+    };
+    loop {
+        let (back, file) = tokio::task::spawn_blocking(move || {
+            let file = combine.next_file();
+            (combine, file)
+        })
+        .await?;
+        combine = back;
+        let Some(body) = file? else {
+            break;
+        };
+        let key = layout.output(&manifest.digest, written.outputs.len());
+        written.bytes += body.len() as u64;
+        ctx.output.put(&key, body).await?;
+        written.outputs.push(key);
+    }
+    written.rows = combine.rows;
+    Ok(written)
+}
+
+/// Rows per merged chunk and per batch of each of `parts` parts, so that the
+/// batches of all parts and the chunk each take about the memory budget's
+/// chunk bytes, however wide the union of the parts' `columns`.
+fn chunk_rows(columns: &FlowTable, memory: &Memory, parts: usize) -> (usize, usize) {
+    // Codes and values, and about as much again for dictionaries.
+    let row = 2 * (columns.dims().len() * 4 + columns.metrics().len() * 8);
+    let rows = memory.chunk_bytes() / row.max(1);
+    let chunk = rows.clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
+    let batch = (rows / parts.max(1)).clamp(MIN_BATCH_ROWS, MAX_BATCH_ROWS);
+    (chunk, batch)
 }
 
 /// Merged rows per chunk at most: a chunk is also a row group.

@@ -53,7 +53,6 @@ pub async fn partial_merge(
     let _slot = ctx.memory.slot().await;
     let budget = ctx.memory.table_bytes();
     let parts = Parts::new(
-        ctx.output.clone(),
         &ctx.config,
         window,
         manifest.version,
@@ -77,22 +76,26 @@ pub async fn partial_merge(
     };
     let mut rx = spawn_fetcher(source, ctx.config.fetch_concurrency, group.files);
     // A short blocking call parses the files fetched so far, taking each next
-    // one only if it is already there, so files reach it in batches. It waits
-    // for I/O only to stage a part, which needs no other blocking work of
-    // this step (the CLI's blocking pool has room for store I/O beyond the
-    // steps it runs).
+    // one only if it is already there and no part waits to be uploaded: a
+    // blocking thread never waits for I/O, so a bounded blocking pool cannot
+    // deadlock, and files reach it in batches.
     while let Some(first) = rx.recv().await {
         (merged, rx) = tokio::task::spawn_blocking(move || {
             let mut next = Some(first);
             while let Some((file, body)) = next {
                 merged.add(file, body)?;
-                next = rx.try_recv().ok();
+                next = match merged.parts.has_ready() {
+                    true => None,
+                    false => rx.try_recv().ok(),
+                };
             }
             Ok::<_, PipelineError>((merged, rx))
         })
         .await??;
+        put_parts(ctx, merged.parts.take_ready()).await?;
     }
-    let outcome = tokio::task::spawn_blocking(move || merged.finish()).await??;
+    let mut outcome = tokio::task::spawn_blocking(move || merged.finish()).await??;
+    put_parts(ctx, std::mem::take(&mut outcome.ready)).await?;
 
     let layout = Layout::new(&ctx.config, window);
     let version = manifest.version;
@@ -133,8 +136,18 @@ pub async fn partial_merge(
     })
 }
 
-/// What one group produced (besides its staged parts).
+/// Uploads staged parts.
+async fn put_parts(ctx: &Context, parts: Vec<(String, Bytes)>) -> Result<(), PipelineError> {
+    for (key, body) in parts {
+        ctx.output.put_scratch(&key, body).await?;
+    }
+    Ok(())
+}
+
+/// What one group produced.
 struct GroupOutcome {
+    /// Parts still to upload.
+    ready: Vec<(String, Bytes)>,
     bad_lines: Vec<ErrorRecord>,
     bad_files: Vec<ErrorRecord>,
     stats: Stats,
@@ -231,6 +244,7 @@ impl GroupMerge {
             .home
             .as_ref()
             .map(|home| *home == self.window.to_string());
+        self.parts.begin_object(&self.table, at_home);
         let mut report = match body {
             Ok(bytes) => self.read(&file.key, bytes, at_home)?,
             Err(StoreError::NotFound { key }) => {
@@ -281,13 +295,15 @@ impl GroupMerge {
         at_home: Option<bool>,
     ) -> Result<FileReport, PipelineError> {
         loop {
-            self.parts.begin_object(&self.table, at_home);
             let read = self
                 .reader
                 .read_with(key, bytes.clone(), &mut self.table, &mut self.parts);
             match read {
                 Ok(report) => return Ok(report),
-                Err(Restart) => self.parts.restart(&mut self.table)?,
+                Err(Restart) => {
+                    self.parts.restart(&mut self.table)?;
+                    self.parts.begin_object(&self.table, at_home);
+                }
             }
         }
     }
@@ -344,6 +360,7 @@ impl GroupMerge {
         stats.rows_out = staged.rows;
         stats.files_out = staged.parts;
         Ok(GroupOutcome {
+            ready: staged.ready,
             bad_lines: self.bad_lines,
             bad_files: self.bad_files,
             stats,

@@ -4,6 +4,12 @@
 //! group) as sorted streams, so no step holds more than its budget, whatever
 //! an object inflates to.
 //!
+//! A part is encoded on the blocking thread that parses and handed to the
+//! step's async side to upload ([`Parts::take_ready`]): a blocking thread
+//! never waits for I/O, so a bounded blocking pool cannot deadlock. Parts
+//! made inside one object wait for its end (they are its compressed output,
+//! a fraction of the compressed object the step holds already).
+//!
 //! An object whose read fails is rejected whole, with nothing of it kept, so
 //! a table is spilled in the middle of an object only when it holds nothing
 //! else: the parts made during the object are its own and are dropped if it
@@ -11,12 +17,11 @@
 //! inside an object, the object's read restarts after the table is spilled.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
+use bytes::Bytes;
 use columnar::{WriteOptions, write_parquet};
 use flowlog::{Checkpoint, FlowTable, Restart, Window};
 use merge::{Totals, add_totals, merge, totals_by_account};
-use store::BlobStore;
 
 use crate::config::MergeSettings;
 use crate::layout::Layout;
@@ -26,8 +31,6 @@ use crate::{Config, PipelineError};
 
 /// Where a group's parts go and what it has staged.
 pub(super) struct Parts {
-    store: Arc<dyn BlobStore>,
-    runtime: tokio::runtime::Handle,
     config: Config,
     window: Window,
     version: u64,
@@ -36,13 +39,15 @@ pub(super) struct Parts {
     /// Table bytes past which the table is spilled.
     budget: usize,
     staged: Vec<Part>,
+    /// Encoded parts not yet uploaded (key, bytes).
+    ready: Vec<(String, Bytes)>,
     /// The object being read: where its rows start in the table, the parts
     /// staged before it, whether it is at home (a split object, see
     /// [`keep_window`]) and the records spilled parts dropped as another
     /// window's.
     object: Object,
-    /// A store or merge failure met inside a checkpoint (which can only stop
-    /// the read): the group fails with it.
+    /// A merge or encoding failure met inside a checkpoint (which can only
+    /// stop the read): the group fails with it.
     failed: Option<PipelineError>,
 }
 
@@ -62,6 +67,8 @@ struct Object {
 
 /// What a group staged, in all.
 pub(super) struct Staged {
+    /// Parts still to upload.
+    pub ready: Vec<(String, Bytes)>,
     pub parts: u64,
     pub rows: u64,
     pub totals: BTreeMap<String, Totals>,
@@ -70,7 +77,6 @@ pub(super) struct Staged {
 impl Parts {
     /// The parts of `group` of a window's run `version`, spilled past `budget` table bytes.
     pub(super) fn new(
-        store: Arc<dyn BlobStore>,
         config: &Config,
         window: Window,
         version: u64,
@@ -79,8 +85,6 @@ impl Parts {
         budget: usize,
     ) -> Self {
         Parts {
-            store,
-            runtime: tokio::runtime::Handle::current(),
             config: config.clone(),
             window,
             version,
@@ -88,6 +92,7 @@ impl Parts {
             settings: settings.clone(),
             budget,
             staged: Vec::new(),
+            ready: Vec::new(),
             object: Object::default(),
             failed: None,
         }
@@ -112,7 +117,10 @@ impl Parts {
             return Err(error);
         }
         if rejected {
+            // Its parts are the last ones, none uploaded yet.
+            let dropped = self.staged.len() - self.object.first_part;
             self.staged.truncate(self.object.first_part);
+            self.ready.truncate(self.ready.len() - dropped);
         }
         let elsewhere = std::mem::take(&mut self.object.elsewhere);
         Ok((elsewhere, self.object.first_row))
@@ -120,7 +128,10 @@ impl Parts {
 
     /// Between objects: spills the table if it is past the budget.
     pub(super) fn between_objects(&mut self, table: &mut FlowTable) -> Result<(), PipelineError> {
-        self.object = Object::default();
+        self.object = Object {
+            first_part: self.staged.len(),
+            ..Object::default()
+        };
         if table.heap_bytes() > self.budget {
             self.spill(table)?;
         }
@@ -136,6 +147,16 @@ impl Parts {
         self.spill(table)
     }
 
+    /// The parts encoded since the last call, to upload.
+    pub(super) fn take_ready(&mut self) -> Vec<(String, Bytes)> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Whether parts wait to be uploaded.
+    pub(super) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Stages the rest of the table and tells what the group staged.
     pub(super) fn finish(mut self, table: &mut FlowTable) -> Result<Staged, PipelineError> {
         self.spill(table)?;
@@ -144,13 +165,14 @@ impl Parts {
             add_totals(&mut totals, &part.totals);
         }
         Ok(Staged {
+            ready: self.ready,
             parts: self.staged.len() as u64,
             rows: self.staged.iter().map(|p| p.rows).sum(),
             totals,
         })
     }
 
-    /// Merges the table, checks it and stages it as the next part, leaving
+    /// Merges the table, checks it and encodes it as the next part, leaving
     /// an empty table with the same columns.
     fn spill(&mut self, table: &mut FlowTable) -> Result<(), PipelineError> {
         let mut full = std::mem::replace(table, table.empty_like(0));
@@ -178,7 +200,7 @@ impl Parts {
             self.group,
             self.staged.len() as u64,
         );
-        self.runtime.block_on(self.store.put_scratch(&key, body))?;
+        self.ready.push((key, body));
         self.staged.push(Part {
             rows: merged.rows() as u64,
             totals,
