@@ -51,24 +51,16 @@ pub async fn partial_merge(
 
     let window = manifest.window;
     let _slot = ctx.memory.slot().await;
-    let budget = ctx.memory.table_bytes();
     let parts = Parts::new(
         &ctx.config,
         window,
         manifest.version,
         request.group,
         &manifest.settings,
-        budget,
+        ctx.memory.table_bytes(),
     );
     let bytes_in = group.files.iter().map(|f| f.size).sum();
-    let mut merged = GroupMerge::new(
-        window,
-        &manifest.settings,
-        bytes_in,
-        group.shard,
-        parts,
-        budget,
-    );
+    let mut merged = GroupMerge::new(window, &manifest.settings, bytes_in, group.shard, parts);
     let source = if window.is_hour() {
         &ctx.output
     } else {
@@ -210,7 +202,6 @@ impl GroupMerge {
         bytes_in: u64,
         shard: Option<Shard>,
         parts: Parts,
-        budget: usize,
     ) -> Self {
         GroupMerge {
             window,
@@ -218,7 +209,7 @@ impl GroupMerge {
             reader: ObjectReader::new(settings.formats.clone()),
             // A shard keeps an unknown share of its files' rows.
             table: FlowTable::with_expected_rows(match shard {
-                None => expected_records(bytes_in, budget),
+                None => expected_records(bytes_in, parts.budget()),
                 Some(_) => 0,
             }),
             parts,

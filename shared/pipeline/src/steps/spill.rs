@@ -147,6 +147,11 @@ impl Parts {
         self.spill(table)
     }
 
+    /// Table bytes past which the table is spilled.
+    pub(super) fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// The parts encoded since the last call, to upload.
     pub(super) fn take_ready(&mut self) -> Vec<(String, Bytes)> {
         std::mem::take(&mut self.ready)
