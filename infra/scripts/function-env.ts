@@ -5,7 +5,9 @@
  *   npx ts-node --transpile-only scripts/function-env.ts '{"maxGap": "window"}'
  *   {"functions": {"list-batch": {"MAX_GAP": "window", ...}, ...},
  *    "definition": "{...ASL with ${placeholders}...}",
- *    "substitutions": {"MapConcurrency": "40", ...}}
+ *    "substitutions": {"MapConcurrency": "40", ...},
+ *    "ingestBatch": {"BatchSize": 100, "MaximumBatchingWindowInSeconds": 5, ...},
+ *    "memory": {"ingest": 256, ...}}
  *
  * A value that names another resource (a table, a bucket, a function ARN)
  * stays the CloudFormation expression of the template. The local AWS of the
@@ -36,18 +38,23 @@ function main(contextJson: string): void {
     const { pipeline } = buildApp(app, { nag: false, baseDir: infra });
     const resources = app.synth().getStackByName(pipeline.stackName).template.Resources;
     const properties = (resource: CfnResource) => resources[Stack.of(resource).getLogicalId(resource)].Properties;
+    const fn = (f: { function: { node: { defaultChild?: unknown } } }) =>
+      properties(f.function.node.defaultChild as CfnResource);
     const functions = Object.fromEntries(
-      Object.values(pipeline.functions).map((f) => [
-        f.name,
-        properties(f.function.node.defaultChild as CfnResource).Environment?.Variables ?? {},
-      ]),
+      Object.values(pipeline.functions).map((f) => [f.name, fn(f).Environment?.Variables ?? {}]),
     );
+    const memory = Object.fromEntries(Object.values(pipeline.functions).map((f) => [f.name, fn(f).MemorySize]));
     const stateMachine = properties(pipeline.stateMachine.node.defaultChild as CfnResource);
+    const ingestBatch = Object.values(resources).find(
+      (r: any) => r.Type === 'AWS::Lambda::EventSourceMapping',
+    ) as { Properties: Record<string, unknown> };
     process.stdout.write(
       JSON.stringify({
         functions,
         definition: stateMachine.DefinitionString,
         substitutions: stateMachine.DefinitionSubstitutions,
+        ingestBatch: ingestBatch.Properties,
+        memory,
       }) + '\n',
     );
   } finally {

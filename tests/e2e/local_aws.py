@@ -109,7 +109,9 @@ def deployment(context: dict) -> dict:
         return {k: v if isinstance(v, str) else LOCAL_REFERENCES[k] for k, v in values.items()}
     return {"functions": {name: local(env) for name, env in template["functions"].items()},
             "definition": template["definition"],
-            "substitutions": local(template["substitutions"])}
+            "substitutions": local(template["substitutions"]),
+            "ingest_batch_size": template["ingestBatch"]["BatchSize"],
+            "memory": template["memory"]}
 
 
 def one_environment(functions: dict) -> dict:
@@ -162,6 +164,8 @@ class LocalAws:
         self.bin_dir = bin_dir
         self.moto_port, self.router_port, self.lambda_port = free_port(), free_port(), free_port()
         self.moto_url = f"http://127.0.0.1:{self.moto_port}"
+        self.router_url = f"http://127.0.0.1:{self.router_port}"
+        self.meter_log = workdir / "meter.jsonl"
         self.lambda_url = f"http://127.0.0.1:{self.lambda_port}"
         self.processes = {}
         self.started_with = None
@@ -193,7 +197,7 @@ class LocalAws:
         self.spawn("moto", [str(self.bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)],
                    env={"MOTO_PORT": str(self.router_port)})
         self.spawn("router", [str(self.bin_dir / "python"), str(Path(__file__).with_name("router.py")),
-                              str(self.router_port), self.moto_url, self.lambda_url])
+                              str(self.router_port), self.moto_url, self.lambda_url, str(self.meter_log)])
         self.wait_up("moto", f"{self.moto_url}/moto-api/")
         self.wait_up("router", f"http://127.0.0.1:{self.router_port}/moto-api/")
         request = urllib.request.Request(
@@ -216,21 +220,27 @@ class LocalAws:
         for name in list(self.processes):
             self.kill(name)
 
-    def lambdas(self, failpoints: str = "", timeout: int = 600, context: dict | None = None):
+    def lambdas(self, failpoints: str = "", timeout: int = 600, context: dict | None = None,
+                small_groups: bool = True):
         """(Re)starts cargo lambda watch with the environment a deployment with
         this CDK context gives the functions, and these failpoints, like a
-        deploy with new settings (fresh instances, fresh state).
+        deploy with new settings (fresh instances, fresh state); with
+        `small_groups`, GROUP_BYTES makes windows of several groups.
 
         watch does not notice a function process that dies mid-invocation:
         the invocation hangs until `timeout` seconds, then fails as
         `Sandbox.Timedout` (router.py), as a Lambda that runs out of time does."""
         context = context or {}
-        key = (failpoints, timeout, json.dumps(context, sort_keys=True))
+        key = (failpoints, timeout, json.dumps(context, sort_keys=True), small_groups)
         if key == self.started_with and "lambdas" in self.processes:
             return
         self.kill("lambdas")
-        functions = one_environment(deployment(context)["functions"])
-        env = {**functions, **HARNESS_ENV, "AWS_ENDPOINT_URL": self.moto_url, "FLOWMERGE_FAILPOINTS": failpoints}
+        deployed = deployment(context)
+        self.ingest_batch_size = deployed["ingest_batch_size"]
+        functions = one_environment(deployed["functions"])
+        # The functions reach AWS through the router, which counts their requests.
+        harness = {k: v for k, v in HARNESS_ENV.items() if small_groups or k != "GROUP_BYTES"}
+        env = {**functions, **harness, "AWS_ENDPOINT_URL": self.router_url, "FLOWMERGE_FAILPOINTS": failpoints}
         # The functions inherit watch's environment.
         args = [str(self.bin_dir / "cargo-lambda"), "lambda", "watch", "--ignore-changes",
                 "-A", "127.0.0.1", "-P", str(self.lambda_port), "--timeout", str(timeout)]
@@ -291,15 +301,27 @@ class LocalAws:
         except urllib.error.HTTPError as e:
             return False, json.loads(e.read() or b"null")
 
+    def receive_batch(self) -> list:
+        """Messages for one ingest invocation: up to the event source
+        mapping's batch size, gathered until the queue has no more."""
+        sqs, batch = self.client("sqs"), []
+        while len(batch) < self.ingest_batch_size:
+            # In flight until the invocation answers, however long gathering takes.
+            received = sqs.receive_message(QueueUrl=self.queue_url, AttributeNames=["All"], VisibilityTimeout=60,
+                                           MaxNumberOfMessages=min(10, self.ingest_batch_size - len(batch)))
+            batch += received.get("Messages", [])
+            if not received.get("Messages") and self.queue_depth(visible_only=True) == 0:
+                break
+        return batch
+
     def ingest_pending(self) -> dict:
-        """The SQS event source mapping: batches of up to 10 messages to the
-        ingest Lambda until the queue is empty; messages reported as failed
-        stay (and end in the DLQ after 5 receives). Returns counts."""
+        """The SQS event source mapping: batches of up to its batch size to
+        the ingest Lambda until the queue is empty; messages reported as
+        failed stay (and end in the DLQ after 5 receives). Returns counts."""
         sqs = self.client("sqs")
-        counts = {"messages": 0, "failed": 0}
+        counts = {"messages": 0, "failed": 0, "batches": 0}
         while True:
-            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                           AttributeNames=["All"]).get("Messages", [])
+            messages = self.receive_batch()
             if not messages:
                 if self.queue_depth() == 0:
                     return counts
@@ -315,13 +337,18 @@ class LocalAws:
             failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
             counts["messages"] += len(messages)
             counts["failed"] += len(failed)
+            counts["batches"] += 1
             for m in messages:
-                if m["MessageId"] not in failed:
+                if m["MessageId"] in failed:  # back after the queue's visibility timeout
+                    sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                  VisibilityTimeout=1)
+                else:
                     sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
 
-    def queue_depth(self) -> int:
-        """Messages in the raw events queue, visible or in flight."""
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    def queue_depth(self, visible_only: bool = False) -> int:
+        """Messages in the raw events queue, visible or (unless
+        `visible_only`) in flight."""
+        names = ["ApproximateNumberOfMessages"] + ([] if visible_only else ["ApproximateNumberOfMessagesNotVisible"])
         attributes = self.client("sqs").get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)
         return sum(int(attributes["Attributes"][n]) for n in names)
 

@@ -1,6 +1,6 @@
 """Routes one port between moto and `cargo lambda watch`.
 
-    python router.py PORT MOTO_URL LAMBDA_URL
+    python router.py PORT MOTO_URL LAMBDA_URL METER_LOG
 
 moto's Step Functions engine sends every AWS call of a state machine (Lambda
 invoke, S3 GetObject, DynamoDB UpdateItem) to http://localhost:$MOTO_PORT.
@@ -13,6 +13,9 @@ the Lambda Invoke API answers 200 with `X-Amz-Function-Error: Unhandled`, and
 that is what Step Functions turns into the error name its Retry and Catch
 match. An invocation watch gave up on (its `--timeout`) becomes
 `Sandbox.Timedout`, as on AWS; an unreachable emulator a Lambda service error.
+
+Every request that passes is counted in METER_LOG (meter.py): the functions
+reach AWS through this port too, so the log holds all the pipeline asks of it.
 """
 
 import http.client
@@ -22,6 +25,8 @@ import sys
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from meter import Meter
 
 INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
@@ -72,6 +77,7 @@ class Router(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     moto_url = ""
     lambda_url = ""
+    meter = None
 
     def log_message(self, *args):
         pass
@@ -81,7 +87,9 @@ class Router(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         invoke = INVOKE.match(urllib.parse.urlsplit(self.path).path)
         if invoke and self.command == "POST":
-            path = f"/2015-03-31/functions/{function_name(invoke.group(1))}/invocations"
+            function = function_name(invoke.group(1))
+            self.meter.invoked(function)
+            path = f"/2015-03-31/functions/{function}/invocations"
             try:
                 status, _, data = forward(self.lambda_url, "POST", path, body, {"Content-Type": "application/json"}, 900)
             except OSError as e:
@@ -89,7 +97,7 @@ class Router(BaseHTTPRequestHandler):
             return self.reply(*lambda_answer(status, data))
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Content-Length"] = str(len(body))
-        status, answer_headers, data = forward(self.moto_url, self.command, self.path, body, headers, 120)
+        status, answer_headers, data = self.meter.exchange(self.command, self.path, body, headers)
         kept = {k: v for k, v in answer_headers if k.lower() not in HOP_BY_HOP}
         if self.command == "HEAD":
             kept["Content-Length"] = dict((k.lower(), v) for k, v in answer_headers).get("content-length", "0")
@@ -111,6 +119,8 @@ class Router(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     port, Router.moto_url, Router.lambda_url = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    Router.meter = Meter(sys.argv[4], lambda method, path, body, headers: forward(
+        Router.moto_url, method, path, body, headers, 120))
     server = ThreadingHTTPServer(("127.0.0.1", port), Router)
     server.daemon_threads = True
     server.serve_forever()
