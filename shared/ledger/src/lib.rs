@@ -115,6 +115,14 @@ impl FileEntry {
     pub fn home_window(&self) -> &str {
         self.home.as_deref().unwrap_or(&self.window)
     }
+
+    /// True if `other` records what this entry does: the same size and
+    /// split, and etags equal where both are known (an unknown etag proves
+    /// nothing).
+    pub fn same_file(&self, other: &FileEntry) -> bool {
+        let etag_differs = matches!((&self.etag, &other.etag), (Some(a), Some(b)) if a != b);
+        self.size == other.size && !etag_differs && self.home == other.home
+    }
 }
 
 /// Where a window stands. Stored and serialized as lowercase strings.

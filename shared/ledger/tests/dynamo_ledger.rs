@@ -27,10 +27,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use common::contract::{
-    Fresh, LEASE, T, W, W_START, claims_race, file, info, ledger_contract, ledger_with_window,
-    opts, record,
+    Fresh, LEASE, T, W, W_START, claims_race, file, info, keys_of, ledger_contract,
+    ledger_with_window, opts, record,
 };
-use ledger::{DEFAULT_RETENTION, DynamoError, DynamoLedger, Ledger, LedgerError};
+use ledger::{DEFAULT_RETENTION, DynamoError, DynamoLedger, Ledger, LedgerError, Recorded};
 
 const ENDPOINT_VAR: &str = "FLOWMERGE_TEST_DYNAMODB_ENDPOINT";
 
@@ -74,6 +74,7 @@ impl Tables {
 
 impl Fresh for Tables {
     type Ledger = DynamoLedger;
+    const EXACT: bool = false;
 
     async fn fresh(&self) -> DynamoLedger {
         DynamoLedger::new(self.client.clone(), self.table().await)
@@ -120,6 +121,37 @@ async fn raw(
         .item
 }
 
+/// The raw batch items of window `W`.
+async fn batch_items(client: &Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+    client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :b)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("W#{W}")))
+        .expression_attribute_values(":b", AttributeValue::S("B#".to_owned()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// Bytes of an item as DynamoDB counts them (names plus values), for the
+/// attribute types the ledger writes.
+fn item_bytes(item: &HashMap<String, AttributeValue>) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
 fn num(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
     item[name].as_n().unwrap().parse().unwrap()
 }
@@ -140,13 +172,15 @@ async fn items_follow_the_documented_layout() {
     assert_eq!(text(&win, "state"), "open");
     assert_eq!((text(&win, "due_pk"), text(&win, "due_sk")), ("DUE", W));
     assert_eq!(num(&win, "ttl"), expiry);
-    assert_eq!((num(&win, "input_rev"), num(&win, "claimed_rev")), (2, 0));
-
-    let entry = raw(client, table, &window_pk, "F#a").await.unwrap();
-    assert_eq!((text(&entry, "key"), num(&entry, "size")), ("a", 100));
-    assert_eq!((text(&entry, "etag"), num(&entry, "ttl")), ("ea", expiry));
-    let guard = raw(client, table, "K#a", "KEY").await.unwrap();
-    assert_eq!((text(&guard, "window"), num(&guard, "ttl")), (W, expiry));
+    // One call, one batch: one change of the input set.
+    assert_eq!((num(&win, "input_rev"), num(&win, "claimed_rev")), (1, 0));
+    let batches = batch_items(client, table).await;
+    assert_eq!(batches.len(), 1);
+    let batch = &batches[0];
+    assert!(text(batch, "sk").starts_with("B#"));
+    assert_eq!((num(batch, "files"), num(batch, "ttl")), (2, expiry));
+    assert_eq!(num(batch, "recorded_at"), W_START + 70);
+    assert!(batch["entries"].is_b());
 
     // Only open, dirty and failed windows are in the due index.
     let in_index = |item: &HashMap<String, AttributeValue>| {
@@ -155,7 +189,7 @@ async fn items_follow_the_documented_layout() {
     let claim = ledger.claim(W, &opts(LEASE), T).await.unwrap();
     let win = raw(client, table, &window_pk, "WINDOW").await.unwrap();
     assert!(!in_index(&win), "running: {win:?}");
-    assert_eq!(num(&win, "claimed_rev"), 2);
+    assert_eq!(num(&win, "claimed_rev"), 1);
     ledger.fail(W, claim.version, "boom", T + 1).await.unwrap();
     assert!(in_index(
         &raw(client, table, &window_pk, "WINDOW").await.unwrap()
@@ -187,13 +221,11 @@ async fn retention_sets_the_ttl() {
         .await
         .unwrap();
     let (client, table) = (&tables.client, ledger.table());
-    for (pk, sk) in [
-        (format!("W#{W}"), "WINDOW"),
-        (format!("W#{W}"), "F#a"),
-        ("K#a".to_owned(), "KEY"),
-    ] {
-        let item = raw(client, table, &pk, sk).await.unwrap();
-        assert_eq!(num(&item, "ttl"), W_START + 86_400, "{pk} {sk}");
+    let window = raw(client, table, &format!("W#{W}"), "WINDOW")
+        .await
+        .unwrap();
+    for item in [window].iter().chain(&batch_items(client, table).await) {
+        assert_eq!(num(item, "ttl"), W_START + 86_400, "{item:?}");
     }
 }
 
@@ -285,18 +317,165 @@ async fn undecodable_items_are_reported_as_corrupt() {
         ledger.windows().await.unwrap_err(),
         LedgerError::Corrupt { .. }
     ));
+    let batch = batch_items(&tables.client, ledger.table()).await.remove(0);
+    let sk: &'static str = text(&batch, "sk").to_owned().leak();
     set(
         format!("W#{W}"),
-        "F#a",
-        "size",
-        AttributeValue::N("-1".into()),
+        sk,
+        "entries",
+        AttributeValue::B(vec![1, 2, 3].into()),
     )
     .await;
     let err = ledger.files(W).await.unwrap_err();
     assert!(
-        matches!(&err, LedgerError::Corrupt { what } if what.contains("size = -1") && what.contains("file a")),
+        matches!(&err, LedgerError::Corrupt { what } if what.contains("do not decompress") && what.contains(sk)),
         "{err:?}"
     );
+}
+
+/// A window recorded by an earlier version, one file item per file, keeps
+/// its files; a damaged one is reported.
+#[tokio::test]
+async fn file_items_of_earlier_versions_are_still_listed() {
+    let tables = tables().await;
+    let ledger = ledger_with_window(&tables).await;
+    let old = |size: &str| {
+        [
+            ("pk", AttributeValue::S(format!("W#{W}"))),
+            ("sk", AttributeValue::S("F#old".into())),
+            ("key", AttributeValue::S("old".into())),
+            ("window", AttributeValue::S(W.into())),
+            ("window_start", AttributeValue::N(W_START.to_string())),
+            ("account", AttributeValue::S("111122223333".into())),
+            ("size", AttributeValue::N(size.into())),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .into()
+    };
+    let put = |item: HashMap<String, AttributeValue>| {
+        tables
+            .client
+            .put_item()
+            .table_name(ledger.table())
+            .set_item(Some(item))
+            .send()
+    };
+    put(old("5")).await.unwrap();
+    assert_eq!(keys_of(&ledger, W).await, ["a", "b", "old"]);
+    put(old("-1")).await.unwrap();
+    let err = ledger.files(W).await.unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Corrupt { what } if what.contains("size = -1") && what.contains("file old")),
+        "{err:?}"
+    );
+}
+
+/// `count` distinct keys of `len` bytes that do not compress.
+fn random_keys(count: usize, len: usize) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    (0..count)
+        .map(|i| {
+            let mut key = String::new();
+            let mut seed = Sha256::digest(format!("key {i}"));
+            while key.len() < len {
+                key.extend(seed.iter().map(|b| format!("{b:02x}")));
+                seed = Sha256::digest(seed);
+            }
+            key.truncate(len);
+            key
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn items_stay_within_dynamodb_limits() {
+    const ITEM_LIMIT: usize = 400 * 1024;
+    let tables = tables().await;
+    let ledger = tables.fresh().await;
+    let (client, table) = (&tables.client, ledger.table());
+    let entries = |keys: &[String]| -> Vec<_> {
+        keys.iter()
+            .map(|k| {
+                file(
+                    k,
+                    W,
+                    W_START,
+                    1_000_000,
+                    Some("\"0123456789abcdef0123456789abcdef\""),
+                )
+            })
+            .collect()
+    };
+
+    // A batch of 100 keys of 1 KiB that do not compress: one item.
+    let batch = entries(&random_keys(100, 1024));
+    ledger.record_files(&batch, T).await.unwrap();
+    let items = batch_items(client, table).await;
+    assert_eq!(items.len(), 1);
+    assert!(
+        item_bytes(&items[0]) < ITEM_LIMIT / 2,
+        "{}",
+        item_bytes(&items[0])
+    );
+
+    // Retries of the same batch find it: nothing grows, nothing is counted again.
+    let window_pk = format!("W#{W}");
+    let window = || raw(client, table, &window_pk, "WINDOW");
+    let before = window().await.unwrap();
+    for retry in 1..=3 {
+        let r = ledger.record_files(&batch, T + retry).await.unwrap();
+        assert!(r.iter().all(|r| *r == Recorded::Duplicate));
+    }
+    assert_eq!(batch_items(client, table).await.len(), 1);
+    assert_eq!(window().await.unwrap(), before);
+
+    // Ten times as many: split over items each within the limit.
+    let many = entries(&random_keys(1000, 1024));
+    ledger.record_files(&many, T + 10).await.unwrap();
+    let items = batch_items(client, table).await;
+    assert!(items.len() > 2, "{}", items.len());
+    assert!(items.iter().all(|i| item_bytes(i) < ITEM_LIMIT));
+    assert_eq!(ledger.files(W).await.unwrap().len(), 1000);
+}
+
+#[tokio::test]
+async fn a_window_of_ten_thousand_files_in_batches_of_a_hundred() {
+    let tables = tables().await;
+    let ledger = tables.fresh().await;
+    let keys: Vec<String> = (0..10_000)
+        .map(|i| {
+            format!(
+                "AWSLogs/{a:012}/vpcflowlogs/eu-west-1/2026/11/22/{a:012}_vpcflowlogs_eu-west-1_fl-{i:017x}_20261122T1305Z_{h:08x}.log.gz",
+                a = 100_000_000_000_u64 + i / 7,
+                h = i * 2_654_435_761 % 4_294_967_291,
+            )
+        })
+        .collect();
+    for (n, chunk) in keys.chunks(100).enumerate() {
+        let files: Vec<_> = chunk
+            .iter()
+            .map(|k| file(k, W, W_START, 50_000, Some("e")))
+            .collect();
+        let now = T + i64::try_from(n).unwrap();
+        ledger.record_files(&files, now).await.unwrap();
+    }
+    let (client, table) = (&tables.client, ledger.table());
+    let items = batch_items(client, table).await;
+    assert_eq!(items.len(), 100);
+    let largest = items.iter().map(item_bytes).max().unwrap();
+    assert!(
+        largest < 10 * 1024,
+        "a batch of 100 keys takes {largest} bytes"
+    );
+    let window = raw(client, table, &format!("W#{W}"), "WINDOW")
+        .await
+        .unwrap();
+    assert!(item_bytes(&window) < 1024, "{window:?}");
+    let rec = record(&ledger, W).await;
+    assert_eq!((rec.files, rec.bytes), (10_000, 500_000_000));
+    let claim = ledger.claim(W, &opts(LEASE), T + 200).await.unwrap();
+    assert_eq!(claim.files.len(), 10_000);
+    assert!(claim.files.windows(2).all(|w| w[0].key < w[1].key));
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use common::contract::{
     Fresh, LEASE, T, W, W_START, W2, W2_START, claims_race, file, info, ledger_contract,
-    ledger_with_window, opts, record,
+    ledger_with_window, opts, record, slice,
 };
 use ledger::{Ledger, LedgerError, Recorded, SqliteLedger, WindowState};
 
@@ -24,6 +24,7 @@ struct InMemory;
 
 impl Fresh for InMemory {
     type Ledger = SqliteLedger;
+    const EXACT: bool = true;
 
     async fn fresh(&self) -> SqliteLedger {
         SqliteLedger::in_memory().unwrap()
@@ -35,6 +36,47 @@ async fn in_memory() -> InMemory {
 }
 
 ledger_contract!(in_memory);
+
+/// Keys whose window the caller may report differently on another call
+/// (the local runner takes a window from a file's modification time when
+/// its name has none) stay in their first window. On AWS a key's window
+/// comes from the key, and the DynamoDB ledger does not look.
+#[tokio::test]
+async fn a_key_stays_in_its_first_window() {
+    let f = &InMemory;
+    let ledger = ledger_with_window(f).await;
+    let r = ledger
+        .record_files(&[file("a", W2, W2_START, 100, Some("ea"))], T)
+        .await
+        .unwrap();
+    assert_eq!(r, [Recorded::Duplicate]);
+    let r = ledger
+        .record_files(&[file("a", W2, W2_START, 120, Some("ea2"))], T)
+        .await
+        .unwrap();
+    assert_eq!(r, [Recorded::Replaced]);
+    assert!(ledger.window(W2).await.unwrap().is_none());
+    assert_eq!(record(&ledger, W).await.bytes, 320);
+
+    let ledger = f.fresh().await;
+    let entries = [
+        slice("fh", W, W_START, W2, 100),
+        slice("fh", W2, W2_START, W2, 100),
+    ];
+    ledger.record_files(&entries, T).await.unwrap();
+    // Reported whole under another window, the key is kept at its home,
+    // which now holds the whole object: a replacement there.
+    let whole = file("fh", W, W_START, 100, Some("e"));
+    let r = ledger.record_files(&[whole], T + 2).await.unwrap();
+    assert_eq!(r, [Recorded::Replaced]);
+    let home = ledger.files(W2).await.unwrap();
+    assert_eq!(home.len(), 1);
+    assert_eq!(
+        (home[0].window.as_str(), home[0].home.as_deref()),
+        (W2, None)
+    );
+    assert_eq!(ledger.files(W).await.unwrap(), [entries[0].clone()]);
+}
 
 // ------------------------------------------------------------ file-backed use
 

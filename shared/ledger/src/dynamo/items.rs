@@ -4,7 +4,7 @@
 //! Decoding never trusts the table: a missing or mistyped attribute becomes
 //! [`LedgerError::Corrupt`] naming the window or file and the attribute.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::str::FromStr;
 
@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 
 use super::expr::{n, s};
-use crate::{FileEntry, LedgerError, WindowRecord, WindowState};
+use crate::{FileEntry, LedgerError, WindowRecord};
 
 /// A DynamoDB item (or key): attribute name → value.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -23,17 +23,15 @@ pub(crate) const PK: &str = "pk";
 pub(crate) const SK: &str = "sk";
 /// Sort key of window items.
 pub(crate) const WINDOW_SK: &str = "WINDOW";
-/// Sort key prefix of file items.
+/// Sort key prefix of file items (one file each; written by earlier
+/// versions, still read).
 pub(crate) const FILE_SK_PREFIX: &str = "F#";
+/// Sort key prefix of batch items (the files one call recorded in a window).
+pub(crate) const BATCH_SK_PREFIX: &str = "B#";
 /// Name of the sparse index of windows that may need a run.
 pub(crate) const DUE_INDEX: &str = "due";
 /// `due_pk` of every item in [`DUE_INDEX`].
 pub(crate) const DUE: &str = "DUE";
-
-/// Longest sort key DynamoDB accepts, in bytes.
-const MAX_SK_BYTES: usize = 1024;
-/// Longest partition key DynamoDB accepts, in bytes.
-const MAX_PK_BYTES: usize = 2048;
 
 /// Partition key of a window and its files.
 pub(crate) fn window_pk(window: &str) -> String {
@@ -45,113 +43,109 @@ pub(crate) fn window_key(window: &str) -> Item {
     key(window_pk(window), WINDOW_SK.to_owned())
 }
 
-/// Key of the item of file `key` under `window`.
-pub(crate) fn file_key(window: &str, key: &str) -> Item {
-    self::key(
-        window_pk(window),
-        bounded(FILE_SK_PREFIX, key, MAX_SK_BYTES),
-    )
-}
-
-/// Key of the guard item that pins file `key` to its first window.
-pub(crate) fn guard_key(key: &str) -> Item {
-    self::key(bounded("K#", key, MAX_PK_BYTES), "KEY".to_owned())
-}
-
 fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
-/// `prefix` + `key`, or, past `limit` bytes, `prefix` + as much of `key` as
-/// fits + `~` + the SHA-256 of `key`: still unique, still readable.
-fn bounded(prefix: &str, key: &str, limit: usize) -> String {
-    if prefix.len() + key.len() <= limit {
-        return format!("{prefix}{key}");
-    }
-    let digest = Sha256::digest(key.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    let mut head = limit - prefix.len() - 1 - hex.len();
-    while !key.is_char_boundary(head) {
-        head -= 1;
-    }
-    format!("{prefix}{}~{hex}", &key[..head])
+/// Encoded entries of a batch item: their JSON, compressed with zstd. Keys
+/// of one window share most of their text, so an entry takes a few dozen
+/// bytes, and write units follow bytes.
+pub(crate) fn encode_entries(entries: &[&FileEntry]) -> Result<Vec<u8>, LedgerError> {
+    const OP: &str = "encode a batch";
+    let json = serde_json::to_vec(entries).map_err(|e| LedgerError::backend(OP, e))?;
+    zstd::bulk::compress(&json, ZSTD_LEVEL).map_err(|e| LedgerError::backend(OP, e))
 }
 
-/// True if `item` has the key `key` (same `pk` and `sk`).
-pub(crate) fn has_key(item: &Item, key: &Item) -> bool {
-    item.get(PK) == key.get(PK) && item.get(SK) == key.get(SK)
+/// zstd level of batch entries: small inputs, so a high level costs little.
+const ZSTD_LEVEL: i32 = 9;
+/// Largest decoded batch accepted: a batch item is at most 400 KB, and
+/// entries never compress a thousandfold.
+const MAX_DECODED_BYTES: usize = 400 * 1024 * 1024;
+
+/// The sort key of the batch item holding `encoded`: its digest, so that
+/// recording the same entries again (a retried delivery) finds the item.
+pub(crate) fn batch_sk(encoded: &[u8]) -> String {
+    let digest = Sha256::digest(encoded);
+    let mut sk = String::from(BATCH_SK_PREFIX);
+    for byte in &digest[..16] {
+        let _ = write!(sk, "{byte:02x}");
+    }
+    sk
 }
 
-/// The item of a file recorded under `window`.
-pub(crate) fn file_item(
-    file: &FileEntry,
-    window: &str,
-    window_start: i64,
-    now: i64,
-    ttl: i64,
-) -> Item {
-    let mut item = file_key(window, &file.key);
+/// The item of a batch of `window`'s entries, encoded as `encoded`.
+pub(crate) fn batch_item(window: &str, encoded: &[u8], files: usize, now: i64, ttl: i64) -> Item {
+    let mut item = key(window_pk(window), batch_sk(encoded));
     item.extend([
-        ("key".to_owned(), s(&file.key)),
-        ("window".to_owned(), s(window)),
-        ("window_start".to_owned(), n(window_start)),
-        ("account".to_owned(), s(&file.account)),
-        ("size".to_owned(), n(file.size)),
+        ("files".to_owned(), n(files)),
+        (
+            "entries".to_owned(),
+            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(encoded)),
+        ),
         ("recorded_at".to_owned(), n(now)),
         ("ttl".to_owned(), n(ttl)),
     ]);
-    if let Some(etag) = &file.etag {
-        item.insert("etag".to_owned(), s(etag));
-    }
-    if let Some(home) = &file.home {
-        item.insert("home".to_owned(), s(home));
-    }
     item
 }
 
-/// The guard item pinning `key` to `window`.
-pub(crate) fn guard_item(key: &str, window: &str, window_start: i64, ttl: i64) -> Item {
-    let mut item = guard_key(key);
-    item.extend([
-        ("key".to_owned(), s(key)),
-        ("window".to_owned(), s(window)),
-        ("window_start".to_owned(), n(window_start)),
-        ("ttl".to_owned(), n(ttl)),
-    ]);
-    item
+/// A recorded entry as read back, with when and in which item it was
+/// recorded (the latest entry of a key is its current one).
+pub(crate) struct Stored {
+    pub(crate) recorded_at: i64,
+    pub(crate) sk: String,
+    pub(crate) entry: FileEntry,
 }
 
-/// The item of a window created by its first file.
-pub(crate) fn new_window_item(
-    window: &str,
-    window_start: i64,
-    size: u64,
-    now: i64,
-    ttl: i64,
-) -> Item {
-    let mut item = window_key(window);
-    item.extend([
-        ("window".to_owned(), s(window)),
-        ("window_start".to_owned(), n(window_start)),
-        ("state".to_owned(), s(WindowState::Open.as_str())),
-        ("version".to_owned(), n(0)),
-        ("files".to_owned(), n(1)),
-        ("bytes".to_owned(), n(size)),
-        ("claimed_files".to_owned(), n(0)),
-        ("attempts".to_owned(), n(0)),
-        ("updated_at".to_owned(), n(now)),
-        ("last_file_at".to_owned(), n(now)),
-        ("outputs".to_owned(), AttributeValue::L(Vec::new())),
-        ("input_rev".to_owned(), n(1)),
-        ("claimed_rev".to_owned(), n(0)),
-        ("ttl".to_owned(), n(ttl)),
-        ("due_pk".to_owned(), s(DUE)),
-        ("due_sk".to_owned(), s(window)),
-    ]);
-    item
+/// Decodes the entries of a batch item or the entry of a file item.
+pub(crate) fn stored_entries(item: &Item) -> Result<Vec<Stored>, LedgerError> {
+    let sk = item
+        .get(SK)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let a = Attrs {
+        item,
+        what: format!("item {sk}"),
+    };
+    // Items of earlier versions may lack recorded_at: they are the oldest.
+    let recorded_at = a.opt_n("recorded_at")?.unwrap_or(i64::MIN);
+    let entries = if sk.starts_with(FILE_SK_PREFIX) {
+        vec![file_entry(item)?]
+    } else {
+        let Some(AttributeValue::B(blob)) = item.get("entries") else {
+            return Err(a.corrupt("entries are missing or not binary"));
+        };
+        let json = zstd::bulk::decompress(blob.as_ref(), MAX_DECODED_BYTES)
+            .map_err(|e| a.corrupt(format!("entries do not decompress: {e}")))?;
+        serde_json::from_slice(&json)
+            .map_err(|e| a.corrupt(format!("entries are not JSON: {e}")))?
+    };
+    Ok(entries
+        .into_iter()
+        .map(|entry| Stored {
+            recorded_at,
+            sk: sk.clone(),
+            entry,
+        })
+        .collect())
+}
+
+/// The current entry of each key among `stored`, sorted by key: the latest
+/// recorded (ties broken by item) that changed the file; a later entry of
+/// the same file (a repeated delivery) keeps the earlier, whose etag may be
+/// the only one known.
+pub(crate) fn current(mut stored: Vec<Stored>) -> Vec<FileEntry> {
+    stored.sort_by(|a, b| (a.recorded_at, &a.sk).cmp(&(b.recorded_at, &b.sk)));
+    let mut latest: BTreeMap<String, FileEntry> = BTreeMap::new();
+    for Stored { entry, .. } in stored {
+        match latest.get(&entry.key) {
+            Some(have) if have.same_file(&entry) => {}
+            _ => {
+                latest.insert(entry.key.clone(), entry);
+            }
+        }
+    }
+    latest.into_values().collect()
 }
 
 /// Reads attributes of one item, naming it in errors.
@@ -180,7 +174,7 @@ impl<'a> Attrs<'a> {
             .ok_or_else(|| self.corrupt(format!("{name} is missing")))
     }
 
-    fn opt_n<T: FromStr>(&self, name: &str) -> Result<Option<T>, LedgerError> {
+    pub(crate) fn opt_n<T: FromStr>(&self, name: &str) -> Result<Option<T>, LedgerError> {
         match self.item.get(name) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
             Some(AttributeValue::N(text)) => text
@@ -246,11 +240,6 @@ pub(crate) fn window_record(item: &Item) -> Result<WindowRecord, LedgerError> {
     })
 }
 
-/// The state of a window item, without decoding the rest.
-pub(crate) fn window_state(item: &Item) -> Result<WindowState, LedgerError> {
-    Ok(window_record(item)?.state)
-}
-
 /// Decodes a file item.
 pub(crate) fn file_entry(item: &Item) -> Result<FileEntry, LedgerError> {
     let mut a = Attrs {
@@ -270,44 +259,72 @@ pub(crate) fn file_entry(item: &Item) -> Result<FileEntry, LedgerError> {
     })
 }
 
-/// The `(window, window_start)` a guard item pins its key to.
-pub(crate) fn guard_window(item: &Item) -> Result<(String, i64), LedgerError> {
-    let a = Attrs {
-        item,
-        what: "key guard".to_owned(),
-    };
-    Ok((a.s("window")?.to_owned(), a.n("window_start")?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sk(item: &Item) -> &str {
-        item[SK].as_s().unwrap()
-    }
+    use crate::WindowState;
 
     #[test]
-    fn long_keys_are_hashed_within_the_key_limits() {
-        assert_eq!(sk(&file_key("w", "a/b.log.gz")), "F#a/b.log.gz");
-        let exact = "k".repeat(MAX_SK_BYTES - 2);
-        assert_eq!(sk(&file_key("w", &exact)), format!("F#{exact}"));
+    fn batches_round_trip_and_name_their_items_by_content() {
+        let entry = |key: &str| FileEntry {
+            key: key.to_owned(),
+            window: "2026-11-22T13:05Z".to_owned(),
+            window_start: 60,
+            account: "111122223333".to_owned(),
+            size: 7,
+            etag: Some("e".to_owned()),
+            home: None,
+        };
+        let (a, b) = (entry("a"), entry("b"));
+        let encoded = encode_entries(&[&a, &b]).unwrap();
+        let item = batch_item("2026-11-22T13:05Z", &encoded, 2, 5, 99);
+        let sk = item[SK].as_s().unwrap();
+        assert!(sk.starts_with(BATCH_SK_PREFIX) && sk.len() == 34, "{sk}");
+        assert_eq!(sk, &batch_sk(&encode_entries(&[&a, &b]).unwrap()));
+        assert_ne!(sk, &batch_sk(&encode_entries(&[&b, &a]).unwrap()));
+        let stored = stored_entries(&item).unwrap();
+        assert_eq!(stored.len(), 2);
+        assert_eq!((stored[0].recorded_at, &stored[1].entry), (5, &b));
 
-        // Multi-byte characters straddle the cut: it must fall on a boundary.
-        let long = "é".repeat(700);
-        let a = file_key("w", &long);
-        let b = file_key("w", &format!("{long}x"));
-        assert!(sk(&a).len() <= MAX_SK_BYTES && sk(&b).len() <= MAX_SK_BYTES);
-        assert_ne!(sk(&a), sk(&b));
-        assert!(sk(&a).starts_with("F#éé"));
+        // The latest entry of a key is its current one.
+        let newer = FileEntry {
+            size: 8,
+            ..a.clone()
+        };
+        let later = batch_item(
+            "2026-11-22T13:05Z",
+            &encode_entries(&[&newer]).unwrap(),
+            1,
+            6,
+            99,
+        );
+        let mut all = stored_entries(&later).unwrap();
+        all.extend(stored_entries(&item).unwrap());
+        assert_eq!(current(all), [newer, b]);
 
-        let guard = guard_key(&"g".repeat(3000));
-        assert!(guard[PK].as_s().unwrap().len() <= MAX_PK_BYTES);
+        let mut bad = item;
+        bad.insert("entries".into(), s("not binary"));
+        assert!(stored_entries(&bad).is_err());
     }
 
     #[test]
     fn window_items_decode_and_report_damage() {
-        let item = new_window_item("2026-11-22T13:05Z", 60, 10, 70, 99);
+        let mut item = window_key("2026-11-22T13:05Z");
+        item.extend(
+            [
+                ("window", s("2026-11-22T13:05Z")),
+                ("state", s("open")),
+                ("window_start", n(60)),
+                ("version", n(0)),
+                ("files", n(1)),
+                ("bytes", n(10)),
+                ("claimed_files", n(0)),
+                ("attempts", n(0)),
+                ("updated_at", n(70)),
+                ("last_file_at", n(70)),
+            ]
+            .map(|(name, value)| (name.to_owned(), value)),
+        );
         let rec = window_record(&item).unwrap();
         assert_eq!(rec.state, WindowState::Open);
         assert_eq!((rec.files, rec.bytes, rec.last_file_at), (1, 10, 70));

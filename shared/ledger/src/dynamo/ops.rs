@@ -127,19 +127,51 @@ pub(crate) async fn claim(
             (":now", n(now)),
         ],
     };
-    let version = match update.send(ledger).await? {
-        Outcome::Applied(item) => window_record(&item)?.version,
+    let claimed = match update.send(ledger).await? {
+        Outcome::Applied(item) => window_record(&item)?,
         Outcome::Refused(old) => return Err(refusal(window, old, |r| claim_refusal(r, opts))),
     };
     // Read after the claim: a file recorded in between is listed too, and
     // also moves input_rev past claimed_rev, so the commit reports the
     // window dirty and it runs again. Nothing is ever missed.
     let files = read::files(ledger, window).await?;
+    recount(ledger, &claimed, &files, now).await?;
     Ok(Claim {
         window: window.to_owned(),
-        version,
+        version: claimed.version,
         files,
     })
+}
+
+/// Sets the window's counts to those of the input set the claim listed,
+/// where deliveries recorded twice made them differ, unless a file arrived
+/// since the claim (the next claim recounts).
+async fn recount(
+    ledger: &DynamoLedger,
+    claimed: &WindowRecord,
+    files: &[crate::FileEntry],
+    now: i64,
+) -> Result<(), LedgerError> {
+    let count = u64::try_from(files.len()).unwrap_or(u64::MAX);
+    let bytes: u64 = files.iter().map(|f| f.size).sum();
+    if (claimed.files, claimed.bytes) == (count, bytes) {
+        return Ok(());
+    }
+    let update = Update {
+        op: "recount a window",
+        window: &claimed.window,
+        update: "SET #files = :files, #bytes = :bytes, #claimed_files = :files, #updated_at = :now"
+            .to_owned(),
+        condition: "#version = :version AND #input_rev = #claimed_rev".to_owned(),
+        values: vec![
+            (":files", n(count)),
+            (":bytes", n(bytes)),
+            (":version", n(claimed.version)),
+            (":now", n(now)),
+        ],
+    };
+    // Refused: a file arrived since the claim, and the window will be dirty.
+    update.send(ledger).await.map(drop)
 }
 
 pub(crate) async fn commit(

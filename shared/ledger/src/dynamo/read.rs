@@ -1,22 +1,14 @@
-//! Reads: single items, batches of items, a window's files, the `due` index
+//! Reads: single items, a window's files, the `due` index
 //! and the operator's full listing. Every read that can be strongly
 //! consistent is; every listing follows `LastEvaluatedKey` to the end.
 
-use std::time::Duration;
-
-use aws_sdk_dynamodb::types::KeysAndAttributes;
-
 use super::DynamoLedger;
-use super::error::{DynamoError, build_error};
+use super::error::DynamoError;
 use super::expr::{n, names, s, values};
 use super::items::{
-    DUE, DUE_INDEX, FILE_SK_PREFIX, Item, WINDOW_SK, file_entry, window_key, window_pk,
-    window_record,
+    DUE, DUE_INDEX, Item, WINDOW_SK, current, stored_entries, window_key, window_pk, window_record,
 };
 use crate::{FileEntry, LedgerError, WindowRecord, WindowState};
-
-/// Rounds of `UnprocessedKeys` a batch read retries before giving up.
-const BATCH_ROUNDS: u32 = 8;
 
 /// One item by key, strongly consistent.
 pub(crate) async fn item(
@@ -34,49 +26,6 @@ pub(crate) async fn item(
         .await
         .map(|out| out.item)
         .map_err(|e| DynamoError::sdk("GetItem", &ledger.table, e).during(op))
-}
-
-/// The items that exist among `keys` (at most 100), strongly consistent, in
-/// no particular order.
-pub(crate) async fn items(
-    ledger: &DynamoLedger,
-    op: &'static str,
-    keys: Vec<Item>,
-) -> Result<Vec<Item>, LedgerError> {
-    let mut found = Vec::with_capacity(keys.len());
-    let mut pending = KeysAndAttributes::builder()
-        .set_keys(Some(keys))
-        .consistent_read(true)
-        .build()
-        .map_err(build_error(op))?;
-    for round in 0..BATCH_ROUNDS {
-        let out = ledger
-            .client
-            .batch_get_item()
-            .request_items(&ledger.table, pending)
-            .send()
-            .await
-            .map_err(|e| DynamoError::sdk("BatchGetItem", &ledger.table, e).during(op))?;
-        if let Some(mut responses) = out.responses {
-            found.extend(responses.remove(&ledger.table).unwrap_or_default());
-        }
-        match out
-            .unprocessed_keys
-            .and_then(|mut u| u.remove(&ledger.table))
-        {
-            Some(rest) if !rest.keys().is_empty() => pending = rest,
-            _ => return Ok(found),
-        }
-        // Unprocessed keys mean throttling: back off before asking again.
-        tokio::time::sleep(Duration::from_millis(20 << round.min(5))).await;
-    }
-    Err(DynamoError::other(
-        "BatchGetItem",
-        &ledger.table,
-        format!("keys still unprocessed after {BATCH_ROUNDS} rounds"),
-        true,
-    )
-    .during(op))
 }
 
 pub(crate) async fn window(
@@ -161,13 +110,15 @@ pub(crate) async fn due(
     Ok(records)
 }
 
-/// A window's input set, sorted by key.
+/// A window's input set, sorted by key: the current entry of each key
+/// among its batch items (and file items of earlier versions).
 pub(crate) async fn files(
     ledger: &DynamoLedger,
     window: &str,
 ) -> Result<Vec<FileEntry>, LedgerError> {
     const OP: &str = "list files";
-    let key = "#pk = :pk AND begins_with(#sk, :prefix)";
+    // Everything under the window's key but the window item itself.
+    let key = "#pk = :pk AND #sk < :window";
     let items = ledger
         .client
         .query()
@@ -176,10 +127,7 @@ pub(crate) async fn files(
         .set_expression_attribute_names(names(&[key]))
         .set_expression_attribute_values(values(
             &[key],
-            [
-                (":pk", s(window_pk(window))),
-                (":prefix", s(FILE_SK_PREFIX)),
-            ],
+            [(":pk", s(window_pk(window))), (":window", s(WINDOW_SK))],
         ))
         .consistent_read(true)
         .into_paginator()
@@ -188,11 +136,9 @@ pub(crate) async fn files(
         .try_collect()
         .await
         .map_err(|e| DynamoError::sdk("Query", &ledger.table, e).during(OP))?;
-    let mut files = items
-        .iter()
-        .map(file_entry)
-        .collect::<Result<Vec<_>, _>>()?;
-    // Hashed sort keys of very long keys do not sort like the keys.
-    files.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(files)
+    let mut stored = Vec::new();
+    for item in &items {
+        stored.extend(stored_entries(item)?);
+    }
+    Ok(current(stored))
 }

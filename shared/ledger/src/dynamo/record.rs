@@ -1,338 +1,340 @@
-//! Recording input files: per file, read what the table holds (key guard,
-//! file item, window item), then write the change as one `TransactWriteItems`
-//! whose conditions say "still as read".
+//! Recording input files: per window, one batch item holding the call's
+//! entries for it and one update of the window item, in one
+//! `TransactWriteItems` and without reading anything first.
 //!
-//! The file and its window change in the same transaction, so the window's
-//! counts, its `input_rev` and its `committed → dirty` transition can never
-//! be lost between two writes: a delivery retried after a crash either finds
-//! nothing done (and does it all) or finds the file recorded and the window
-//! already counted (a duplicate). When a racing writer (another ingest, a
-//! claim, a commit) changed an item after it was read, a condition fails, the
-//! whole transaction is cancelled, and the file is read and planned again.
+//! A call's writes grow with the windows it touches, not with its files.
+//! The batch item's sort key is the digest of its entries, and it is put only
+//! if absent: the same entries recorded again (a retried delivery) find it
+//! and change nothing. Because the batch and its window's counts and
+//! `input_rev` change together or not at all, every batch item a claim lists
+//! was counted, and one written after the claim moved `input_rev`, so the
+//! commit leaves the window dirty.
 //!
-//! Files are recorded one after another, in order, which keeps repeated keys
-//! within one call exact (`New`, then `Duplicate`) and the transactions of one
-//! call from contending with each other on their window.
+//! Into a window that is not committed, entries are recorded as they come:
+//! one delivered twice in two calls is listed once (the latest entry of a
+//! key is its current one, see [`super::items::current`]) but counted in the
+//! window's `files` and `bytes` twice until a claim recounts them. Into a
+//! committed window, the update's condition fails; the window's input set is
+//! then read, and only an entry that is new or changed writes (and dirties
+//! the window), so a duplicate delivery never re-runs a window.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use super::error::{DynamoError, build_error};
 use super::expr::{n, names, s, values};
-use super::items::{
-    DUE, Item, file_entry, file_item, file_key, guard_item, guard_key, guard_window, has_key,
-    new_window_item, window_key, window_state,
-};
+use super::items::{DUE, batch_item, encode_entries, window_key};
 use super::{DynamoLedger, read};
 use crate::{FileEntry, LedgerError, Recorded, WindowState};
 
 const OP: &str = "record files";
-/// Plans per file before contention is reported as a (retryable) failure.
+/// Attempts per batch before contention is reported as a (retryable) failure.
 const MAX_ATTEMPTS: u32 = 10;
+/// Largest encoded batch in one item: DynamoDB's limit is 400 KB per item,
+/// keys and other attributes included.
+pub(crate) const MAX_BATCH_BYTES: usize = 300 * 1024;
 
 pub(crate) async fn record_files(
     ledger: &DynamoLedger,
     files: &[FileEntry],
     now: i64,
 ) -> Result<Vec<Recorded>, LedgerError> {
-    let mut recorded = Vec::with_capacity(files.len());
-    for file in files {
-        recorded.push(record_one(ledger, file, now).await?);
+    let mut outcomes = vec![Recorded::Duplicate; files.len()];
+    for batch in batches(files) {
+        for chunk in chunks(&batch.entries)? {
+            record_batch(ledger, &batch, &chunk, now, &mut outcomes).await?;
+        }
     }
-    Ok(recorded)
+    Ok(outcomes)
 }
 
-async fn record_one(
-    ledger: &DynamoLedger,
-    file: &FileEntry,
-    now: i64,
-) -> Result<Recorded, LedgerError> {
-    for attempt in 0..MAX_ATTEMPTS {
-        let seen = look(ledger, file).await?;
-        let Some((items, outcome)) = plan(ledger, file, &seen, now)? else {
-            return Ok(Recorded::Duplicate);
+/// One window's entries of a call, each key once, at its last entry.
+struct Batch<'a> {
+    window: &'a str,
+    window_start: i64,
+    entries: Vec<Entry<'a>>,
+}
+
+/// An entry to record, at position `at` of the call; `replaces` the
+/// position of an earlier entry of its key in the call, which it changed.
+#[derive(Clone, Copy)]
+struct Entry<'a> {
+    at: usize,
+    file: &'a FileEntry,
+    replaces: Option<usize>,
+}
+
+impl Entry<'_> {
+    /// Sets the outcomes of an entry that joined a window not committed.
+    fn joined(&self, outcomes: &mut [Recorded]) {
+        outcomes[self.at] = match self.replaces {
+            Some(earlier) => {
+                outcomes[earlier] = Recorded::New;
+                Recorded::Replaced
+            }
+            None => Recorded::New,
         };
-        match transact(ledger, items).await? {
-            Tx::Done => return Ok(outcome),
-            Tx::Changed => {}
-            Tx::Contended => backoff(attempt).await,
+    }
+}
+
+/// The call's entries grouped by window, in order of first appearance. A
+/// key repeated within the call is a duplicate when unchanged, else it
+/// replaces its earlier entry (reported as replaced).
+fn batches(files: &[FileEntry]) -> Vec<Batch<'_>> {
+    let mut batches: Vec<Batch<'_>> = Vec::new();
+    let mut seen: HashMap<(&str, &str), (usize, usize)> = HashMap::new();
+    for (at, file) in files.iter().enumerate() {
+        let b = match batches.iter().position(|b| b.window == file.window) {
+            Some(b) => b,
+            None => {
+                batches.push(Batch {
+                    window: &file.window,
+                    window_start: file.window_start,
+                    entries: Vec::new(),
+                });
+                batches.len() - 1
+            }
+        };
+        let entry = Entry {
+            at,
+            file,
+            replaces: None,
+        };
+        match seen.get(&(file.window.as_str(), file.key.as_str())) {
+            Some(&(b, slot)) if batches[b].entries[slot].file.same_file(file) => {}
+            Some(&(b, slot)) => {
+                let earlier = batches[b].entries[slot].at;
+                batches[b].entries[slot] = Entry {
+                    replaces: Some(earlier),
+                    ..entry
+                };
+            }
+            None => {
+                seen.insert((&file.window, &file.key), (b, batches[b].entries.len()));
+                batches[b].entries.push(entry);
+            }
+        }
+    }
+    batches
+}
+
+/// Splits `entries` into chunks whose encoding fits one item.
+fn chunks<'a>(entries: &[Entry<'a>]) -> Result<Vec<Vec<Entry<'a>>>, LedgerError> {
+    let encoded = encode(entries)?;
+    if encoded.len() <= MAX_BATCH_BYTES || entries.len() == 1 {
+        return Ok(vec![entries.to_vec()]);
+    }
+    let (head, tail) = entries.split_at(entries.len() / 2);
+    let mut parts = chunks(head)?;
+    parts.extend(chunks(tail)?);
+    Ok(parts)
+}
+
+fn encode(entries: &[Entry<'_>]) -> Result<Vec<u8>, LedgerError> {
+    let files: Vec<&FileEntry> = entries.iter().map(|e| e.file).collect();
+    encode_entries(&files)
+}
+
+/// Records one chunk of a window's entries and sets their outcomes.
+async fn record_batch(
+    ledger: &DynamoLedger,
+    batch: &Batch<'_>,
+    entries: &[Entry<'_>],
+    now: i64,
+    outcomes: &mut [Recorded],
+) -> Result<(), LedgerError> {
+    let encoded = encode(entries)?;
+    let ttl = ledger.expiry(batch.window_start);
+    let files = u64::try_from(entries.len()).unwrap_or(u64::MAX);
+    let bytes: u64 = entries.iter().map(|e| e.file.size).sum();
+    for attempt in 0..MAX_ATTEMPTS {
+        let put = put_batch(ledger, batch.window, &encoded, entries.len(), now, ttl)?;
+        let count = count_in_window(ledger, batch, files, i128::from(bytes), now, ttl)?;
+        match transact(ledger, vec![put, count]).await? {
+            Tx::Done => {
+                entries.iter().for_each(|entry| entry.joined(outcomes));
+                return Ok(());
+            }
+            // The same entries were recorded before: nothing to do.
+            Tx::Refused([true, _]) => return Ok(()),
+            Tx::Refused([false, true]) => {
+                if record_in_committed(ledger, batch, entries, &encoded, now, ttl, outcomes).await?
+                {
+                    return Ok(());
+                }
+            }
+            Tx::Refused([false, false]) | Tx::Contended => backoff(attempt).await,
         }
     }
     Err(DynamoError::other(
         "TransactWriteItems",
         &ledger.table,
         format!(
-            "file {}: its window kept changing under {MAX_ATTEMPTS} attempts to record it",
-            file.key
+            "window {}: it kept changing under {MAX_ATTEMPTS} attempts to record {} files",
+            batch.window,
+            entries.len()
         ),
         true,
     )
     .during(OP))
 }
 
-/// What the table holds for one file.
-struct Seen {
-    /// The window the entry is kept under: for a whole object the key
-    /// guard's, or the file's own if new; a split object's entry its own.
-    home: String,
-    /// Start of `home`.
-    home_start: i64,
-    /// The window the key guard pins, if it exists.
-    pinned: Option<String>,
-    /// The file's entry under `home`, if recorded.
-    stored: Option<FileEntry>,
-    /// The state of `home`, if it exists.
-    state: Option<WindowState>,
-}
-
-/// Reads the key guard, and the file and window items of the window the
-/// entry is kept under: one batch read, or two if a whole object's key is
-/// pinned to another window than the file names.
-async fn look(ledger: &DynamoLedger, file: &FileEntry) -> Result<Seen, LedgerError> {
-    let guard = guard_key(&file.key);
-    let mut keys = vec![guard.clone()];
-    keys.extend(home_keys(&file.window, &file.key));
-    let found = read::items(ledger, OP, keys).await?;
-    let pinned = found
-        .iter()
-        .find(|item| has_key(item, &guard))
-        .map(guard_window)
-        .transpose()?;
-    let (found, home, home_start) = match &pinned {
-        Some((home, start)) if home != &file.window && file.home.is_none() => {
-            let found = read::items(ledger, OP, home_keys(home, &file.key).into()).await?;
-            (found, home.clone(), *start)
-        }
-        _ => (found, file.window.clone(), file.window_start),
-    };
-    let [file_key, window_key] = home_keys(&home, &file.key);
-    let pick = |key: &Item| found.iter().find(|item| has_key(item, key));
-    let stored = pick(&file_key).map(file_entry).transpose()?;
-    if let Some(other) = stored.as_ref().filter(|stored| stored.key != file.key) {
-        return Err(LedgerError::Corrupt {
-            what: format!(
-                "file {}: its item in window {home} holds key {}",
-                file.key, other.key
-            ),
-        });
-    }
-    Ok(Seen {
-        state: pick(&window_key).map(window_state).transpose()?,
-        home,
-        home_start,
-        pinned: pinned.map(|(window, _)| window),
-        stored,
-    })
-}
-
-/// Keys of the file item and the window item of `key` in `window`.
-fn home_keys(window: &str, key: &str) -> [Item; 2] {
-    [file_key(window, key), window_key(window)]
-}
-
-/// The transaction that records `file` given `seen`, and what it will have
-/// done; `None` for a duplicate, which writes nothing.
-fn plan(
+/// Records entries into a committed window: those new or changed against
+/// its input set dirty it (with the whole batch, so that a retry finds
+/// it); if none is, nothing is written. False when the window stopped
+/// being committed meanwhile (the caller records it as usual).
+async fn record_in_committed(
     ledger: &DynamoLedger,
-    file: &FileEntry,
-    seen: &Seen,
+    batch: &Batch<'_>,
+    entries: &[Entry<'_>],
+    encoded: &[u8],
     now: i64,
-) -> Result<Option<(Vec<TransactWriteItem>, Recorded)>, LedgerError> {
-    let ttl = ledger.expiry(seen.home_start);
-    let (mut items, outcome, added_files, added_bytes) = match &seen.stored {
-        Some(old) => {
-            // An unknown etag on either side proves nothing: compare only known ones.
-            let etag_differs = matches!((&old.etag, &file.etag), (Some(a), Some(b)) if a != b);
-            if old.size == file.size && !etag_differs && old.home == file.home {
-                return Ok(None);
+    ttl: i64,
+    outcomes: &mut [Recorded],
+) -> Result<bool, LedgerError> {
+    let known: HashMap<String, FileEntry> = read::files(ledger, batch.window)
+        .await?
+        .into_iter()
+        .map(|f| (f.key.clone(), f))
+        .collect();
+    let mut changed = Vec::new();
+    let (mut files, mut bytes) = (0_u64, 0_i128);
+    for &Entry { at, file, .. } in entries {
+        match known.get(&file.key) {
+            Some(old) if old.same_file(file) => outcomes[at] = Recorded::Duplicate,
+            Some(old) => {
+                bytes += i128::from(file.size) - i128::from(old.size);
+                changed.push((at, Recorded::Replaced));
             }
-            let replace = replace_file(ledger, file, old, &seen.home, now, ttl)?;
-            let delta = i128::from(file.size) - i128::from(old.size);
-            (vec![replace], Recorded::Replaced, 0, delta)
+            None => {
+                files += 1;
+                bytes += i128::from(file.size);
+                changed.push((at, Recorded::New));
+            }
         }
-        None => {
-            let items = new_file(ledger, file, seen, now, ttl)?;
-            (items, Recorded::New, 1, i128::from(file.size))
+    }
+    if changed.is_empty() {
+        return Ok(true);
+    }
+    let put = put_batch(ledger, batch.window, encoded, entries.len(), now, ttl)?;
+    let dirty = dirty_window(ledger, batch.window, files, bytes, now, ttl)?;
+    match transact(ledger, vec![put, dirty]).await? {
+        Tx::Done => {
+            for (i, (at, outcome)) in changed.into_iter().enumerate() {
+                outcomes[at] = if i == 0 { Recorded::Dirtied } else { outcome };
+            }
+            Ok(true)
         }
-    };
-    let dirties = seen.state == Some(WindowState::Committed);
-    items.push(match seen.state {
-        None => create_window(ledger, file, seen, now, ttl)?,
-        Some(_) => count_in_window(ledger, seen, dirties, added_files, added_bytes, now, ttl)?,
-    });
-    Ok(Some((
-        items,
-        if dirties { Recorded::Dirtied } else { outcome },
-    )))
+        Tx::Refused([true, _]) => Ok(true),
+        Tx::Refused(_) | Tx::Contended => Ok(false),
+    }
 }
 
-/// Puts the file item of a new file, and the key guard unless the entry is
-/// a slice of a split object away from its home (the guard pins the key to
-/// the window of its whole object or of its split home). The guard must be
-/// absent (or, if it outlived its file item, still pin the same window) and
-/// the file item absent: a racing recorder of the same key cancels this.
-fn new_file(
+/// Puts the batch item, unless it exists.
+fn put_batch(
     ledger: &DynamoLedger,
-    file: &FileEntry,
-    seen: &Seen,
-    now: i64,
-    ttl: i64,
-) -> Result<Vec<TransactWriteItem>, LedgerError> {
-    let entry = put(
-        ledger,
-        file_item(file, &seen.home, seen.home_start, now, ttl),
-        "attribute_not_exists(#pk)",
-        [],
-    )?;
-    let pins_home = file.home.as_ref().is_none_or(|home| home == &file.window);
-    let guard_condition = match &seen.pinned {
-        _ if !pins_home => return Ok(vec![entry]),
-        None => "attribute_not_exists(#pk)",
-        Some(pinned) if pinned == &seen.home => "#window = :home",
-        // A split home whose key was first recorded whole elsewhere keeps that pin.
-        Some(_) => return Ok(vec![entry]),
-    };
-    let guard = put(
-        ledger,
-        guard_item(&file.key, &seen.home, seen.home_start, ttl),
-        guard_condition,
-        [(":home", s(&seen.home))],
-    )?;
-    Ok(vec![guard, entry])
-}
-
-/// Updates a known file's size, split (and etag, when the new one is known),
-/// on the condition that it still has the size, etag and split the delta was
-/// computed from.
-fn replace_file(
-    ledger: &DynamoLedger,
-    file: &FileEntry,
-    old: &FileEntry,
-    home: &str,
+    window: &str,
+    encoded: &[u8],
+    files: usize,
     now: i64,
     ttl: i64,
 ) -> Result<TransactWriteItem, LedgerError> {
-    let set_etag = if file.etag.is_some() {
-        ", #etag = :etag"
-    } else {
-        ""
-    };
-    let (set_home, remove_home) = if file.home.is_some() {
-        (", #home = :home", "")
-    } else {
-        ("", " REMOVE #home")
-    };
-    let old_etag = if old.etag.is_some() {
-        "#etag = :old_etag"
-    } else {
-        "attribute_not_exists(#etag)"
-    };
-    let old_home = if old.home.is_some() {
-        "#home = :old_home"
-    } else {
-        "attribute_not_exists(#home)"
-    };
-    let update = format!(
-        "SET #size = :size, #recorded_at = :now, #ttl = :ttl{set_etag}{set_home}{remove_home}"
-    );
-    let condition = format!("#size = :old_size AND {old_etag} AND {old_home}");
-    let mut vals = vec![
-        (":size", n(file.size)),
-        (":old_size", n(old.size)),
-        (":now", n(now)),
-        (":ttl", n(ttl)),
-    ];
-    vals.extend(file.etag.as_deref().map(|etag| (":etag", s(etag))));
-    vals.extend(old.etag.as_deref().map(|etag| (":old_etag", s(etag))));
-    vals.extend(file.home.as_deref().map(|home| (":home", s(home))));
-    vals.extend(old.home.as_deref().map(|home| (":old_home", s(home))));
-    update_item(ledger, file_key(home, &file.key), &update, &condition, vals)
-}
-
-/// Creates the window with this file as its only one, if it still does not
-/// exist.
-fn create_window(
-    ledger: &DynamoLedger,
-    file: &FileEntry,
-    seen: &Seen,
-    now: i64,
-    ttl: i64,
-) -> Result<TransactWriteItem, LedgerError> {
-    put(
-        ledger,
-        new_window_item(&seen.home, seen.home_start, file.size, now, ttl),
-        "attribute_not_exists(#pk)",
-        [],
-    )
-}
-
-/// Counts the file into an existing window: `dirties` for a committed one
-/// (which becomes dirty and due), otherwise on the condition that it still
-/// is not committed, so that a commit racing this write can never swallow
-/// the change.
-fn count_in_window(
-    ledger: &DynamoLedger,
-    seen: &Seen,
-    dirties: bool,
-    added_files: u64,
-    added_bytes: i128,
-    now: i64,
-    ttl: i64,
-) -> Result<TransactWriteItem, LedgerError> {
-    let (dirty, condition) = if dirties {
-        (
-            ", #state = :dirty, #due_pk = :due, #due_sk = :window",
-            "#state = :committed",
-        )
-    } else {
-        ("", "attribute_exists(#pk) AND #state <> :committed")
-    };
-    let update = format!(
-        "SET #last_file_at = :now, #updated_at = :now, #ttl = :ttl{dirty} \
-         ADD #files :files, #bytes :bytes, #input_rev :one"
-    );
-    update_item(
-        ledger,
-        window_key(&seen.home),
-        &update,
-        condition,
-        vec![
-            (":now", n(now)),
-            (":ttl", n(ttl)),
-            (":files", n(added_files)),
-            (":bytes", n(added_bytes)),
-            (":one", n(1)),
-            (":dirty", s(WindowState::Dirty.as_str())),
-            (":committed", s(WindowState::Committed.as_str())),
-            (":due", s(DUE)),
-            (":window", s(&seen.home)),
-        ],
-    )
-}
-
-fn put<'a>(
-    ledger: &DynamoLedger,
-    item: Item,
-    condition: &str,
-    vals: impl IntoIterator<Item = (&'a str, AttributeValue)>,
-) -> Result<TransactWriteItem, LedgerError> {
+    let condition = "attribute_not_exists(#pk)";
     let put = Put::builder()
         .table_name(&ledger.table)
-        .set_item(Some(item))
+        .set_item(Some(batch_item(window, encoded, files, now, ttl)))
         .condition_expression(condition)
         .set_expression_attribute_names(names(&[condition]))
-        .set_expression_attribute_values(values(&[condition], vals))
         .build()
         .map_err(build_error(OP))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn update_item(
+/// Counts a batch into its window, creating the window (open, due) if it
+/// does not exist, on the condition that it is not committed: a committed
+/// window must not be dirtied by a duplicate.
+///
+/// The due keys are set whatever the state: a running window in the index
+/// is not listed as due ([`crate::Ledger::due`] filters by state), and its
+/// claim or commit sets them as its new state needs.
+fn count_in_window(
     ledger: &DynamoLedger,
-    key: Item,
+    batch: &Batch<'_>,
+    files: u64,
+    bytes: i128,
+    now: i64,
+    ttl: i64,
+) -> Result<TransactWriteItem, LedgerError> {
+    let update = "SET #window = :window, #window_start = :window_start, \
+         #state = if_not_exists(#state, :open), #version = if_not_exists(#version, :zero), \
+         #claimed_files = if_not_exists(#claimed_files, :zero), \
+         #attempts = if_not_exists(#attempts, :zero), #outputs = if_not_exists(#outputs, :none), \
+         #claimed_rev = if_not_exists(#claimed_rev, :zero), \
+         #updated_at = :now, #last_file_at = :now, #ttl = :ttl, #due_pk = :due, #due_sk = :window \
+         ADD #files :files, #bytes :bytes, #input_rev :one";
+    let condition = "attribute_not_exists(#pk) OR #state <> :committed";
+    update_window(
+        ledger,
+        batch.window,
+        update,
+        condition,
+        vec![
+            (":window", s(batch.window)),
+            (":window_start", n(batch.window_start)),
+            (":open", s(WindowState::Open.as_str())),
+            (":committed", s(WindowState::Committed.as_str())),
+            (":zero", n(0)),
+            (":none", AttributeValue::L(Vec::new())),
+            (":now", n(now)),
+            (":ttl", n(ttl)),
+            (":due", s(DUE)),
+            (":files", n(files)),
+            (":bytes", n(bytes)),
+            (":one", n(1)),
+        ],
+    )
+}
+
+/// Makes a committed window dirty (and due) with the entries that changed
+/// its input set, on the condition that it is still committed.
+fn dirty_window(
+    ledger: &DynamoLedger,
+    window: &str,
+    files: u64,
+    bytes: i128,
+    now: i64,
+    ttl: i64,
+) -> Result<TransactWriteItem, LedgerError> {
+    let update = "SET #state = :dirty, #updated_at = :now, #last_file_at = :now, #ttl = :ttl, \
+         #due_pk = :due, #due_sk = :window ADD #files :files, #bytes :bytes, #input_rev :one";
+    update_window(
+        ledger,
+        window,
+        update,
+        "#state = :committed",
+        vec![
+            (":dirty", s(WindowState::Dirty.as_str())),
+            (":committed", s(WindowState::Committed.as_str())),
+            (":window", s(window)),
+            (":now", n(now)),
+            (":ttl", n(ttl)),
+            (":due", s(DUE)),
+            (":files", n(files)),
+            (":bytes", n(bytes)),
+            (":one", n(1)),
+        ],
+    )
+}
+
+fn update_window(
+    ledger: &DynamoLedger,
+    window: &str,
     update: &str,
     condition: &str,
     vals: Vec<(&str, AttributeValue)>,
@@ -340,30 +342,29 @@ fn update_item(
     let exprs = [update, condition];
     let update = Update::builder()
         .table_name(&ledger.table)
-        .set_key(Some(key))
+        .set_key(Some(window_key(window)))
         .update_expression(update)
         .condition_expression(condition)
         .set_expression_attribute_names(names(&exprs))
         .set_expression_attribute_values(values(&exprs, vals))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
         .build()
         .map_err(build_error(OP))?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
-/// How a transaction ended.
+/// How a transaction of a batch put and a window update ended.
 enum Tx {
     /// Written.
     Done,
-    /// Cancelled because an item was no longer as read: read and plan again.
-    Changed,
+    /// Cancelled on conditions: which of [put, update] failed theirs.
+    Refused([bool; 2]),
     /// Cancelled by a concurrent transaction or throttling: back off first.
     Contended,
 }
 
-/// Cancellation reasons that a fresh read and plan (after a pause for the
-/// last two) can overcome.
-const RETRY_REASONS: [&str; 4] = [
-    "ConditionalCheckFailed",
+/// Cancellation reasons that a fresh attempt (after a pause) can overcome.
+const RETRY_REASONS: [&str; 3] = [
     "TransactionConflict",
     "ThrottlingError",
     "ProvisionedThroughputExceeded",
@@ -388,17 +389,14 @@ async fn transact(ledger: &DynamoLedger, items: Vec<TransactWriteItem>) -> Resul
         let codes: Vec<&str> = cancelled
             .cancellation_reasons()
             .iter()
-            .filter_map(|reason| reason.code())
-            .filter(|code| *code != "None")
+            .map(|reason| reason.code().unwrap_or("None"))
             .collect();
-        if codes.iter().all(|code| RETRY_REASONS.contains(code)) {
-            let only_changed =
-                !codes.is_empty() && codes.iter().all(|code| *code == "ConditionalCheckFailed");
-            return Ok(if only_changed {
-                Tx::Changed
-            } else {
-                Tx::Contended
-            });
+        let failed = |i: usize| codes.get(i) == Some(&"ConditionalCheckFailed");
+        if codes.iter().any(|code| RETRY_REASONS.contains(code)) {
+            return Ok(Tx::Contended);
+        }
+        if failed(0) || failed(1) {
+            return Ok(Tx::Refused([failed(0), failed(1)]));
         }
     }
     Err(DynamoError::sdk("TransactWriteItems", &ledger.table, err).during(OP))
