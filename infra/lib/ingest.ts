@@ -94,9 +94,10 @@ export class RawEventsIngest extends Concern {
       }),
     );
 
-    // Recording a file reads guards/windows with BatchGetItem and writes them in
-    // one transaction of Puts and Updates (each needs its own action).
-    this.function.allow(['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:TransactWriteItems'], [table.tableArn]);
+    // Recording a window's files is one transaction of a Put and an Update (each
+    // needs its own action); into a committed window it first reads the window's
+    // files with a Query.
+    this.function.allow(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:TransactWriteItems'], [table.tableArn]);
     if (splits) {
       this.function.allow(['s3:GetObject'], rawObjects(raw));
       // A Firehose object gone before it was read is a 404, recorded whole.

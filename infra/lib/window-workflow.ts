@@ -169,7 +169,7 @@ export class WindowWorkflow extends Concern {
       // A minute output gone while its hour reads it is a 404 (the run is incomplete and retried).
       partialMerge.allow(['s3:ListBucket'], [outputBucket.bucketArn]);
       // Joining a minute to its hour records it like ingest records a file.
-      combineCommit.allow(['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:TransactWriteItems'], [table.tableArn]);
+      combineCommit.allow(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:TransactWriteItems'], [table.tableArn]);
     }
     partialMerge.allow(['s3:GetObject'], rawObjects(raw));
     // ListBucket only so that a vanished raw file reads as 404 NoSuchKey (an

@@ -57,8 +57,8 @@ test('ObjectCreated notifications of every delivery prefix go to the raw events 
 
 test('ingest writes the ledger and reads no object, unless it windows records by their start', () => {
   expect(roleActions(template, 'IngestRole')).toEqual([
-    'dynamodb:BatchGetItem',
     'dynamodb:PutItem',
+    'dynamodb:Query',
     'dynamodb:TransactWriteItems',
     'dynamodb:UpdateItem',
     'sqs:ChangeMessageVisibility',

@@ -60,9 +60,9 @@ test('each step has exactly its actions; the hour tier adds its own and rollup=n
     listBatch: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:ListBucket', 's3:PutObject'],
     partialMerge: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
     combineCommit: [
-      'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
+      'dynamodb:Query',
       'dynamodb:TransactWriteItems',
       'dynamodb:UpdateItem',
       's3:AbortMultipartUpload',

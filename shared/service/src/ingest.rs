@@ -1,19 +1,22 @@
 //! The `ingest` Lambda: records each file an SQS batch of S3 events announces
-//! in the ledger under its window. Failures are reported per message (SQS
-//! batch item failures), so one bad message neither blocks nor loses the
-//! others; a message that keeps failing reaches the DLQ through the queue's
-//! redrive policy.
+//! in the ledger under its window, with one ledger call per window the batch
+//! touches (on DynamoDB, one transaction: the cost grows with windows, not
+//! files). Failures are reported per message (SQS batch item failures): a
+//! message that cannot be decoded, or one with a file in a window whose
+//! recording failed, fails alone, and a message that keeps failing reaches
+//! the DLQ through the queue's redrive policy.
 //!
 //! With `WINDOW_FROM=start`, ingest reads each Firehose object it is told of
 //! and records it under every window its records start in
 //! ([`pipeline::split`]); an object it cannot read yet fails its message,
 //! which SQS delivers again.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use flowlog::Formats;
-use ledger::Ledger;
+use ledger::{FileEntry, Ledger};
 use pipeline::split::split_by_start;
 use store::BlobStore;
 use tracing::{info, warn};
@@ -73,50 +76,69 @@ pub async fn handle(
     now: i64,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
+    // Each window's files, and for each file the message it came in.
+    let mut windows: BTreeMap<String, (Vec<FileEntry>, Vec<&str>)> = BTreeMap::new();
     for message in &event.records {
         let id = message.message_id.as_deref().unwrap_or_default();
-        if let Err(reason) = handle_message(message, ledger, raw_prefix, split, now).await {
-            warn!(message_id = id, %reason, "message failed");
-            response.add_failure(id);
+        match files_of(message, raw_prefix, split).await {
+            Ok(files) => {
+                for file in files {
+                    let (entries, ids) = windows.entry(file.window.clone()).or_default();
+                    entries.push(file);
+                    ids.push(id);
+                }
+            }
+            Err(reason) => {
+                warn!(message_id = id, %reason, "message failed");
+                response.add_failure(id);
+            }
         }
+    }
+    let mut failed = BTreeSet::new();
+    for (window, (files, ids)) in &windows {
+        match ledger.record_files(files, now).await {
+            Ok(recorded) => {
+                for ((file, outcome), id) in files.iter().zip(recorded).zip(ids) {
+                    info!(message_id = id, key = %file.key, window, ?outcome, "recorded");
+                }
+            }
+            Err(error) => {
+                warn!(window, files = files.len(), %error, "recording failed");
+                failed.extend(ids.iter().copied());
+            }
+        }
+    }
+    for id in failed {
+        response.add_failure(id);
     }
     response
 }
 
-async fn handle_message(
+/// The ledger entries of one message's files (none for a test event).
+async fn files_of(
     message: &SqsMessage,
-    ledger: &dyn Ledger,
     raw_prefix: &str,
     split: Option<&StartSplit>,
-    now: i64,
-) -> Result<(), String> {
+) -> Result<Vec<FileEntry>, String> {
     let id = message.message_id.as_deref().unwrap_or_default();
     let body = message.body.as_deref().ok_or("message has no body")?;
     let files = match decode_body(body, raw_prefix).map_err(|e| e.to_string())? {
         Decoded::TestEvent => {
             info!(message_id = id, "ignoring s3:TestEvent");
-            return Ok(());
+            return Ok(Vec::new());
         }
         Decoded::Files(files) => files,
     };
     if files.is_empty() {
         info!(message_id = id, "no flow log files in message");
-        return Ok(());
+        return Ok(files);
     }
-    let files = match split {
+    match split {
         Some(split) => split_by_start(split.raw.as_ref(), files, &split.formats)
             .await
-            .map_err(|e| format!("reading Firehose objects for their windows: {e}"))?,
-        None => files,
-    };
-    let recorded = ledger
-        .record_files(&files, now)
-        .await
-        .map_err(|e| format!("recording {} files: {e}", files.len()))?;
-    for (file, outcome) in files.iter().zip(recorded) {
-        info!(message_id = id, key = %file.key, window = %file.window, ?outcome, "recorded");
+            .map_err(|e| format!("reading Firehose objects for their windows: {e}")),
+        None => Ok(files),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -188,18 +210,35 @@ mod tests {
         assert!(windows.iter().all(|w| w.state == WindowState::Open));
     }
 
-    /// A ledger that is down.
+    /// A ledger that is down for one window (or for all), and records the
+    /// files of others.
     #[derive(Debug)]
-    struct Down;
+    struct Down {
+        window: Option<&'static str>,
+        rest: SqliteLedger,
+    }
+
+    fn down(window: Option<&'static str>) -> Down {
+        Down {
+            window,
+            rest: SqliteLedger::in_memory().unwrap(),
+        }
+    }
 
     #[async_trait]
     impl Ledger for Down {
         async fn record_files(
             &self,
-            _: &[FileEntry],
-            _: i64,
+            files: &[FileEntry],
+            now: i64,
         ) -> Result<Vec<Recorded>, LedgerError> {
-            Err(LedgerError::backend("record files", "throttled"))
+            if files
+                .iter()
+                .any(|f| self.window.is_none_or(|w| f.window == w))
+            {
+                return Err(LedgerError::backend("record files", "throttled"));
+            }
+            self.rest.record_files(files, now).await
         }
         async fn window(&self, _: &str) -> Result<Option<WindowRecord>, LedgerError> {
             unimplemented!()
@@ -303,9 +342,67 @@ mod tests {
 
     #[tokio::test]
     async fn ledger_failures_fail_only_messages_with_files() {
-        let test_event = handle(&event("events/sqs-s3-testevent.json"), &Down, "", None, 0).await;
+        let test_event = handle(
+            &event("events/sqs-s3-testevent.json"),
+            &down(None),
+            "",
+            None,
+            0,
+        )
+        .await;
         assert!(test_event.batch_item_failures.is_empty());
-        let put = handle(&event("events/sqs-s3-put.json"), &Down, "", None, 0).await;
+        let put = handle(&event("events/sqs-s3-put.json"), &down(None), "", None, 0).await;
         assert_eq!(failures(&put), ["5f1c7b2e-1d2a-4c1b-9a57-6a2f0e9d3c01"]);
+    }
+
+    fn key(minute: &str, n: u32) -> String {
+        format!(
+            "AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/11/22/\
+             111122223333_vpcflowlogs_eu-west-1_fl-1_20261122T13{minute}Z_{n:04x}.log.gz"
+        )
+    }
+
+    /// An SQS batch whose messages announce these keys, one message each.
+    fn batch(messages: &[&[String]]) -> SqsEvent {
+        let records: Vec<_> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, keys)| {
+                let records: Vec<_> = keys
+                    .iter()
+                    .map(|key| {
+                        serde_json::json!({"eventName": "ObjectCreated:Put",
+                        "s3": {"object": {"key": key, "size": 100, "eTag": "e"}}})
+                    })
+                    .collect();
+                let body = serde_json::json!({ "Records": records }).to_string();
+                serde_json::json!({"messageId": format!("m{i}"), "body": body})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_window_that_fails_fails_only_the_messages_with_its_files() {
+        let ledger = down(Some("2026-11-22T13:06Z"));
+        let event = batch(&[
+            &[key("05", 1)],
+            &[key("06", 2)],
+            &[key("05", 3), key("06", 4)],
+            &[key("05", 5)],
+        ]);
+        let response = handle(&event, &ledger, "", None, 1_795_352_800).await;
+        assert_eq!(failures(&response), ["m1", "m2"]);
+        // The other window's files are recorded.
+        let keys: Vec<_> = ledger.rest.files("2026-11-22T13:05Z").await.unwrap();
+        assert_eq!(keys.len(), 3);
+        assert!(
+            ledger
+                .rest
+                .window("2026-11-22T13:06Z")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }
