@@ -1,9 +1,10 @@
 //! [`DynamoLedger`]: the [`Ledger`] of AWS runs, one on-demand DynamoDB table.
 //!
 //! The table layout and how each operation reads and writes it are
-//! documented on [`DynamoLedger`]. Submodules: `items` (keys and attribute
-//! conversion), `expr` (expression names and values), `read` (reads and
-//! listings), `record` (recording files), `ops` (claim, commit, fail),
+//! documented on [`DynamoLedger`]. Submodules: `items` (keys, attribute
+//! conversion and batch entries), `expr` (expression names and values),
+//! `read` (reads and listings), `record` (recording files), `ops` (claim,
+//! commit, fail),
 //! `table` (creating the table), `error` ([`DynamoError`]).
 
 mod error;
@@ -62,29 +63,31 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// | item | `pk` | `sk` | attributes |
 /// |---|---|---|---|
 /// | window | `W#2026-11-22T13:05Z` | `WINDOW` | every [`WindowRecord`] field, `input_rev`, `claimed_rev`, `ttl`, and while due `due_pk`/`due_sk` |
-/// | file | `W#<window>` | `F#<key>` | `key`, `window`, `window_start`, `account`, `size`, `etag`, `home`, `recorded_at`, `ttl` |
-/// | key guard | `K#<key>` | `KEY` | `key`, `window`, `window_start`, `ttl` |
+/// | batch | `W#<window>` | `B#<digest>` | `entries` (B: zstd of the JSON of the [`FileEntry`]s), `files`, `recorded_at`, `ttl` |
 ///
 /// * Window attributes: `window` (S), `window_start`, `version`, `files`,
 ///   `bytes`, `claimed_files`, `attempts`, `updated_at`, `last_file_at` (N),
 ///   `state` (S: `open`, `running`, ...), `claimed_at` (N), `digest`, `error`
 ///   (S), `counts` (S, JSON text) and `outputs` (L of S); optional fields are
-///   absent rather than null. `input_rev` counts every change of the input set
-///   (a file joined or was replaced) and `claimed_rev` is its value at the last
-///   claim: commit compares the two, so that a file that arrived or changed
-///   while a run was going leaves the window dirty.
-/// * `due_pk = "DUE"` and `due_sk = <window>` are present exactly while the
-///   window is `open`, `dirty` or `failed`, so the `due` index holds only
-///   windows that may need a run and [`Ledger::due`] never scans.
-/// * A whole object's key stays in the window it was first recorded under:
-///   the key guard records that window, so a file reported again (possibly
-///   with another window, or replaced) is found without knowing its window.
-///   A split object (`home` set) has a file item in each window its records
-///   start in; the guard pins its key to its home.
-/// * Files of a window are one `Query` on its `pk` (`begins_with(sk, "F#")`).
-///   Keys longer than a sort key allows (1024 bytes with the prefix) are
-///   stored as a prefix plus a SHA-256 of the whole key; the `key` attribute
-///   always holds the key itself.
+///   absent rather than null. `input_rev` counts every recorded batch and
+///   `claimed_rev` is its value at the last claim: commit compares the two,
+///   so that a file that arrived while a run was going leaves the window dirty.
+/// * `due_pk = "DUE"` and `due_sk = <window>` are present while the window is
+///   `open`, `dirty` or `failed` (and may be while it runs, when files arrive),
+///   so the `due` index holds only windows that may need a run and
+///   [`Ledger::due`] never scans.
+/// * A batch item holds the files one [`Ledger::record_files`] call recorded
+///   in the window (split over several items past 300 KB); its sort key is the
+///   digest of its entries, so the same entries recorded again find it. The
+///   window's input set is one `Query` of its partition: the latest entry of
+///   each key (a repeated delivery of the same file keeps the first). File
+///   items (`F#<key>`, one per file) of earlier versions are read the same way.
+/// * A key's window is the caller's: on AWS it comes from the key, so a key
+///   is always recorded in the same window (the SQLite ledger also pins keys
+///   whose window comes from elsewhere).
+/// * `files` and `bytes` count what was recorded: a file delivered again in
+///   another call to a window that is not committed is counted again (it is
+///   listed once) until the next claim recounts the input set.
 /// * `ttl` is `window_start` plus the retention ([`DynamoLedger::with_retention`],
 ///   30 days by default) on every item of the window; DynamoDB deletes expired
 ///   items within days, not at once. A file arriving for a window whose
@@ -101,20 +104,21 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 ///   version and the lease; the input set is then read with a `Query`. A file
 ///   that joins between the two is listed but moves `input_rev` past
 ///   `claimed_rev`, so the commit reports the window dirty and it is re-run.
+///   Counts that repeated deliveries inflated are then set to the input set's.
 /// * commit: `UpdateItem` on `state = running AND version = v`, plus
 ///   `input_rev = claimed_rev` (to `committed`) or `<>` (to `dirty`). The
 ///   first is tried; when it is refused while the window is still running at
 ///   `v`, the input set changed, and the second is sent.
 /// * fail: `UpdateItem` on `state = running AND version = v`. Reasons past
 ///   16 KiB are cut (marked `[cut]`) to keep the item within DynamoDB's 400 KB.
-/// * record a file: one `TransactWriteItems` with the guard and file items
-///   (each conditioned on what was read) and the window (created if missing,
-///   made `dirty` only if it was `committed`, each conditioned on the state
-///   read). A condition that no longer holds means a racing writer changed
-///   something: the items are read again and the transaction rebuilt. Because
-///   the file and its window change together or not at all, a retried
-///   delivery of the same file is a duplicate only once the window has
-///   counted it (and been dirtied).
+/// * record files: per window, one `TransactWriteItems` of the batch item
+///   (put if absent) and the window (created if missing, counted, on the
+///   condition that it is not committed), without reading first. An existing
+///   batch item means the same entries were recorded: nothing changes. A
+///   committed window's input set is read, and only if an entry is new or
+///   changed is the batch written with the window made `dirty` (conditioned
+///   on it still being committed). The batch and its window change together
+///   or not at all, so every batch a claim lists was counted.
 ///
 /// Reads of single items and of a window's files are strongly consistent;
 /// [`Ledger::due`] reads a global secondary index, which is eventually

@@ -19,7 +19,7 @@
 //! Claim, commit and fail are each one conditional write on the window's state
 //! and version (one SQLite `UPDATE ... WHERE` locally, one DynamoDB
 //! `UpdateItem` with a condition on AWS); recording a file is a conditional put
-//! of the file plus an update of its window. A run claims a window (version + 1),
+//! of the file plus an update of its window (DynamoDB: of a batch of files). A run claims a window (version + 1),
 //! writes its output, then commits *on the version it claimed*; a run that lost
 //! its claim (someone took over a stale lease, or forced a re-run) gets
 //! [`LedgerError::Conflict`] and must not publish anything.
@@ -278,12 +278,17 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// The first file of a window creates it (`open`). A new or replaced file
     /// of a `committed` window makes it `dirty` ([`Recorded::Dirtied`]); other
     /// states are kept (commit notices files that arrived while running).
-    /// A file is identified by key and window. A key stays with the home it
-    /// was first recorded with ([`FileEntry::home_window`]): a whole object
-    /// reported under another window is recorded under its first one, and a
-    /// split object's entries keep their windows but the first home. An entry
-    /// is a duplicate when size, etag and split are unchanged; etags are only
-    /// compared when both are known.
+    /// A file is identified by key and window. An entry is a duplicate when
+    /// size, etag and split are unchanged ([`FileEntry::same_file`]); a
+    /// window lists each key once, at its latest entry.
+    ///
+    /// Outcomes and counts into a window that is not committed are exact
+    /// where the ledger reads before it writes ([`SqliteLedger`], which also
+    /// keeps a key with the home it was first recorded with). [`DynamoLedger`]
+    /// writes a call's files without reading (its cost grows with windows,
+    /// not files): a file delivered again in another call is reported new and
+    /// counted again until the window's next claim. Into a committed window,
+    /// both read first, so that only a new or changed file dirties it.
     async fn record_files(
         &self,
         files: &[FileEntry],
