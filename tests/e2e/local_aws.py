@@ -309,7 +309,9 @@ class LocalAws:
             # In flight until the invocation answers, however long gathering takes.
             received = sqs.receive_message(QueueUrl=self.queue_url, AttributeNames=["All"], VisibilityTimeout=60,
                                            MaxNumberOfMessages=min(10, self.ingest_batch_size - len(batch)))
-            batch += received.get("Messages", [])
+            # A message seen again (its visibility ran out) joins the batch once.
+            ids = {m["MessageId"] for m in batch}
+            batch += [m for m in received.get("Messages", []) if m["MessageId"] not in ids]
             if not received.get("Messages") and self.queue_depth(visible_only=True) == 0:
                 break
         return batch
