@@ -47,8 +47,8 @@ pub(crate) async fn record_files(
 ) -> Result<Vec<Recorded>, LedgerError> {
     let mut outcomes = vec![Recorded::Duplicate; files.len()];
     for batch in batches(files) {
-        for chunk in chunks(&batch.entries)? {
-            record_batch(ledger, &batch, &chunk, now, &mut outcomes).await?;
+        for (chunk, encoded) in chunks(&batch.entries)? {
+            record_batch(ledger, &batch, &chunk, &encoded, now, &mut outcomes).await?;
         }
     }
     Ok(outcomes)
@@ -124,11 +124,14 @@ fn batches(files: &[FileEntry]) -> Vec<Batch<'_>> {
     batches
 }
 
+/// A chunk of a window's entries and their encoding.
+type Chunk<'a> = (Vec<Entry<'a>>, Vec<u8>);
+
 /// Splits `entries` into chunks whose encoding fits one item.
-fn chunks<'a>(entries: &[Entry<'a>]) -> Result<Vec<Vec<Entry<'a>>>, LedgerError> {
+fn chunks<'a>(entries: &[Entry<'a>]) -> Result<Vec<Chunk<'a>>, LedgerError> {
     let encoded = encode(entries)?;
     if encoded.len() <= MAX_BATCH_BYTES || entries.len() == 1 {
-        return Ok(vec![entries.to_vec()]);
+        return Ok(vec![(entries.to_vec(), encoded)]);
     }
     let (head, tail) = entries.split_at(entries.len() / 2);
     let mut parts = chunks(head)?;
@@ -146,30 +149,29 @@ async fn record_batch(
     ledger: &DynamoLedger,
     batch: &Batch<'_>,
     entries: &[Entry<'_>],
+    encoded: &[u8],
     now: i64,
     outcomes: &mut [Recorded],
 ) -> Result<(), LedgerError> {
-    let encoded = encode(entries)?;
     let ttl = ledger.expiry(batch.window_start);
     let files = u64::try_from(entries.len()).unwrap_or(u64::MAX);
     let bytes: u64 = entries.iter().map(|e| e.file.size).sum();
     for attempt in 0..MAX_ATTEMPTS {
-        let put = put_batch(ledger, batch.window, &encoded, entries.len(), now, ttl)?;
-        let count = count_in_window(ledger, batch, files, i128::from(bytes), now, ttl)?;
+        let put = put_batch(ledger, batch.window, encoded, entries.len(), now, ttl)?;
+        let count = count_in_window(ledger, batch, false, files, i128::from(bytes), now, ttl)?;
         match transact(ledger, vec![put, count]).await? {
             Tx::Done => {
                 entries.iter().for_each(|entry| entry.joined(outcomes));
                 return Ok(());
             }
             // The same entries were recorded before: nothing to do.
-            Tx::Refused([true, _]) => return Ok(()),
-            Tx::Refused([false, true]) => {
-                if record_in_committed(ledger, batch, entries, &encoded, now, ttl, outcomes).await?
-                {
+            Tx::Known => return Ok(()),
+            Tx::Committed => {
+                if record_in_committed(ledger, batch, entries, encoded, now, ttl, outcomes).await? {
                     return Ok(());
                 }
             }
-            Tx::Refused([false, false]) | Tx::Contended => backoff(attempt).await,
+            Tx::Contended => backoff(attempt).await,
         }
     }
     Err(DynamoError::other(
@@ -223,7 +225,7 @@ async fn record_in_committed(
         return Ok(true);
     }
     let put = put_batch(ledger, batch.window, encoded, entries.len(), now, ttl)?;
-    let dirty = dirty_window(ledger, batch.window, files, bytes, now, ttl)?;
+    let dirty = count_in_window(ledger, batch, true, files, bytes, now, ttl)?;
     match transact(ledger, vec![put, dirty]).await? {
         Tx::Done => {
             for (i, (at, outcome)) in changed.into_iter().enumerate() {
@@ -231,8 +233,8 @@ async fn record_in_committed(
             }
             Ok(true)
         }
-        Tx::Refused([true, _]) => Ok(true),
-        Tx::Refused(_) | Tx::Contended => Ok(false),
+        Tx::Known => Ok(true),
+        Tx::Committed | Tx::Contended => Ok(false),
     }
 }
 
@@ -256,9 +258,10 @@ fn put_batch(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// Counts a batch into its window, creating the window (open, due) if it
-/// does not exist, on the condition that it is not committed: a committed
-/// window must not be dirtied by a duplicate.
+/// Counts a batch into its window. Into a window that is not `committed`
+/// (on that condition: a committed window must not be dirtied by a
+/// duplicate), creating it (open, due) if it does not exist; or, with
+/// `committed`, into a window that still is, which becomes dirty (and due).
 ///
 /// The due keys are set whatever the state: a running window in the index
 /// is not listed as due ([`crate::Ledger::due`] filters by state), and its
@@ -266,62 +269,39 @@ fn put_batch(
 fn count_in_window(
     ledger: &DynamoLedger,
     batch: &Batch<'_>,
+    committed: bool,
     files: u64,
     bytes: i128,
     now: i64,
     ttl: i64,
 ) -> Result<TransactWriteItem, LedgerError> {
-    let update = "SET #window = :window, #window_start = :window_start, \
+    const CREATE: &str = "#window = :window, #window_start = :window_start, \
          #state = if_not_exists(#state, :open), #version = if_not_exists(#version, :zero), \
          #claimed_files = if_not_exists(#claimed_files, :zero), \
          #attempts = if_not_exists(#attempts, :zero), #outputs = if_not_exists(#outputs, :none), \
-         #claimed_rev = if_not_exists(#claimed_rev, :zero), \
-         #updated_at = :now, #last_file_at = :now, #ttl = :ttl, #due_pk = :due, #due_sk = :window \
-         ADD #files :files, #bytes :bytes, #input_rev :one";
-    let condition = "attribute_not_exists(#pk) OR #state <> :committed";
+         #claimed_rev = if_not_exists(#claimed_rev, :zero)";
+    let (set, condition) = if committed {
+        ("#state = :dirty", "#state = :committed")
+    } else {
+        (CREATE, "attribute_not_exists(#pk) OR #state <> :committed")
+    };
+    let update = format!(
+        "SET {set}, #updated_at = :now, #last_file_at = :now, #ttl = :ttl, \
+         #due_pk = :due, #due_sk = :window ADD #files :files, #bytes :bytes, #input_rev :one"
+    );
     update_window(
         ledger,
         batch.window,
-        update,
+        &update,
         condition,
         vec![
             (":window", s(batch.window)),
             (":window_start", n(batch.window_start)),
             (":open", s(WindowState::Open.as_str())),
+            (":dirty", s(WindowState::Dirty.as_str())),
             (":committed", s(WindowState::Committed.as_str())),
             (":zero", n(0)),
             (":none", AttributeValue::L(Vec::new())),
-            (":now", n(now)),
-            (":ttl", n(ttl)),
-            (":due", s(DUE)),
-            (":files", n(files)),
-            (":bytes", n(bytes)),
-            (":one", n(1)),
-        ],
-    )
-}
-
-/// Makes a committed window dirty (and due) with the entries that changed
-/// its input set, on the condition that it is still committed.
-fn dirty_window(
-    ledger: &DynamoLedger,
-    window: &str,
-    files: u64,
-    bytes: i128,
-    now: i64,
-    ttl: i64,
-) -> Result<TransactWriteItem, LedgerError> {
-    let update = "SET #state = :dirty, #updated_at = :now, #last_file_at = :now, #ttl = :ttl, \
-         #due_pk = :due, #due_sk = :window ADD #files :files, #bytes :bytes, #input_rev :one";
-    update_window(
-        ledger,
-        window,
-        update,
-        "#state = :committed",
-        vec![
-            (":dirty", s(WindowState::Dirty.as_str())),
-            (":committed", s(WindowState::Committed.as_str())),
-            (":window", s(window)),
             (":now", n(now)),
             (":ttl", n(ttl)),
             (":due", s(DUE)),
@@ -357,8 +337,10 @@ fn update_window(
 enum Tx {
     /// Written.
     Done,
-    /// Cancelled on conditions: which of [put, update] failed theirs.
-    Refused([bool; 2]),
+    /// The batch item exists: the same entries were recorded before.
+    Known,
+    /// The window refused its update's condition (committed, or no longer).
+    Committed,
     /// Cancelled by a concurrent transaction or throttling: back off first.
     Contended,
 }
@@ -395,8 +377,11 @@ async fn transact(ledger: &DynamoLedger, items: Vec<TransactWriteItem>) -> Resul
         if codes.iter().any(|code| RETRY_REASONS.contains(code)) {
             return Ok(Tx::Contended);
         }
-        if failed(0) || failed(1) {
-            return Ok(Tx::Refused([failed(0), failed(1)]));
+        if failed(0) {
+            return Ok(Tx::Known);
+        }
+        if failed(1) {
+            return Ok(Tx::Committed);
         }
     }
     Err(DynamoError::sdk("TransactWriteItems", &ledger.table, err).during(OP))
