@@ -1,9 +1,9 @@
-"""What one window costs, counted: a window of about 700 files is delivered
-through S3 events, ingested in the event source mapping's batches and
-compacted, and every request the functions and the state machine make is
-counted by the router (meter.py). The counts go to target/cost/window.json,
-the input of docs/cost.md's model (tests/e2e/cost.py), and the document is
-held to them."""
+"""What one window costs, counted: a window of about 700 files (in an hour
+of its own, as every scenario) is delivered through S3 events, ingested in
+the event source mapping's batches and compacted, and every request the
+functions and the state machine make is counted by the router (meter.py).
+The counts go to target/cost/window.json, the input of docs/cost.md's model
+(tests/e2e/cost.py), and the document is held to them."""
 
 import json
 import time
@@ -23,7 +23,7 @@ def test_a_window_of_700_files(aws, tmp_path):
     # The deployed group size: one partial merge per ~32 MiB, as on AWS.
     aws.lambdas(small_groups=False)
     try:
-        dataset = generate_into(tmp_path, "2026-11-01T06:00Z", accounts=3500, enis=1, flows=1)
+        dataset = generate_into(tmp_path, "2026-11-02T06:00Z", accounts=3500, enis=1, flows=1)
         deliver(aws, dataset)
         started = time.time()
         ingested = aws.ingest_pending()
