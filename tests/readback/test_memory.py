@@ -3,12 +3,14 @@ far past it, or whose formats are hundreds of columns wide, is merged within
 `--memory`, conserved, and read back by DuckDB; and a window whose merged
 output is larger than the budget still commits.
 
-Peak memory is the child's own maximum resident set, from `wait4`."""
+Peak memory is flowmerge's own maximum resident set, from `wait4` in a small
+launcher."""
 
 import gzip
 import json
-import os
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -22,16 +24,34 @@ STAMP = "20261122T1305Z"
 V2 = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
 
 
+# A small Python process starts each measured run. A child's peak RSS cannot be
+# read from this process's wait4: on Linux a process's peak starts from that of
+# the address space it replaced at exec, here pytest with DuckDB, pyarrow and
+# earlier tests' data (hundreds of MiB). The launcher's own address space is
+# about 10 MiB, so what it reports is flowmerge's peak.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as peak:
+    peak.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def peak_rss(*args) -> tuple[int, dict, int]:
     """Runs flowmerge; returns its exit status, JSON summary and peak RSS in bytes."""
-    with open(os.devnull, "w") as quiet, subprocess.Popen(
-        [binary(), *map(str, args)], stdout=subprocess.PIPE, stderr=quiet, text=True
-    ) as child:
-        out = child.stdout.read()
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    # ru_maxrss is in KiB on Linux.
-    return child.returncode, json.loads(out), usage.ru_maxrss * 1024
+    with tempfile.NamedTemporaryFile("r") as peak:
+        run = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, peak.name, binary(), *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        # ru_maxrss is in KiB on Linux.
+        return run.returncode, json.loads(run.stdout), int(peak.read()) * 1024
 
 
 def write_bomb(path: Path, records: int):
