@@ -19,10 +19,11 @@
 //! Claim, commit and fail are each one conditional write on the window's state
 //! and version (one SQLite `UPDATE ... WHERE` locally, one DynamoDB
 //! `UpdateItem` with a condition on AWS); recording a file is a conditional put
-//! of the file plus an update of its window (DynamoDB: of a batch of files). A run claims a window (version + 1),
-//! writes its output, then commits *on the version it claimed*; a run that lost
-//! its claim (someone took over a stale lease, or forced a re-run) gets
-//! [`LedgerError::Conflict`] and must not publish anything.
+//! of the file (on DynamoDB, of a batch of files) plus an update of its window.
+//! A run claims a window (version + 1), writes its output, then commits *on
+//! the version it claimed*; a run that lost its claim (someone took over a
+//! stale lease, or forced a re-run) gets [`LedgerError::Conflict`] and must not
+//! publish anything.
 //!
 //! [`SqliteLedger`] is the embedded implementation used by the local CLI;
 //! [`DynamoLedger`] keeps the same contract in one DynamoDB table on AWS.

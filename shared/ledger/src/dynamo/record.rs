@@ -156,10 +156,10 @@ async fn record_batch(
     let ttl = ledger.expiry(batch.window_start);
     let files = u64::try_from(entries.len()).unwrap_or(u64::MAX);
     let bytes: u64 = entries.iter().map(|e| e.file.size).sum();
+    let put = put_batch(ledger, batch.window, encoded, entries.len(), now, ttl)?;
+    let count = count_in_window(ledger, batch, false, files, i128::from(bytes), now, ttl)?;
     for attempt in 0..MAX_ATTEMPTS {
-        let put = put_batch(ledger, batch.window, encoded, entries.len(), now, ttl)?;
-        let count = count_in_window(ledger, batch, false, files, i128::from(bytes), now, ttl)?;
-        match transact(ledger, vec![put, count]).await? {
+        match transact(ledger, vec![put.clone(), count.clone()]).await? {
             Tx::Done => {
                 entries.iter().for_each(|entry| entry.joined(outcomes));
                 return Ok(());
@@ -167,7 +167,7 @@ async fn record_batch(
             // The same entries were recorded before: nothing to do.
             Tx::Known => return Ok(()),
             Tx::Committed => {
-                if record_in_committed(ledger, batch, entries, encoded, now, ttl, outcomes).await? {
+                if record_in_committed(ledger, batch, entries, &put, now, ttl, outcomes).await? {
                     return Ok(());
                 }
             }
@@ -188,14 +188,14 @@ async fn record_batch(
 }
 
 /// Records entries into a committed window: those new or changed against
-/// its input set dirty it (with the whole batch, so that a retry finds
-/// it); if none is, nothing is written. False when the window stopped
+/// its input set dirty it (with `put`, the whole batch, so that a retry
+/// finds it); if none is, nothing is written. False when the window stopped
 /// being committed meanwhile (the caller records it as usual).
 async fn record_in_committed(
     ledger: &DynamoLedger,
     batch: &Batch<'_>,
     entries: &[Entry<'_>],
-    encoded: &[u8],
+    put: &TransactWriteItem,
     now: i64,
     ttl: i64,
     outcomes: &mut [Recorded],
@@ -224,9 +224,8 @@ async fn record_in_committed(
     if changed.is_empty() {
         return Ok(true);
     }
-    let put = put_batch(ledger, batch.window, encoded, entries.len(), now, ttl)?;
     let dirty = count_in_window(ledger, batch, true, files, bytes, now, ttl)?;
-    match transact(ledger, vec![put, dirty]).await? {
+    match transact(ledger, vec![put.clone(), dirty]).await? {
         Tx::Done => {
             for (i, (at, outcome)) in changed.into_iter().enumerate() {
                 outcomes[at] = if i == 0 { Recorded::Dirtied } else { outcome };
