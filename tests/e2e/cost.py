@@ -49,8 +49,6 @@ LOG_BYTES = {"per_file": 350, "per_invocation": 1200}
 S3_PUT_LIST = {"PutObject", "ListObjects", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
                "CopyObject"}
 S3_FREE = {"DeleteObject", "DeleteObjects"}
-# Step functions' memory, from the synthesised template (local_aws.deployment).
-MEMORY_MB = {"ingest": 256, "scheduler": 256, "list-batch": 512, "partial-merge": 3008, "combine-commit": 3008}
 
 
 def execution_transitions(aws, window: str) -> dict:
@@ -88,9 +86,10 @@ def model(measured: dict, scale: int = 1) -> list:
     list_s = 0.050 + ddb_run_calls * LATENCY["dynamodb"] + 2 * LATENCY["s3"]
     merge_s = CPU_SECONDS["merge"] * scale + gets * LATENCY["s3"] / FETCH_CONCURRENCY
     combine_s = 0.100 + puts * LATENCY["s3"]
-    gb_s = (ingest_s * MEMORY_MB["ingest"] + list_s * MEMORY_MB["list-batch"]
-            + merge_s * MEMORY_MB["partial-merge"] + combine_s * MEMORY_MB["combine-commit"]
-            + 0.100 * MEMORY_MB["scheduler"]) / 1024
+    # Each function's memory (MB), as the synthesised template deploys it.
+    mb = measured["memory"]
+    gb_s = (ingest_s * mb["ingest"] + list_s * mb["list-batch"] + merge_s * mb["partial-merge"]
+            + combine_s * mb["combine-commit"] + 0.100 * mb["scheduler"]) / 1024
     invocations = batches + 1 + 1 + groups + 1
     sqs = files + 2 * batches * math.ceil(min(files / batches, 100) / 10)
     logs = (files * LOG_BYTES["per_file"] + invocations * LOG_BYTES["per_invocation"]) / 1e9

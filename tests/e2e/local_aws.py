@@ -236,7 +236,7 @@ class LocalAws:
             return
         self.kill("lambdas")
         deployed = deployment(context)
-        self.ingest_batch_size = deployed["ingest_batch_size"]
+        self.ingest_batch_size, self.memory = deployed["ingest_batch_size"], deployed["memory"]
         functions = one_environment(deployed["functions"])
         # The functions reach AWS through the router, which counts their requests.
         harness = {k: v for k, v in HARNESS_ENV.items() if small_groups or k != "GROUP_BYTES"}

@@ -43,6 +43,7 @@ def test_a_window_of_700_files(aws, tmp_path):
         "ingest": totals(line for line in lines if line["t"] < ran),
         "run": totals(line for line in lines if line["t"] >= ran),
         "transitions": execution_transitions(aws, window),
+        "memory": aws.memory,
     }
     out = REPO / "target" / "cost"
     out.mkdir(parents=True, exist_ok=True)
